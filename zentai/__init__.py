@@ -1,0 +1,20 @@
+"""zentai (全体): data-driven whole-mouse-brain spiking simulation on PyTorch."""
+
+from zentai import build, celltypes, connectome, errors, record, rng, sim, stim, units
+from zentai.options import set_options
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "build",
+    "celltypes",
+    "connectome",
+    "errors",
+    "record",
+    "rng",
+    "set_options",
+    "sim",
+    "stim",
+    "units",
+]

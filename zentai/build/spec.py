@@ -1,0 +1,289 @@
+"""Network descriptions: populations, projections and the whole :class:`NetworkSpec`.
+
+Descriptions hold numbers and names, never tensors, and draw no random numbers;
+:func:`zentai.build.network` turns a spec into a :class:`~zentai.build.Network`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zentai import units as u
+from zentai.celltypes.models import NeuronModel
+from zentai.connectome.rules import (
+    Constant,
+    Distribution,
+    Rule,
+    distribution_from_dict,
+    rule_from_dict,
+)
+from zentai.errors import SpecError, closest
+from zentai.record.recorders import Recorder
+from zentai.stim import Stimulus
+
+__all__ = ["NetworkSpec", "Population", "Projection"]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Population:
+    """A group of ``size`` neurons of one ``model``.
+
+    Parameters
+    ----------
+    name : str
+        Unique name, e.g. ``"L2/3E"`` or ``"MOp.L2/3.E"``.
+    size : int
+        Number of neurons.
+    model : NeuronModel
+        Neuron description (scalar parameters shared by all neurons).
+    params : mapping of str to array, optional
+        Per-neuron overrides of model parameters, each of shape ``(size,)`` in canonical units.
+    initial : mapping of str to Distribution, optional
+        Initial values of state variables (e.g. ``{"v": Normal(-58, 10)}``), drawn per neuron
+        from the simulation seed; unspecified variables start at the model's rest values.
+    positions : array, (size, 3), µm, optional
+        Soma positions.
+    labels : mapping of str to str, optional
+        Descriptive labels such as region, layer, cell type.
+    """
+
+    name: str
+    size: int
+    model: NeuronModel
+    params: Mapping[str, Any] = field(default_factory=dict)
+    initial: Mapping[str, Any] = field(default_factory=dict)
+    positions: Any = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"Population.name must be a non-empty string; got {self.name!r}.")
+        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)):
+            raise SpecError(
+                f"Population.size must be a non-negative integer; got {self.size!r} "
+                f"for population {self.name!r}."
+            )
+        object.__setattr__(self, "size", int(self.size))
+        if self.size < 0:
+            raise SpecError(
+                f"Population.size must be a non-negative integer; got {self.size!r} "
+                f"for population {self.name!r}."
+            )
+        if not isinstance(self.model, NeuronModel):
+            raise SpecError(
+                f"Population.model must be a neuron model (e.g. zt.celltypes.LIF()); got "
+                f"{self.model!r} for population {self.name!r}."
+            )
+        names = self.model.param_names()
+        params = {}
+        for k, v in dict(self.params).items():
+            if k not in names:
+                raise SpecError(
+                    f"Population {self.name!r}: {type(self.model).__name__} has no parameter "
+                    f"{k!r}; {closest(k, names)}."
+                )
+            unit = u.field_unit(self.model, k) or "1"
+            arr = np.asarray(u.to_canonical(v, unit, owner=f"{self.name}.params.{k}"), float)
+            if arr.ndim == 0:
+                arr = np.full(self.size, float(arr))
+            if arr.shape != (self.size,):
+                raise SpecError(
+                    f"Population {self.name!r}: params[{k!r}] must have shape ({self.size},); "
+                    f"got {arr.shape}."
+                )
+            if not np.all(np.isfinite(arr)):
+                raise SpecError(f"Population {self.name!r}: params[{k!r}] must be finite.")
+            params[k] = arr
+        object.__setattr__(self, "params", params)
+        states = type(self.model).state_names
+        init = {}
+        for k, v in dict(self.initial).items():
+            if k not in states:
+                raise SpecError(
+                    f"Population {self.name!r}: {type(self.model).__name__} has no state "
+                    f"variable {k!r}; state variables: {list(states)}."
+                )
+            init[k] = distribution_from_dict(v, owner=f"{self.name}.initial.{k}")
+        object.__setattr__(self, "initial", init)
+        if self.positions is not None:
+            pos = np.asarray(self.positions, dtype=float)
+            if pos.shape != (self.size, 3):
+                raise SpecError(
+                    f"Population {self.name!r}: positions must have shape ({self.size}, 3) "
+                    f"in µm; got {pos.shape}."
+                )
+            object.__setattr__(self, "positions", pos)
+        object.__setattr__(self, "labels", {str(k): str(v) for k, v in dict(self.labels).items()})
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Projection:
+    """Synapses from population ``pre`` to population ``post``.
+
+    Parameters
+    ----------
+    pre, post : str
+        Population names.
+    rule : Rule
+        Connection rule (:mod:`zentai.connectome.rules`).
+    weight : Distribution or number
+        Synaptic weight in the receptor's unit (pA for current, nS for conductance synapses);
+        the sign of a current weight sets excitation or inhibition.
+    delay : Distribution or quantity
+        Transmission delay (ms); drawn delays are rounded to the time step and raised to at
+        least one step, constant delays must be multiples of the step.
+    receptor : str, optional
+        Input port of the postsynaptic model; by default the first excitatory port for a
+        non-negative mean weight and the first inhibitory one otherwise.
+    name : str, optional
+        Defaults to ``"pre->post"``.
+    """
+
+    pre: str
+    post: str
+    rule: Rule
+    weight: Any = 1.0
+    delay: Any = 1.5
+    receptor: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule", rule_from_dict(self.rule))
+        object.__setattr__(self, "weight", distribution_from_dict(self.weight, "Projection.weight"))
+        delay = distribution_from_dict(self.delay, "Projection.delay").in_unit(
+            "ms", "Projection.delay"
+        )
+        object.__setattr__(self, "delay", delay)
+        if isinstance(delay, Constant) and not (delay.value > 0 and math.isfinite(delay.value)):
+            raise SpecError(
+                f"Projection.delay must be a positive time; got {delay.value!r} ms "
+                f"({self.pre}->{self.post})."
+            )
+        if self.name is None:
+            object.__setattr__(self, "name", f"{self.pre}->{self.post}")
+
+
+def _as_tuple(items: Any, kind: type, owner: str) -> tuple:
+    items = tuple(items)
+    for it in items:
+        if not isinstance(it, kind):
+            raise SpecError(f"{owner} must contain {kind.__name__} objects; got {it!r}.")
+    return items
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class NetworkSpec:
+    """A whole network: populations, projections, stimuli and recorders.
+
+    Change a spec by making a new one: :meth:`add` returns a copy.
+    """
+
+    populations: tuple[Population, ...] = ()
+    projections: tuple[Projection, ...] = ()
+    stimuli: tuple[Stimulus, ...] = ()
+    recorders: tuple[Recorder, ...] = ()
+    name: str = "network"
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        pops = _as_tuple(self.populations, Population, "NetworkSpec.populations")
+        object.__setattr__(self, "populations", pops)
+        object.__setattr__(
+            self, "projections", _as_tuple(self.projections, Projection, "NetworkSpec.projections")
+        )
+        object.__setattr__(self, "stimuli", _as_tuple(self.stimuli, Stimulus, "NetworkSpec.stimuli"))
+        object.__setattr__(
+            self, "recorders", _as_tuple(self.recorders, Recorder, "NetworkSpec.recorders")
+        )
+        names = [p.name for p in pops]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise SpecError(f"Population names must be unique; repeated: {sorted(dup)}.")
+        for proj in self.projections:
+            self._check_pop(proj.pre, f"Projection {proj.name!r} pre")
+            self._check_pop(proj.post, f"Projection {proj.name!r} post")
+        for st in self.stimuli:
+            pop = self.population(st.target)
+            if st.neurons and max(st.neurons) >= pop.size:
+                raise SpecError(
+                    f"{type(st).__name__}.neurons must be indices below {pop.size} (size of "
+                    f"{pop.name!r}); got {max(st.neurons)}."
+                )
+        for rec in self.recorders:
+            for p in getattr(rec, "populations", None) or ():
+                self._check_pop(p, f"{type(rec).__name__}.populations")
+            if hasattr(rec, "population"):
+                pop = self.population(rec.population)
+                for var in rec.variables:
+                    if var not in type(pop.model).state_names:
+                        raise SpecError(
+                            f"StateMonitor.variables: {type(pop.model).__name__} has no state "
+                            f"variable {var!r}; state variables: "
+                            f"{list(type(pop.model).state_names)}."
+                        )
+                if rec.neurons and max(rec.neurons) >= pop.size:
+                    raise SpecError(
+                        f"StateMonitor.neurons must be indices below {pop.size} (size of "
+                        f"{pop.name!r}); got {max(rec.neurons)}."
+                    )
+
+    def _check_pop(self, name: str, owner: str) -> None:
+        if name not in self.population_names:
+            raise SpecError(
+                f"{owner}: unknown population {name!r}; {closest(name, self.population_names)}."
+            )
+
+    @property
+    def population_names(self) -> tuple[str, ...]:
+        """Names of all populations, in order."""
+        return tuple(p.name for p in self.populations)
+
+    def population(self, name: str) -> Population:
+        """The population called ``name``; unknown names get the closest matches."""
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise SpecError(
+            f"Unknown population {name!r}; {closest(name, self.population_names)}."
+        )
+
+    @property
+    def n_neurons(self) -> int:
+        """Total number of neurons."""
+        return sum(p.size for p in self.populations)
+
+    def add(self, *items: Any) -> NetworkSpec:
+        """A copy with populations, projections, stimuli or recorders appended."""
+        groups: dict[str, list] = {
+            "populations": list(self.populations),
+            "projections": list(self.projections),
+            "stimuli": list(self.stimuli),
+            "recorders": list(self.recorders),
+        }
+        for it in items:
+            if isinstance(it, Population):
+                groups["populations"].append(it)
+            elif isinstance(it, Projection):
+                groups["projections"].append(it)
+            elif isinstance(it, Stimulus):
+                groups["stimuli"].append(it)
+            elif isinstance(it, Recorder):
+                groups["recorders"].append(it)
+            else:
+                raise SpecError(
+                    "NetworkSpec.add takes Population, Projection, stimulus or recorder objects; "
+                    f"got {it!r}."
+                )
+        return dataclasses.replace(self, **{k: tuple(v) for k, v in groups.items()})
+
+    def replace(self, **changes: Any) -> NetworkSpec:
+        """A copy with fields replaced."""
+        return dataclasses.replace(self, **changes)
+
+

@@ -1,0 +1,279 @@
+"""Connection rules and value distributions (descriptions only; generation is in ``build``).
+
+Rules say which (pre, post) pairs are connected; distributions say what weight and delay each
+synapse gets. Both are frozen dataclasses that round-trip through TOML via ``kind`` names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from zentai import units as u
+from zentai.errors import SpecError, closest
+
+__all__ = [
+    "Bernoulli",
+    "Constant",
+    "DistanceGaussian",
+    "Distribution",
+    "Explicit",
+    "FixedIndegree",
+    "FixedTotalNumber",
+    "Normal",
+    "OneToOne",
+    "Rule",
+    "Uniform",
+    "distribution_from_dict",
+    "rule_from_dict",
+]
+
+
+# ----------------------------------------------------------------------------- distributions
+class Distribution:
+    """Base of value distributions. Values may be quantities; ``in_unit`` converts them."""
+
+    kind: ClassVar[str] = ""
+
+    def in_unit(self, unit: str, owner: str) -> Distribution:
+        """A copy whose numbers are plain floats in ``unit`` (quantities converted)."""
+        changes = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is None or f.metadata.get("unitless"):
+                continue
+            changes[f.name] = u.to_canonical(v, unit, owner=f"{owner}.{f.name}")
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def mean(self) -> float:
+        """Mean of the distribution before any truncation (for sign and scale checks)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict with ``kind`` for TOML."""
+        d = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is not None:
+                d[f.name] = v
+        return d
+
+
+@dataclass(frozen=True)
+class Constant(Distribution):
+    """Every synapse gets ``value``."""
+
+    kind: ClassVar[str] = "constant"
+    value: Any
+
+    @property
+    def mean(self) -> float:  # noqa: D102
+        return float(self.value)
+
+
+@dataclass(frozen=True)
+class Normal(Distribution):
+    """Normal(mean, std); values outside [low, high] are redrawn (NEST's ``redraw``)."""
+
+    kind: ClassVar[str] = "normal"
+    mu: Any
+    sigma: Any
+    low: Any = None
+    high: Any = None
+
+    def __post_init__(self) -> None:
+        s = self.sigma
+        if isinstance(s, (int, float)) and s < 0:
+            raise SpecError(f"Normal.sigma must be >= 0; got {s!r}.")
+
+    @property
+    def mean(self) -> float:  # noqa: D102
+        return float(self.mu)
+
+
+@dataclass(frozen=True)
+class Uniform(Distribution):
+    """Uniform on [low, high)."""
+
+    kind: ClassVar[str] = "uniform"
+    low: Any
+    high: Any
+
+    @property
+    def mean(self) -> float:  # noqa: D102
+        return 0.5 * (float(self.low) + float(self.high))
+
+
+_DISTRIBUTIONS = {c.kind: c for c in (Constant, Normal, Uniform)}
+
+
+def distribution_from_dict(d: Any, owner: str = "distribution") -> Distribution:
+    """Build a distribution from a number, quantity string or ``{"kind": ...}`` dict."""
+    if isinstance(d, Distribution):
+        return d
+    if isinstance(d, (int, float, str)) or isinstance(d, u.Quantity):
+        return Constant(d)
+    if isinstance(d, dict):
+        d = dict(d)
+        kind = d.pop("kind", None)
+        if kind not in _DISTRIBUTIONS:
+            raise SpecError(
+                f"{owner}.kind must be one of {sorted(_DISTRIBUTIONS)}; got {kind!r}."
+            )
+        return _DISTRIBUTIONS[kind](**d)
+    raise SpecError(f"{owner} must be a number, quantity or distribution; got {d!r}.")
+
+
+# --------------------------------------------------------------------------------- rules
+class Rule:
+    """Base of connection rules."""
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict with ``kind`` for TOML."""
+        d: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray):
+                v = v.tolist()
+            d[f.name] = v
+        return d
+
+
+def _check_prob(owner: str, p: float) -> None:
+    if not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
+        raise SpecError(f"{owner} must be a probability in [0, 1]; got {p!r}.")
+
+
+def _check_count(owner: str, n: Any) -> None:
+    if not (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0):
+        raise SpecError(f"{owner} must be a non-negative integer; got {n!r}.")
+
+
+@dataclass(frozen=True)
+class FixedIndegree(Rule):
+    """Each postsynaptic neuron draws ``k`` presynaptic partners uniformly.
+
+    With ``allow_multapses`` the draws are with replacement (NEST ``fixed_indegree``).
+    """
+
+    kind: ClassVar[str] = "fixed_indegree"
+    k: int
+    allow_autapses: bool = True
+    allow_multapses: bool = True
+
+    def __post_init__(self) -> None:
+        _check_count("FixedIndegree.k", self.k)
+
+
+@dataclass(frozen=True)
+class FixedTotalNumber(Rule):
+    """``n`` synapses in total, each between a uniformly drawn pre and post neuron.
+
+    As NEST ``fixed_total_number`` with multapses and autapses allowed: the in-degrees follow a
+    multinomial distribution over the postsynaptic neurons.
+    """
+
+    kind: ClassVar[str] = "fixed_total_number"
+    n: int
+    allow_autapses: bool = True
+
+    def __post_init__(self) -> None:
+        _check_count("FixedTotalNumber.n", self.n)
+
+
+@dataclass(frozen=True)
+class Bernoulli(Rule):
+    """Each (pre, post) pair is connected independently with probability ``p``."""
+
+    kind: ClassVar[str] = "bernoulli"
+    p: float
+    allow_autapses: bool = True
+
+    def __post_init__(self) -> None:
+        _check_prob("Bernoulli.p", self.p)
+
+
+@dataclass(frozen=True)
+class OneToOne(Rule):
+    """Pre neuron i connects to post neuron i (populations of equal size)."""
+
+    kind: ClassVar[str] = "one_to_one"
+
+
+@dataclass(frozen=True)
+class DistanceGaussian(Rule):
+    """Bernoulli with ``p(d) = p_max exp(-d² / (2 sigma²))`` of the Euclidean distance.
+
+    Needs positions on both populations; pairs beyond ``cutoff_sigma * sigma`` are never
+    connected. ``dims`` selects the coordinates used (e.g. (0, 1) for a planar distance).
+    """
+
+    kind: ClassVar[str] = "distance_gaussian"
+    p_max: float
+    sigma: Any = field(default=100.0, metadata={"unit": "um"})
+    cutoff_sigma: float = 3.0
+    dims: tuple[int, ...] = (0, 1, 2)
+    allow_autapses: bool = False
+
+    def __post_init__(self) -> None:
+        _check_prob("DistanceGaussian.p_max", self.p_max)
+        object.__setattr__(
+            self, "sigma", u.to_canonical(self.sigma, "um", owner="DistanceGaussian.sigma")
+        )
+        if not (self.sigma > 0 and math.isfinite(self.sigma)):
+            raise SpecError(f"DistanceGaussian.sigma must be positive; got {self.sigma!r} µm.")
+        if not self.cutoff_sigma > 0:
+            raise SpecError(
+                f"DistanceGaussian.cutoff_sigma must be positive; got {self.cutoff_sigma!r}."
+            )
+        object.__setattr__(self, "dims", tuple(int(x) for x in self.dims))
+
+
+@dataclass(frozen=True, eq=False)
+class Explicit(Rule):
+    """Connections given as index arrays (e.g. from a builder), local to each population."""
+
+    kind: ClassVar[str] = "explicit"
+    pre_idx: Any
+    post_idx: Any
+
+    def __post_init__(self) -> None:
+        pre = np.asarray(self.pre_idx)
+        post = np.asarray(self.post_idx)
+        if pre.shape != post.shape or pre.ndim != 1:
+            raise SpecError(
+                f"Explicit.pre_idx and post_idx must be 1-D arrays of equal length; got shapes "
+                f"{pre.shape} and {post.shape}."
+            )
+        if pre.size and (pre.dtype.kind not in "iu" or post.dtype.kind not in "iu"):
+            raise SpecError("Explicit.pre_idx and post_idx must be integer arrays.")
+        object.__setattr__(self, "pre_idx", pre.astype(np.int64))
+        object.__setattr__(self, "post_idx", post.astype(np.int64))
+
+
+_RULES = {
+    c.kind: c
+    for c in (FixedIndegree, FixedTotalNumber, Bernoulli, OneToOne, DistanceGaussian, Explicit)
+}
+
+
+def rule_from_dict(d: Any) -> Rule:
+    """Build a rule from a ``{"kind": ...}`` dict (as read from TOML)."""
+    if isinstance(d, Rule):
+        return d
+    if not isinstance(d, dict):
+        raise SpecError(f"Projection.rule must be a rule or a dict with 'kind'; got {d!r}.")
+    d = dict(d)
+    kind = d.pop("kind", None)
+    if kind not in _RULES:
+        raise SpecError(f"Unknown connection rule {kind!r}; {closest(str(kind), _RULES)}.")
+    if "dims" in d:
+        d["dims"] = tuple(d["dims"])
+    return _RULES[kind](**d)
