@@ -142,7 +142,8 @@ class Projection:
         Input port of the postsynaptic model; by default the first excitatory port for a
         non-negative mean weight and the first inhibitory one otherwise.
     name : str, optional
-        Defaults to ``"pre->post"``.
+        Defaults to ``"pre->post"`` (``"pre->post:receptor"`` when a receptor is named); names
+        must be unique within a network and key its random draws.
     """
 
     pre: str
@@ -166,7 +167,8 @@ class Projection:
                 f"({self.pre}->{self.post})."
             )
         if self.name is None:
-            object.__setattr__(self, "name", f"{self.pre}->{self.post}")
+            suffix = f":{self.receptor}" if self.receptor else ""
+            object.__setattr__(self, "name", f"{self.pre}->{self.post}{suffix}")
 
 
 def _as_tuple(items: Any, kind: type, owner: str) -> tuple:

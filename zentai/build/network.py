@@ -1,0 +1,420 @@
+"""Turn a :class:`NetworkSpec` into a :class:`Network`: neuron layout and synapse tables.
+
+Layout: neurons are numbered globally, grouped by (model class, receptor set) so that the engine
+updates each group with one set of tensor operations; within a group, populations keep their
+spec order. Synapses are stored by presynaptic neuron (CSR): ``indptr`` (N + 1), and per
+synapse the input slot of the target (``target``), the weight and the delay in ms.
+
+Input slots: group g with R receptors and n neurons owns slots
+``[slot_offset_g, slot_offset_g + R n)``; receptor r of local neuron j is
+``slot_offset_g + r n + j``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from zentai import rng
+from zentai.build.spec import NetworkSpec, Population, Projection
+from zentai.build.wiring import connect, draw, slots
+from zentai.connectome.rules import (
+    Bernoulli,
+    Constant,
+    DistanceGaussian,
+    Explicit,
+    FixedIndegree,
+    FixedTotalNumber,
+    OneToOne,
+)
+from zentai.errors import MemoryBudgetError, SpecError
+
+__all__ = ["Group", "Network", "estimate_synapses", "network"]
+
+log = logging.getLogger(__name__)
+
+#: bytes stored per synapse: target slot (int32), weight (float32), delay (float32)
+BYTES_PER_SYNAPSE = 12
+
+
+@dataclass
+class Group:
+    """Neurons sharing one model class and receptor set (updated together by the engine)."""
+
+    model_class: type
+    receptors: tuple
+    populations: list[str]
+    start: int
+    stop: int
+    slot_offset: int
+    #: parameter name -> float (shared) or float64 array (n,)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Number of neurons in the group."""
+        return self.stop - self.start
+
+    @property
+    def n_slots(self) -> int:
+        """Number of input slots (receptors x neurons)."""
+        return len(self.receptors) * self.size
+
+
+@dataclass
+class ProjectionInfo:
+    """What was built for one projection."""
+
+    name: str
+    pre: str
+    post: str
+    receptor: str
+    n_synapses: int
+    delay: Any  # the delay distribution (ms), kept to validate delays against dt
+
+
+class Network:
+    """A built network: neuron layout and synapse tables (CPU tensors until simulated).
+
+    Attributes
+    ----------
+    spec : NetworkSpec
+    seed : int
+        Seed of every random draw of the wiring.
+    pop_slices : dict of str to (int, int)
+        Global [start, stop) neuron ids of each population.
+    groups : list of Group
+    indptr : Tensor, (n_neurons + 1,), int64
+    target : Tensor, (n_synapses,), int32 — input slot of each synapse
+    weight : Tensor, (n_synapses,), float32 — pA or nS by receptor
+    delay_ms : Tensor, (n_synapses,), float32
+    """
+
+    def __init__(
+        self,
+        spec: NetworkSpec,
+        seed: int,
+        groups: list[Group],
+        pop_slices: dict[str, tuple[int, int]],
+        indptr: torch.Tensor,
+        target: torch.Tensor,
+        weight: torch.Tensor,
+        delay_ms: torch.Tensor,
+        projections: list[ProjectionInfo],
+        build_s: float,
+    ) -> None:
+        self.spec = spec
+        self.seed = seed
+        self.groups = groups
+        self.pop_slices = pop_slices
+        self.indptr = indptr
+        self.target = target
+        self.weight = weight
+        self.delay_ms = delay_ms
+        self.projections = projections
+        self.build_s = build_s
+        self._hash: str | None = None
+
+    @property
+    def n_neurons(self) -> int:
+        """Total number of neurons."""
+        return int(self.indptr.numel() - 1)
+
+    @property
+    def n_synapses(self) -> int:
+        """Total number of synapses."""
+        return int(self.target.numel())
+
+    @property
+    def n_slots(self) -> int:
+        """Total number of input slots."""
+        return sum(g.n_slots for g in self.groups)
+
+    def population_group(self, name: str) -> tuple[Group, int, int]:
+        """(group, local start, local stop) of population ``name`` within its group."""
+        start, stop = self.pop_slices[self.spec.population(name).name]
+        for g in self.groups:
+            if g.start <= start and stop <= g.stop and name in g.populations:
+                return g, start - g.start, stop - g.start
+        raise SpecError(f"Population {name!r} is in no group.")  # pragma: no cover
+
+    def population_of(self) -> np.ndarray:
+        """Population index (spec order) of every global neuron id, (n_neurons,) int32."""
+        out = np.empty(self.n_neurons, dtype=np.int32)
+        for i, p in enumerate(self.spec.populations):
+            a, b = self.pop_slices[p.name]
+            out[a:b] = i
+        return out
+
+    def hash(self) -> str:
+        """SHA-256 of the synapse tables and layout (identifies the wiring in checkpoints)."""
+        if self._hash is None:
+            h = hashlib.sha256()
+            for t in (self.indptr, self.target, self.weight, self.delay_ms):
+                h.update(t.contiguous().numpy().tobytes())
+            for name, (a, b) in self.pop_slices.items():
+                h.update(f"{name}:{a}:{b};".encode())
+            self._hash = h.hexdigest()
+        return self._hash
+
+    def summary(self) -> str:
+        """A few lines: neurons, synapses, memory."""
+        gib = self.n_synapses * BYTES_PER_SYNAPSE / 2**30
+        return (
+            f"{self.spec.name}: {self.n_neurons:,} neurons in {len(self.spec.populations)} "
+            f"populations, {self.n_synapses:,} synapses ({gib:.2f} GiB), built in "
+            f"{self.build_s:.2f} s"
+        )
+
+    def __repr__(self) -> str:
+        return f"<Network {self.summary()}>"
+
+
+# ------------------------------------------------------------------------------- helpers
+def _layout(spec: NetworkSpec) -> tuple[list[Group], dict[str, tuple[int, int]]]:
+    groups: list[Group] = []
+    by_key: dict[tuple, Group] = {}
+    members: dict[tuple, list[Population]] = {}
+    for p in spec.populations:
+        k = (type(p.model), p.model.receptors)
+        if k not in by_key:
+            by_key[k] = Group(type(p.model), p.model.receptors, [], 0, 0, 0)
+            members[k] = []
+            groups.append(by_key[k])
+        by_key[k].populations.append(p.name)
+        members[k].append(p)
+    pop_slices: dict[str, tuple[int, int]] = {}
+    start = 0
+    slot = 0
+    for g in groups:
+        pops = members[(g.model_class, g.receptors)]
+        g.start = start
+        for p in pops:
+            pop_slices[p.name] = (start, start + p.size)
+            start += p.size
+        g.stop = start
+        g.slot_offset = slot
+        slot += g.n_slots
+        g.params = _group_params(pops)
+    return groups, pop_slices
+
+
+def _group_params(pops: list[Population]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in pops[0].model.param_names():
+        parts = [
+            p.params[name] if name in p.params else np.full(p.size, getattr(p.model, name))
+            for p in pops
+        ]
+        arr = np.concatenate(parts) if parts else np.zeros(0)
+        out[name] = float(arr[0]) if arr.size and np.all(arr == arr[0]) else arr
+        if arr.size == 0:
+            out[name] = float(getattr(pops[0].model, name))
+    return out
+
+
+def estimate_synapses(spec: NetworkSpec) -> int:
+    """Expected number of synapses of ``spec`` (an upper bound for distance rules)."""
+    total = 0.0
+    for proj in spec.projections:
+        n_pre = spec.population(proj.pre).size
+        n_post = spec.population(proj.post).size
+        r = proj.rule
+        if isinstance(r, FixedIndegree):
+            total += r.k * n_post
+        elif isinstance(r, FixedTotalNumber):
+            total += r.n
+        elif isinstance(r, (Bernoulli, DistanceGaussian)):
+            total += (r.p if isinstance(r, Bernoulli) else r.p_max) * n_pre * n_post
+        elif isinstance(r, OneToOne):
+            total += n_post
+        elif isinstance(r, Explicit):
+            total += len(r.pre_idx)
+    return int(total)
+
+
+def available_memory_bytes(device: torch.device | str = "cpu") -> int:
+    """Memory available for new allocations on ``device`` (bytes)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - non-Linux
+        pass
+    return 1 << 62
+
+
+def _receptor_of(proj: Projection, post: Population) -> tuple[str, int]:
+    model = post.model
+    if proj.receptor is None:
+        mean = proj.weight.mean if not isinstance(proj.weight.mean, str) else 0.0
+        name = model.default_receptor(float(mean))
+    else:
+        name = proj.receptor
+    return name, model.receptor_index(name)
+
+
+# ------------------------------------------------------------------------------- build
+def network(
+    spec: NetworkSpec,
+    seed: int = 0,
+    *,
+    memory_fraction: float = 0.8,
+    progress: bool | None = None,
+) -> Network:
+    """Build the neuron layout and all synapses of ``spec``.
+
+    Every random draw is keyed by (seed, projection name, postsynaptic neuron, draw index),
+    so the same network comes out on any device and in any split of the neurons.
+
+    Parameters
+    ----------
+    spec : NetworkSpec
+    seed : int
+        Seed of the wiring (weights, delays, partners).
+    memory_fraction : float
+        Refuse to build when the expected synapse tables exceed this fraction of the available
+        memory.
+
+    Examples
+    --------
+    >>> import zentai as zt
+    >>> from zentai.celltypes import LIF
+    >>> from zentai.connectome import FixedIndegree
+    >>> spec = zt.build.NetworkSpec(
+    ...     populations=(zt.build.Population(name="E", size=100, model=LIF()),),
+    ...     projections=(zt.build.Projection(pre="E", post="E", rule=FixedIndegree(10),
+    ...                                      weight=20.0, delay=1.5),),
+    ... )
+    >>> zt.build.network(spec, seed=1).n_synapses
+    1000
+    """
+    if not isinstance(spec, NetworkSpec):
+        raise SpecError(f"build.network expects a NetworkSpec; got {type(spec).__name__}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise SpecError(f"build.network seed must be an integer; got {seed!r}.")
+    seed = int(seed)
+    t0 = time.perf_counter()
+    names = [p.name for p in spec.projections]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise SpecError(
+            f"Projection names must be unique; repeated: {sorted(dup)}. Give each a name=."
+        )
+    expected = estimate_synapses(spec)
+    need = expected * (BYTES_PER_SYNAPSE + 20)  # tables plus sort/concat temporaries
+    avail = available_memory_bytes("cpu")
+    if need > memory_fraction * avail:
+        per_syn = BYTES_PER_SYNAPSE + 20
+        raise MemoryBudgetError(
+            f"Network {spec.name!r} needs about {need / 2**30:.1f} GiB to build "
+            f"({expected:,} synapses x {per_syn} B); only {avail / 2**30:.1f} GiB are "
+            f"available. Reduce the scale (at most about "
+            f"{memory_fraction * avail / need:.2f} of this one fits)."
+        )
+    log.info("building %s: %d neurons, ~%d synapses", spec.name, spec.n_neurons, expected)
+    groups, pop_slices = _layout(spec)
+    group_of_pop = {p: g for g in groups for p in g.populations}
+
+    pre_parts, tgt_parts, w_parts, d_parts = [], [], [], []
+    infos = []
+    for proj in spec.projections:
+        pre_pop = spec.population(proj.pre)
+        post_pop = spec.population(proj.post)
+        rname, ridx = _receptor_of(proj, post_pop)
+        rec = post_pop.model.receptors[ridx]
+        key = rng.key(seed, "projection", proj.name)
+        pre_l, post_l = connect(
+            proj.rule,
+            pre_pop.size,
+            post_pop.size,
+            key,
+            pre_positions=pre_pop.positions,
+            post_positions=post_pop.positions,
+            self_connection=proj.pre == proj.post,
+        )
+        k = slots(post_l)
+        wdist = proj.weight.in_unit(rec.weight_unit, f"Projection {proj.name!r} weight")
+        w = draw(wdist, rng.key(key, "weight"), post_l, k)
+        d = draw(proj.delay, rng.key(key, "delay"), post_l, k)
+        if d.numel() and not bool((d > 0).all()):
+            raise SpecError(
+                f"Projection {proj.name!r}: delays must be positive; the delay distribution "
+                f"{proj.delay} gave {float(d.min())} ms. Set a lower bound (low=...)."
+            )
+        g = group_of_pop[post_pop.name]
+        post_start = pop_slices[post_pop.name][0] - g.start
+        tgt = g.slot_offset + ridx * g.size + post_start + post_l
+        pre_parts.append(pre_l + pop_slices[pre_pop.name][0])
+        tgt_parts.append(tgt.to(torch.int32))
+        w_parts.append(w.to(torch.float32))
+        d_parts.append(d.to(torch.float32))
+        infos.append(
+            ProjectionInfo(proj.name, proj.pre, proj.post, rname, int(pre_l.numel()), proj.delay)
+        )
+    n = spec.n_neurons
+    if pre_parts:
+        pre = torch.cat(pre_parts)
+        del pre_parts
+        order = torch.sort(pre, stable=True).indices
+        counts = torch.bincount(pre, minlength=n)
+        del pre
+        target = torch.cat(tgt_parts)[order]
+        del tgt_parts
+        weight = torch.cat(w_parts)[order]
+        del w_parts
+        delay = torch.cat(d_parts)[order]
+        del d_parts, order
+    else:
+        counts = torch.zeros(n, dtype=torch.int64)
+        target = torch.zeros(0, dtype=torch.int32)
+        weight = torch.zeros(0, dtype=torch.float32)
+        delay = torch.zeros(0, dtype=torch.float32)
+    indptr = torch.zeros(n + 1, dtype=torch.int64)
+    torch.cumsum(counts, 0, out=indptr[1:])
+    net = Network(
+        spec, seed, groups, pop_slices, indptr, target, weight, delay, infos,
+        time.perf_counter() - t0,
+    )
+    log.info(net.summary())
+    return net
+
+
+def delay_steps(net: Network, dt: float) -> torch.Tensor:
+    """Delays in whole steps of ``dt`` (int16 when they fit), validated.
+
+    Constant delays must be multiples of ``dt`` and at least ``dt``; drawn delays are rounded to
+    the grid and raised to one step (as NEST does for its delay distributions).
+    """
+    for info in net.projections:
+        d = info.delay
+        if isinstance(d, Constant):
+            ratio = float(d.value) / dt
+            if ratio < 1 - 1e-9:
+                raise SpecError(
+                    f"Projection {info.name!r}: delay must be at least the time step dt = {dt} "
+                    f"ms; got {float(d.value)} ms."
+                )
+            if abs(ratio - round(ratio)) > 1e-6:
+                raise SpecError(
+                    f"Projection {info.name!r}: delay must be a multiple of the time step dt = "
+                    f"{dt} ms; got {float(d.value)} ms (nearest: {round(ratio) * dt:g} ms)."
+                )
+    steps = torch.clamp(torch.round(net.delay_ms.to(torch.float64) / dt), min=1)
+    max_steps = int(steps.max()) if steps.numel() else 1
+    dtype = torch.int16 if max_steps < 2**15 else torch.int32
+    if not math.isfinite(max_steps):  # pragma: no cover
+        raise SpecError("non-finite delay")
+    return steps.to(dtype)

@@ -1,0 +1,805 @@
+"""The engine: state tensors, the time step loop, spike delivery through a delay ring buffer.
+
+Shapes: B ensemble members ("brains" with the same wiring), N neurons, S input slots
+(receptors x neurons, see :mod:`zentai.build.network`), D ring-buffer rows (max delay + 1).
+
+* ``buf`` (D, B, S): weights that arrive at each input slot in each of the next D steps.
+* A spike of neuron i emitted in step t is delivered over i's CSR row: for each synapse,
+  ``buf[(t + d) % D, b, target] += w``. Row ``t % D`` is read in step t and cleared.
+* Neuron groups (one model class each) are stepped by their :class:`Dynamics`.
+
+Random numbers (Poisson input, initial states) come from :mod:`zentai.rng`, keyed by
+(member seed, purpose, neuron, step); nothing depends on a stateful generator, so a checkpoint
+needs no RNG state and CPU and CUDA draw the same numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from zentai import rng
+from zentai import units as u
+from zentai.build.network import (
+    Network,
+    available_memory_bytes,
+    delay_steps,
+)
+from zentai.build.wiring import draw
+from zentai.errors import (
+    DeviceError,
+    MemoryBudgetError,
+    SimulationError,
+    SpecError,
+    closest,
+)
+from zentai.options import get_option
+from zentai.record.recorders import PopulationRate, Spikes, StateMonitor
+from zentai.record.result import Result
+from zentai.sim.models import dynamics_for
+from zentai.stim import DC, PoissonInput, SpikeTrain
+
+__all__ = ["Simulator", "resolve_device", "run"]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Validate a device string; ``"cuda"`` without a GPU raises :class:`DeviceError`."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeviceError(
+            f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"device={str(device)!r} requested, but no CUDA device is available to this "
+                f"torch build ({torch.__version__}). Use device='cpu'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"device={str(device)!r}: only {torch.cuda.device_count()} CUDA device(s) exist."
+            )
+    elif dev.type != "cpu":
+        raise DeviceError(f"device must be 'cpu' or 'cuda'; got {device!r}.")
+    return dev
+
+
+def _resolve_dtype(dtype: Any) -> torch.dtype:
+    table = {"float32": torch.float32, "float64": torch.float64}
+    if isinstance(dtype, torch.dtype) and dtype in table.values():
+        return dtype
+    if isinstance(dtype, str) and dtype in table:
+        return table[dtype]
+    raise SpecError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
+
+
+def _poisson_cdf_table(lam: float, tail: float = 1e-15) -> np.ndarray:
+    """CDF of Poisson(lam) at 0, 1, ..., K with 1 - CDF(K) < tail."""
+    if lam <= 0:
+        return np.ones(1)
+    kmax = int(lam + 12.0 * math.sqrt(lam) + 30)
+    k = np.arange(kmax + 1)
+    from scipy.stats import poisson
+
+    cdf = poisson.cdf(k, lam)
+    last = int(np.searchsorted(cdf, 1.0 - tail)) + 1
+    return cdf[: min(last, kmax + 1)]
+
+
+class Simulator:
+    """Runs a :class:`~zentai.build.Network` on one device, for B ensemble members.
+
+    Parameters
+    ----------
+    network : Network
+    dt : float or quantity
+        Time step (ms).
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    dtype : str
+        ``"float32"`` (default) or ``"float64"`` for state and weights.
+    n_ensembles : int
+        Number of members B. All share the wiring; each has its own noise and initial state.
+    seed : int
+        Seed of this run's random draws (Poisson input, initial states). Member b uses the
+        stream ``rng.key(seed, "member", b)`` unless ``member_seeds`` is given.
+    member_seeds : sequence of int, optional
+        One seed per member; members with equal seeds produce identical spikes.
+    nan_check_ms : float
+        How often (biological ms) the state is checked for NaN.
+
+    Examples
+    --------
+    >>> import zentai as zt
+    >>> from zentai.celltypes import LIF
+    >>> spec = zt.build.NetworkSpec(
+    ...     populations=(zt.build.Population(name="E", size=2, model=LIF()),),
+    ...     stimuli=(zt.stim.DC(target="E", amplitude=500.0),),
+    ...     recorders=(zt.record.Spikes(),),
+    ... )
+    >>> sim = zt.sim.Simulator(zt.build.network(spec), dt=0.1)
+    >>> result = sim.run(50.0)
+    >>> [round(t, 1) for t in result.times_ms(0, "E")]
+    [13.9, 29.8, 45.7]
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        dt: Any = 0.1,
+        device: str | torch.device = "cpu",
+        dtype: Any = "float32",
+        n_ensembles: int = 1,
+        seed: int = 0,
+        member_seeds: Any = None,
+        nan_check_ms: float = 10.0,
+        memory_fraction: float = 0.9,
+    ) -> None:
+        if not isinstance(network, Network):
+            raise SpecError(
+                f"Simulator expects a built Network (zt.build.network(spec)); got "
+                f"{type(network).__name__}."
+            )
+        dt = u.to_canonical(dt, "ms", owner="Simulator.dt")
+        if not (isinstance(dt, float) and math.isfinite(dt) and dt > 0):
+            raise SpecError(f"Simulator.dt must be a positive time; got {dt!r} ms.")
+        if isinstance(n_ensembles, bool) or not isinstance(n_ensembles, int) or n_ensembles < 1:
+            raise SpecError(f"Simulator.n_ensembles must be an integer >= 1; got {n_ensembles!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise SpecError(f"Simulator.seed must be an integer; got {seed!r}.")
+        self.net = network
+        self.spec = network.spec
+        self.dt = dt
+        self.device = resolve_device(device)
+        self.dtype = _resolve_dtype(dtype)
+        self.B = n_ensembles
+        self.seed = int(seed)
+        if member_seeds is None:
+            self.member_seeds = [rng.key(self.seed, "member", b) for b in range(self.B)]
+        else:
+            ms = list(member_seeds)
+            if len(ms) != self.B or not all(isinstance(s, (int, np.integer)) for s in ms):
+                raise SpecError(
+                    f"Simulator.member_seeds must be {self.B} integers (one per member); "
+                    f"got {member_seeds!r}."
+                )
+            self.member_seeds = [rng.key(int(s), "member-seed") for s in ms]
+        self.nan_check_steps = max(1, int(round(nan_check_ms / dt)))
+        self.t_step = 0
+        self._check_memory(memory_fraction)
+        self._setup_connectivity()
+        self._setup_groups()
+        self._setup_stimuli()
+        self._setup_recorders()
+
+    # ================================================================== setup
+    def _check_memory(self, fraction: float) -> None:
+        net = self.net
+        steps = delay_steps(net, self.dt)
+        self._dsteps_cpu = steps
+        max_d = int(steps.max()) if steps.numel() else 1
+        self.D = max_d + 1
+        esize = torch.finfo(self.dtype).bits // 8
+        need = (
+            net.n_synapses * (4 + esize + steps.element_size())
+            + (net.n_neurons + 1) * 8
+            + self.D * self.B * net.n_slots * esize
+            + self.B * net.n_neurons * (6 * esize + 4)
+        )
+        self.memory_bytes = need
+        avail = available_memory_bytes(self.device)
+        if self.device.type == "cpu":
+            # tables already in host memory are reused, not copied
+            avail += net.n_synapses * 12
+        if need > fraction * avail:
+            raise MemoryBudgetError(
+                f"Simulating {net.spec.name!r} on {self.device} needs about "
+                f"{need / 2**30:.2f} GiB (synapses {net.n_synapses:,}, ring buffer "
+                f"{self.D} x {self.B} x {net.n_slots:,}); only {avail / 2**30:.2f} GiB are "
+                f"available. Use fewer ensemble members or a smaller network."
+            )
+
+    def _setup_connectivity(self) -> None:
+        net, dev = self.net, self.device
+        self.indptr = net.indptr.to(dev)
+        self.target = net.target.to(dev)
+        self.weight = net.weight.to(dev, self.dtype)
+        self.dsteps = self._dsteps_cpu.to(dev)
+        self.S = net.n_slots
+        self.buf = torch.zeros((self.D, self.B, self.S), dtype=self.dtype, device=dev)
+
+    def _param_tensor(self, value: Any, n: int) -> Any:
+        if isinstance(value, np.ndarray):
+            return torch.as_tensor(value, dtype=self.dtype, device=self.device).reshape(1, n)
+        return float(value)
+
+    def _setup_groups(self) -> None:
+        self.dyn = []
+        self.states = []
+        self._pop_index = {p.name: i for i, p in enumerate(self.spec.populations)}
+        for g in self.net.groups:
+            params = {k: self._param_tensor(v, g.size) for k, v in g.params.items()}
+            d = dynamics_for(g.model_class)(params, g.receptors, self.dt, self.dtype, self.device)
+            state = d.initial_state(self.B, g.size)
+            self.dyn.append(d)
+            self.states.append(state)
+        # initial values drawn per member, keyed by (member seed, population, variable, neuron)
+        for p in self.spec.populations:
+            if not p.initial:
+                continue
+            g, a, b = self._locate(p.name)
+            for var, dist in p.initial.items():
+                unit = "mV" if var == "v" else ("pA" if var in ("u", "w") else "1")
+                dist = dist.in_unit(unit, f"{p.name}.initial.{var}")
+                idx = torch.arange(p.size, dtype=torch.int64)
+                for m in range(self.B):
+                    k = rng.key(self.member_seeds[m], "initial", p.name, var)
+                    vals = draw(dist, k, idx, torch.zeros_like(idx))
+                    self.states[g][var][m, a:b] = vals.to(self.device, self.dtype)
+
+    def _locate(self, pop: str) -> tuple[int, int, int]:
+        """(group index, local start, local stop) of a population."""
+        if pop not in self.net.pop_slices:
+            raise SpecError(f"Unknown population {pop!r}; {closest(pop, self.net.pop_slices)}.")
+        g, a, b = self.net.population_group(pop)
+        return self.net.groups.index(g), a, b
+
+    def _slots(self, pop: str, receptor: str | None, weight: float, owner: str) -> torch.Tensor:
+        """Input slots (global) of every neuron of ``pop`` for a receptor."""
+        gi, a, b = self._locate(pop)
+        g = self.net.groups[gi]
+        model = self.spec.population(pop).model
+        name = receptor if receptor is not None else model.default_receptor(weight)
+        if name not in model.receptor_names:
+            raise SpecError(
+                f"{owner}.receptor: {type(model).__name__} of {pop!r} has no receptor {name!r}; "
+                f"receptors: {list(model.receptor_names)}."
+            )
+        r = model.receptor_index(name)
+        return g.slot_offset + r * g.size + torch.arange(a, b, dtype=torch.int64)
+
+    def _setup_stimuli(self) -> None:
+        dt = self.dt
+        self._dc: list[tuple[int, int, int, torch.Tensor, float]] = []
+        self._dc_change: set[int] = {0}
+        self._injected: dict[tuple[int, int], tuple[torch.Tensor, float]] = {}
+        self._i_stim: list[torch.Tensor | None] = [None] * len(self.net.groups)
+        p_slots, p_tab, p_w, p_stream, p_stim = [], [], [], [], []
+        self._poisson_windows: list[tuple[int, int | None]] = []
+        tables: list[np.ndarray] = []
+        lam_index: dict[float, int] = {}
+        self._train_events: dict[int, list[tuple[torch.Tensor, float]]] = {}
+        for si, st in enumerate(self.spec.stimuli):
+            pop = self.spec.population(st.target)
+            local = (
+                torch.arange(pop.size, dtype=torch.int64)
+                if st.neurons is None
+                else torch.tensor(st.neurons, dtype=torch.int64)
+            )
+            if isinstance(st, DC):
+                gi, a, _ = self._locate(st.target)
+                start = int(round(st.start / dt))
+                stop = None if st.stop is None else int(round(st.stop / dt))
+                self._dc.append((gi, start, stop if stop is not None else -1, local + a, st.amplitude))
+                self._dc_change.add(start)
+                if stop is not None:
+                    self._dc_change.add(stop)
+            elif isinstance(st, PoissonInput):
+                slots = self._slots(st.target, st.receptor, st.weight, "PoissonInput")[local]
+                lam = st.n_sources * st.rate * dt * 1e-3
+                if lam not in lam_index:
+                    lam_index[lam] = len(tables)
+                    tables.append(_poisson_cdf_table(lam))
+                p_slots.append(slots)
+                p_tab.append(torch.full_like(local, lam_index[lam]))
+                p_w.append(torch.full((local.numel(),), st.weight, dtype=torch.float64))
+                p_stream.append(local + (si << 40))
+                p_stim.append(torch.full_like(local, len(self._poisson_windows)))
+                start = int(round(st.start / dt))
+                stop = None if st.stop is None else int(round(st.stop / dt))
+                self._poisson_windows.append((start, stop))
+            elif isinstance(st, SpikeTrain):
+                slots = self._slots(st.target, st.receptor, st.weight, "SpikeTrain")[local]
+                ratio = st.delay / dt
+                if ratio < 1 - 1e-9 or abs(ratio - round(ratio)) > 1e-6:
+                    raise SpecError(
+                        f"SpikeTrain.delay must be a multiple of dt = {dt} ms and at least dt; "
+                        f"got {st.delay} ms."
+                    )
+                for t_s in st.times:
+                    arrival = int(round((t_s + st.delay) / dt)) - 1
+                    self._train_events.setdefault(arrival, []).append(
+                        (slots.to(self.device), st.weight)
+                    )
+        self._has_poisson = bool(p_slots)
+        if self._has_poisson:
+            dev = self.device
+            offsets = np.cumsum([0] + [len(t) for t in tables])
+            flat = np.concatenate([t + i for i, t in enumerate(tables)])
+            self._p_cdf = torch.as_tensor(flat, dtype=torch.float64, device=dev)
+            self._p_tab_start = torch.as_tensor(offsets[:-1], dtype=torch.int64, device=dev)
+            self._p_slots = torch.cat(p_slots).to(dev)
+            self._p_tab = torch.cat(p_tab).to(dev)
+            self._p_tab_f = self._p_tab.to(torch.float64)
+            self._p_w_full = torch.cat(p_w).to(dev, self.dtype)
+            self._p_stream = torch.cat(p_stream).to(dev)
+            self._p_stim = torch.cat(p_stim).to(dev)
+            self._p_keys = torch.tensor(
+                [rng.key(s, "poisson") for s in self.member_seeds], dtype=torch.int64, device=dev
+            ).reshape(self.B, 1)
+            self._p_change = {0}
+            for a, b in self._poisson_windows:
+                self._p_change.add(a)
+                if b is not None:
+                    self._p_change.add(b)
+
+    def _setup_recorders(self) -> None:
+        spec = self.spec
+        self._spike_mask: torch.Tensor | None = None
+        self._record_spikes = False
+        self._spike_pops: tuple[str, ...] = ()
+        self._rate: PopulationRate | None = None
+        self._monitors: list[tuple[StateMonitor, int, torch.Tensor, int]] = []
+        for rec in spec.recorders:
+            if isinstance(rec, Spikes):
+                self._record_spikes = True
+                pops = rec.populations or spec.population_names
+                self._spike_pops = tuple(dict.fromkeys(self._spike_pops + tuple(pops)))
+            elif isinstance(rec, PopulationRate):
+                self._rate = rec
+            elif isinstance(rec, StateMonitor):
+                gi, a, b = self._locate(rec.population)
+                idx = (
+                    torch.arange(a, b)
+                    if rec.neurons is None
+                    else torch.tensor(rec.neurons, dtype=torch.int64) + a
+                )
+                every = 1 if rec.interval is None else max(1, int(round(rec.interval / self.dt)))
+                self._monitors.append((rec, gi, idx.to(self.device), every))
+        if self._record_spikes and set(self._spike_pops) != set(spec.population_names):
+            mask = torch.zeros(self.net.n_neurons, dtype=torch.bool)
+            for p in self._spike_pops:
+                a, b = self.net.pop_slices[p]
+                mask[a:b] = True
+            self._spike_mask = mask.to(self.device)
+        self._pop_of = torch.as_tensor(self.net.population_of(), dtype=torch.int64).to(self.device)
+        self._n_pops = len(spec.populations)
+        # recorded data (kept on the host as chunks)
+        self._spk_chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._spk_pending: list[tuple[int, torch.Tensor]] = []
+        self._rate_chunks: list[np.ndarray] = []
+        self._mon_data: list[list[tuple[int, torch.Tensor]]] = [[] for _ in self._monitors]
+
+    # ================================================================== inputs
+    def _update_dc(self) -> None:
+        t = self.t_step
+        per_group: dict[int, torch.Tensor] = {}
+
+        def acc(gi: int) -> torch.Tensor:
+            if gi not in per_group:
+                n = self.net.groups[gi].size
+                per_group[gi] = torch.zeros((self.B, n), dtype=self.dtype, device=self.device)
+            return per_group[gi]
+
+        for gi, start, stop, idx, amp in self._dc:
+            if start <= t and (stop < 0 or t < stop):
+                acc(gi)[:, idx.to(self.device)] += amp
+        for (gi, _), (idx, amp) in self._injected.items():
+            a = acc(gi)
+            a[:, idx] += amp
+        self._i_stim = [per_group.get(gi) for gi in range(len(self.net.groups))]
+
+    def _update_poisson_weights(self) -> None:
+        t = self.t_step
+        active = torch.tensor(
+            [a <= t and (b is None or t < b) for a, b in self._poisson_windows],
+            device=self.device,
+        )
+        self._p_w = self._p_w_full * active[self._p_stim]
+
+    def _poisson_step(self, bufrow: torch.Tensor) -> None:
+        uu = rng.uniform(self._p_keys, self._p_stream, self.t_step)  # (B, M)
+        # bucketize: same as searchsorted(right=True), ~100x faster for 2-D inputs on CPU
+        pos = torch.bucketize(uu + self._p_tab_f, self._p_cdf, right=True)
+        counts = pos - self._p_tab_start[self._p_tab]
+        bufrow.index_add_(1, self._p_slots, counts.to(self.dtype) * self._p_w)
+
+    def inject_current(
+        self, population: str, amplitude: Any, neurons: Any = None
+    ) -> None:
+        """Set a persistent external current (pA) on a population until changed.
+
+        ``amplitude`` may be a scalar or one value per member (B,). Call again with 0 to stop.
+        """
+        gi, a, b = self._locate(population)
+        amp = u.to_canonical(amplitude, "pA", owner="inject_current.amplitude")
+        idx = torch.arange(a, b) if neurons is None else torch.as_tensor(neurons) + a
+        amp_t = torch.as_tensor(amp, dtype=self.dtype, device=self.device)
+        if amp_t.ndim == 1:
+            if amp_t.numel() != self.B:
+                raise SpecError(
+                    f"inject_current.amplitude must be a scalar or {self.B} values (one per "
+                    f"member); got {amp_t.numel()} values."
+                )
+            amp_t = amp_t.reshape(self.B, 1)
+        self._injected[(gi, a)] = (idx.to(self.device), amp_t)
+        self._dc_change.add(self.t_step)
+
+    # ================================================================== state access
+    def get_state(self, population: str, variable: str = "v") -> torch.Tensor:
+        """View (B, size) of a state variable of a population, on the device."""
+        gi, a, b = self._locate(population)
+        st = self.states[gi]
+        if variable not in st or variable in ("syn", "refr"):
+            names = type(self.spec.population(population).model).state_names
+            raise SpecError(
+                f"{type(self.spec.population(population).model).__name__} has no state "
+                f"variable {variable!r}; state variables: {list(names)}."
+            )
+        return st[variable][:, a:b]
+
+    def set_state(self, population: str, variable: str, value: Any) -> None:
+        """Overwrite a state variable of a population (scalar, (size,), (B,1) or (B, size))."""
+        view = self.get_state(population, variable)
+        view[...] = torch.as_tensor(value, dtype=self.dtype, device=self.device)
+
+    def set_param(self, population: str, name: str, value: Any) -> None:
+        """Change a model parameter of a population, per neuron or per member.
+
+        ``value``: scalar, (size,), (B, 1) or (B, size), canonical units of the parameter.
+        """
+        gi, a, b = self._locate(population)
+        d = self.dyn[gi]
+        if name not in d.params:
+            raise SpecError(
+                f"{population!r} has no parameter {name!r}; {closest(name, d.params)}."
+            )
+        n = self.net.groups[gi].size
+        cur = d.params[name]
+        val = torch.as_tensor(value, dtype=self.dtype, device=self.device)
+        if val.ndim == 2 and val.shape[0] not in (1, self.B):
+            raise SpecError(
+                f"set_param value must have shape (), ({b - a},), (B, 1) or (B, {b - a}) with "
+                f"B = {self.B}; got {tuple(val.shape)}."
+            )
+        rows = self.B if (val.ndim == 2 and val.shape[0] == self.B and self.B > 1) else 1
+        if isinstance(cur, torch.Tensor) and cur.shape[0] == self.B:
+            rows = self.B
+        full = torch.empty((rows, n), dtype=self.dtype, device=self.device)
+        full[...] = cur
+        full[:, a:b] = val
+        d.params[name] = full
+        d.setup()
+
+    # ================================================================== stepping
+    def _step(self) -> None:
+        t = self.t_step
+        row = t % self.D
+        bufrow = self.buf[row]
+        if t in self._dc_change:
+            self._update_dc()
+        if self._has_poisson:
+            if t in self._p_change:
+                self._update_poisson_weights()
+            self._poisson_step(bufrow)
+        events = self._train_events.get(t)
+        if events:
+            for slots, w in events:
+                bufrow.index_add_(
+                    1, slots, torch.full((self.B, slots.numel()), w, dtype=self.dtype,
+                                         device=self.device)
+                )
+        spikes = []
+        for gi, g in enumerate(self.net.groups):
+            arriving = bufrow[:, g.slot_offset : g.slot_offset + g.n_slots].view(
+                self.B, len(g.receptors), g.size
+            ).transpose(0, 1)
+            spikes.append(self.dyn[gi].step(self.states[gi], arriving, self._i_stim[gi]))
+        bufrow.zero_()
+        spiked = spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=1)
+        nz = spiked.nonzero()
+        if nz.shape[0]:
+            self._deliver(nz[:, 0], nz[:, 1])
+            self._record_step(nz)
+        for k, (_rec, gi, idx, every) in enumerate(self._monitors):
+            if (t + 1) % every == 0:
+                self._mon_data[k].append(
+                    (t + 1, torch.stack([self.states[gi][v][:, idx] for v in _rec.variables]))
+                )
+        self.t_step = t + 1
+
+    def _deliver(self, b: torch.Tensor, i: torch.Tensor) -> None:
+        starts = self.indptr[i]
+        cnt = self.indptr[i + 1] - starts
+        total = int(cnt.sum())
+        if total == 0:
+            return
+        rep = torch.repeat_interleave(cnt, output_size=total)
+        first = torch.cumsum(cnt, 0) - cnt
+        syn = starts[rep] + (torch.arange(total, device=self.device) - first[rep])
+        flat = ((self.dsteps[syn].to(torch.int64) + self.t_step) % self.D) * (self.B * self.S)
+        flat += self.target[syn].to(torch.int64)
+        if self.B > 1:
+            flat += b[rep] * self.S
+        self.buf.view(-1).index_add_(0, flat, self.weight[syn])
+
+    def _record_step(self, nz: torch.Tensor) -> None:
+        if self._record_spikes:
+            sel = nz if self._spike_mask is None else nz[self._spike_mask[nz[:, 1]]]
+            if sel.shape[0]:
+                self._spk_pending.append((self.t_step, sel))
+        if self._rate is not None:
+            idx = nz[:, 0] * self._n_pops + self._pop_of[nz[:, 1]]
+            row = self._rate_cur[self.t_step - self._rate_t0].view(-1)
+            row.index_add_(0, idx, torch.ones(idx.numel(), dtype=torch.int32, device=self.device))
+
+    def _flush(self) -> None:
+        if self._spk_pending:
+            steps = torch.cat(
+                [torch.full((s.shape[0],), t, dtype=torch.int64, device=s.device)
+                 for t, s in self._spk_pending]
+            ).cpu().numpy()
+            nz = torch.cat([s for _, s in self._spk_pending]).cpu().numpy()
+            self._spk_chunks.append((nz[:, 0].astype(np.int32), nz[:, 1], steps))
+            self._spk_pending = []
+
+    def _check_nan(self, t_prev_ms: float) -> None:
+        for gi, st in enumerate(self.states):
+            bad = torch.isnan(st["v"])
+            if bool(bad.any()):
+                cols = bad.any(0).nonzero()[:, 0]
+                first = int(cols[0]) + self.net.groups[gi].start
+                pop = next(
+                    name for name, (a, b) in self.net.pop_slices.items() if a <= first < b
+                )
+                raise SimulationError(
+                    f"State of population {pop!r} became NaN between t = {t_prev_ms:g} ms and "
+                    f"t = {self.t_ms:g} ms (neuron {first - self.net.pop_slices[pop][0]}). "
+                    f"Check its parameters and input; results up to t = {t_prev_ms:g} ms are "
+                    f"in sim.result()."
+                )
+
+    @property
+    def t_ms(self) -> float:
+        """Biological time reached (ms)."""
+        return self.t_step * self.dt
+
+    def _n_steps(self, duration: Any) -> int:
+        dur = u.to_canonical(duration, "ms", owner="run duration")
+        if not isinstance(dur, float) or not math.isfinite(dur) or dur < 0:
+            raise SpecError(
+                f"run duration must be a finite, non-negative time (e.g. 1000 * u.ms); got "
+                f"{duration!r}."
+            )
+        n = dur / self.dt
+        if abs(n - round(n)) > 1e-6 * max(1.0, n):
+            raise SpecError(
+                f"run duration must be a multiple of dt = {self.dt} ms; got {dur} ms."
+            )
+        return int(round(n))
+
+    def step(self, n: int = 1) -> None:
+        """Advance by ``n`` steps (no progress bar; for closed loops)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise SpecError(f"step(n): n must be a non-negative integer; got {n!r}.")
+        self._advance(int(n), progress=False)
+
+    def run(self, duration: Any, *, progress: bool | None = None) -> Result:
+        """Simulate ``duration`` (ms or quantity) more and return the cumulative :class:`Result`."""
+        n = self._n_steps(duration)
+        self._advance(n, progress=progress)
+        return self.result()
+
+    def _advance(self, n: int, progress: bool | None) -> None:
+        if n == 0:
+            return
+        if progress is None:
+            progress = get_option("progress")
+        if self._rate is not None:
+            self._rate_t0 = self.t_step
+            self._rate_cur = torch.zeros(
+                (n, self.B, self._n_pops), dtype=torch.int32, device=self.device
+            )
+        bar = tqdm(
+            total=round(n * self.dt, 6), unit="ms", desc="simulating",
+            disable=not progress, delay=get_option("progress_min_s"), leave=False,
+            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms [{elapsed}<{remaining}]",
+        )
+        t_wall = time.perf_counter()
+        try:
+            done = 0
+            last_check = self.t_ms
+            chunk = self.nan_check_steps
+            while done < n:
+                k = min(chunk, n - done)
+                for _ in range(k):
+                    self._step()
+                done += k
+                self._check_nan(last_check)
+                last_check = self.t_ms
+                self._flush()
+                bar.update(k * self.dt)
+        finally:
+            bar.close()
+            self._flush()
+            if self._rate is not None:
+                filled = self.t_step - self._rate_t0
+                self._rate_chunks.append(self._rate_cur[:filled].cpu().numpy())
+                self._rate_cur = None
+            self.wall_s = getattr(self, "wall_s", 0.0) + time.perf_counter() - t_wall
+
+    # ================================================================== results
+    def result(self) -> Result:
+        """Everything recorded so far as a :class:`Result` (host memory)."""
+        self._flush()
+        if self._spk_chunks:
+            member = np.concatenate([c[0] for c in self._spk_chunks])
+            neuron = np.concatenate([c[1] for c in self._spk_chunks])
+            steps = np.concatenate([c[2] for c in self._spk_chunks])
+        else:
+            member = np.zeros(0, np.int32)
+            neuron = np.zeros(0, np.int64)
+            steps = np.zeros(0, np.int64)
+        res = Result(
+            dt_ms=self.dt,
+            t_stop_ms=self.t_ms,
+            n_ensembles=self.B,
+            populations=dict(self.net.pop_slices),
+            spike_member=member,
+            spike_neuron=neuron,
+            spike_time_ms=(steps + 1) * self.dt,
+            recorded_populations=self._spike_pops,
+            meta={"seed": self.seed, "device": str(self.device), "dt_ms": self.dt,
+                  "network_seed": self.net.seed, "wall_s": getattr(self, "wall_s", 0.0)},
+        )
+        if self._rate is not None:
+            counts = (
+                np.concatenate(self._rate_chunks)
+                if self._rate_chunks
+                else np.zeros((0, self.B, self._n_pops), np.int32)
+            )
+            pops = self._rate.populations or self.spec.population_names
+            cols = [self._pop_index[p] for p in pops]
+            res.rate_counts = counts[:, :, cols]
+            res.rate_bin_ms = self._rate.bin
+            res.rate_populations = tuple(pops)
+        import xarray as xr
+
+        for k, (rec, gi, idx, _every) in enumerate(self._monitors):
+            data = self._mon_data[k]
+            if data:
+                arr = torch.stack([d for _, d in data], dim=-1).cpu().numpy()  # (V, B, n, T)
+                times = np.array([t for t, _ in data]) * self.dt
+            else:
+                arr = np.zeros((len(rec.variables), self.B, idx.numel(), 0))
+                times = np.zeros(0)
+            a = self.net.population_group(rec.population)[1]
+            neurons = idx.cpu().numpy() - a
+            for vi, var in enumerate(rec.variables):
+                unit = {"v": "mV", "u": "pA", "w": "pA"}.get(var, "")
+                res.states[f"{rec.population}.{var}"] = xr.DataArray(
+                    arr[vi], dims=("member", "neuron", "time"),
+                    coords={"neuron": neurons, "time": times},
+                    attrs={"units": unit, "time_units": "ms"},
+                )
+        return res
+
+    # ================================================================== checkpoints
+    def _payload(self) -> dict[str, Any]:
+        self._flush()
+        return {
+            "version": CHECKPOINT_VERSION,
+            "network_hash": self.net.hash(),
+            "dt": self.dt,
+            "dtype": str(self.dtype),
+            "B": self.B,
+            "seed": self.seed,
+            "member_seeds": self.member_seeds,
+            "t_step": self.t_step,
+            "buf": self.buf.cpu(),
+            "states": [{k: v.cpu() for k, v in st.items()} for st in self.states],
+            "params": [
+                {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in d.params.items()}
+                for d in self.dyn
+            ],
+            "injected": {k: (i.cpu(), a.cpu() if isinstance(a, torch.Tensor) else a)
+                         for k, (i, a) in self._injected.items()},
+            "spikes": self._spk_chunks,
+            "rates": self._rate_chunks,
+            "monitors": [[(t, d.cpu()) for t, d in m] for m in self._mon_data],
+            "wall_s": getattr(self, "wall_s", 0.0),
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a checkpoint of the full state (atomically: a temporary file, then rename).
+
+        Restoring it with :meth:`restore` and running on gives exactly the spikes of an
+        uninterrupted run: state, in-flight spikes (the ring buffer), step counter, injected
+        currents, changed parameters and recordings are saved; random draws are counter-based
+        and need no generator state.
+        """
+        path = os.fspath(path)
+        tmp = path + ".tmp"
+        buf = io.BytesIO()
+        torch.save(self._payload(), buf)
+        with open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
+        os.replace(tmp, path)
+
+    @classmethod
+    def restore(
+        cls, path: str | os.PathLike, network: Network, *, device: str = "cpu"
+    ) -> Simulator:
+        """A simulator continuing from checkpoint ``path`` (written by :meth:`save`)."""
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise SpecError(f"checkpoint file {path!r} does not exist.")
+        try:
+            ck = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise SpecError(f"checkpoint file {path!r} could not be read: {exc}.") from None
+        if not isinstance(ck, dict) or ck.get("version") != CHECKPOINT_VERSION:
+            raise SpecError(
+                f"{path!r} is not a zentai checkpoint of version {CHECKPOINT_VERSION}."
+            )
+        if ck["network_hash"] != network.hash():
+            raise SpecError(
+                f"checkpoint {path!r} was written for another network (hash "
+                f"{ck['network_hash'][:12]}, this network {network.hash()[:12]}); build the same "
+                f"spec with the same seed."
+            )
+        dtype = ck["dtype"].replace("torch.", "")
+        sim = cls(network, dt=ck["dt"], device=device, dtype=dtype, n_ensembles=ck["B"],
+                  seed=ck["seed"])
+        sim.member_seeds = ck["member_seeds"]
+        if sim._has_poisson:
+            sim._p_keys = torch.tensor(
+                [rng.key(s, "poisson") for s in sim.member_seeds], dtype=torch.int64,
+                device=sim.device,
+            ).reshape(sim.B, 1)
+        sim.t_step = ck["t_step"]
+        sim.buf.copy_(ck["buf"])
+        for st, saved in zip(sim.states, ck["states"]):
+            for k, v in saved.items():
+                st[k].copy_(v)
+        for d, saved in zip(sim.dyn, ck["params"]):
+            d.params = {k: (v.to(sim.device) if isinstance(v, torch.Tensor) else v)
+                        for k, v in saved.items()}
+            d.setup()
+        sim._injected = {k: (i.to(sim.device), a.to(sim.device) if isinstance(a, torch.Tensor)
+                             else a) for k, (i, a) in ck["injected"].items()}
+        sim._dc_change.add(sim.t_step)
+        if sim._has_poisson:
+            sim._p_change.add(sim.t_step)
+        sim._spk_chunks = ck["spikes"]
+        sim._rate_chunks = ck["rates"]
+        sim._mon_data = [[(t, d.to(sim.device)) for t, d in m] for m in ck["monitors"]]
+        sim.wall_s = ck["wall_s"]
+        return sim
+
+
+def run(
+    network: Network,
+    duration: Any,
+    *,
+    dt: Any = 0.1,
+    device: str = "cpu",
+    seed: int = 0,
+    **kwargs: Any,
+) -> Result:
+    """Build a :class:`Simulator`, run it for ``duration`` and return the :class:`Result`."""
+    return Simulator(network, dt=dt, device=device, seed=seed, **kwargs).run(duration)
