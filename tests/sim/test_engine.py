@@ -278,3 +278,18 @@ def test_cpu_and_cuda_agree():
     # for spike except where rounding flips a threshold crossing; compare the rates
     for pop, r in a.rates_hz().items():
         assert b.rates_hz()[pop] == pytest.approx(r, rel=0.05, abs=0.3)
+
+
+def test_memory_estimate_refuses_what_cannot_fit():
+    from zentai.connectome import FixedTotalNumber
+    from zentai.errors import MemoryBudgetError
+
+    huge = NetworkSpec(
+        populations=(Population(name="E", size=1000, model=LIF()),),
+        projections=(Projection(pre="E", post="E", rule=FixedTotalNumber(10**12)),),
+    )
+    with pytest.raises(MemoryBudgetError, match=r"needs about .* GiB to build"):
+        zt.build.network(huge)
+    net = zt.build.network(_pair(1.0))
+    with pytest.raises(MemoryBudgetError, match="fewer ensemble members"):
+        zt.sim.Simulator(net, n_ensembles=10**11)

@@ -174,6 +174,15 @@ class Simulator:
         self.dtype = _resolve_dtype(dtype)
         self.B = n_ensembles
         self.seed = int(seed)
+        self.nan_check_steps = max(1, int(round(nan_check_ms / dt)))
+        if num_threads is None:
+            small = self.B * network.n_neurons < 200_000
+            num_threads = 1 if small else torch.get_num_threads()
+        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+            raise SpecError(f"Simulator.num_threads must be a positive integer; got {num_threads!r}.")
+        self.num_threads = num_threads
+        self.t_step = 0
+        self._check_memory(memory_fraction)
         if member_seeds is None:
             self.member_seeds = [rng.key(self.seed, "member", b) for b in range(self.B)]
         else:
@@ -184,15 +193,6 @@ class Simulator:
                     f"got {member_seeds!r}."
                 )
             self.member_seeds = [rng.key(int(s), "member-seed") for s in ms]
-        self.nan_check_steps = max(1, int(round(nan_check_ms / dt)))
-        if num_threads is None:
-            small = self.B * network.n_neurons < 200_000
-            num_threads = 1 if small else torch.get_num_threads()
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-            raise SpecError(f"Simulator.num_threads must be a positive integer; got {num_threads!r}.")
-        self.num_threads = num_threads
-        self.t_step = 0
-        self._check_memory(memory_fraction)
         self._setup_connectivity()
         self._setup_groups()
         self._setup_stimuli()
