@@ -1,0 +1,446 @@
+"""The ``zentai`` command: ``zentai run microcircuit``, ``zentai run spec.toml``, ``zentai info``.
+
+Bad input (unknown model, negative duration, unavailable device, ...) ends with one line on
+stderr and exit status 2, never a traceback; see :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from zentai.errors import SpecError, UnitError, ZentaiError, ZentaiInternalError, closest
+
+__all__ = ["BUILTIN_MODELS", "main"]
+
+#: built-in models that ``zentai run`` builds by name
+BUILTIN_MODELS = ("microcircuit",)
+DEFAULTS: dict[str, Any] = {
+    "duration": 1.0,  # s
+    "warmup": 0.5,  # s
+    "dt": 0.1,  # ms
+    "device": "cpu",
+    "dtype": "float32",
+    "seed": 0,
+    "scale": 0.1,
+    "background": "poisson",
+}
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# ============================================================================ argument values
+def _time(value: Any, unit: str, owner: str) -> float:
+    """A bare number (in ``unit``) or a quantity string -> float in ``unit``."""
+    from zentai import units as u
+
+    if isinstance(value, bool):
+        raise SpecError(f"{owner} must be a time; got {value!r}.")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                number = u.to_canonical(text, unit, owner=owner)
+            except UnitError:
+                example = "seconds, or e.g. '500 ms'" if unit == "s" else "ms, or e.g. '0.1 ms'"
+                raise SpecError(f"{owner} must be a time ({example}); got {text!r}.") from None
+    if not math.isfinite(number):
+        raise SpecError(f"{owner} must be a finite time; got {value!r}.")
+    return number
+
+
+def _positive_fraction(value: float | None, owner: str) -> None:
+    if value is not None and not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise SpecError(f"{owner} must be in (0, 1]; got {value!r}.")
+
+
+def _run_table_time(value: Any, owner: str) -> Any:
+    # bare numbers would be ambiguous: the command line reads seconds, spec files read ms
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise SpecError(
+            f"{owner} in a [run] table must be a time with a unit, e.g. '1 s' or '500 ms'; got "
+            f"{value!r}."
+        )
+    return value
+
+
+# ============================================================================ zentai run
+class _Settings:
+    """Resolved settings of one ``zentai run``."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from zentai.io import toml as ztoml
+
+        self.source = args.model
+        self.spec_file: Path | None = None
+        run_table: dict[str, Any] = {}
+        if self.source in BUILTIN_MODELS:
+            self.model = self.source
+        elif os.path.isfile(self.source) or self.source.endswith(".toml"):
+            self.spec_file = Path(self.source)
+            run_table = ztoml.load_run(self.spec_file)
+            self.model = None
+            for flag in ("scale", "k_scale", "background"):
+                if getattr(args, flag) is not None:
+                    raise SpecError(
+                        f"--{flag.replace('_', '-')} applies to built-in models "
+                        f"({', '.join(BUILTIN_MODELS)}), not to the spec file {self.source!r}."
+                    )
+        else:
+            raise SpecError(
+                f"unknown model {self.source!r}; {closest(self.source, BUILTIN_MODELS)}. Give a "
+                f"built-in model ({', '.join(BUILTIN_MODELS)}) or the path of a TOML spec file."
+            )
+
+        def pick(name: str) -> Any:
+            given = getattr(args, name, None)
+            if given is not None:
+                return given
+            if name in run_table:
+                value = run_table[name]
+                if name in ("duration", "warmup"):
+                    return _run_table_time(value, f"run.{name}")
+                return value
+            return DEFAULTS.get(name)
+
+        self.duration_s = _time(pick("duration"), "s", "--duration")
+        if self.duration_s <= 0:
+            raise SpecError(
+                f"--duration must be a positive time (seconds, or e.g. '500 ms'); got "
+                f"{pick('duration')!r}."
+            )
+        self.warmup_s = _time(pick("warmup"), "s", "--warmup")
+        if self.warmup_s < 0:
+            raise SpecError(
+                f"--warmup must be a time >= 0 (seconds, or e.g. '500 ms'); got {pick('warmup')!r}."
+            )
+        self.dt_ms = _time(pick("dt"), "ms", "--dt")
+        if self.dt_ms <= 0:
+            raise SpecError(f"--dt must be a positive time (ms); got {pick('dt')!r}.")
+        seed = pick("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise SpecError(f"--seed must be an integer >= 0; got {seed!r}.")
+        self.seed = seed
+        self.dtype = str(pick("dtype"))
+        if self.dtype not in ("float32", "float64"):
+            raise SpecError(f"--dtype must be 'float32' or 'float64'; got {self.dtype!r}.")
+        self.device = str(pick("device"))
+        self.scale = pick("scale") if self.model else None
+        self.k_scale = args.k_scale
+        self.background = pick("background") if self.model else None
+        _positive_fraction(self.scale, "--scale")
+        _positive_fraction(self.k_scale, "--k-scale")
+        self.out = Path(args.out)
+        if self.out.exists() and not self.out.is_dir():
+            raise SpecError(f"--out must be a folder; {str(self.out)!r} is a file.")
+        self.checkpoint = Path(args.checkpoint) if args.checkpoint else None
+        self.progress = False if args.no_progress else None
+
+    def steps(self, seconds: float) -> int:
+        n = seconds * 1000.0 / self.dt_ms
+        if abs(n - round(n)) > 1e-6 * max(1.0, n):
+            raise SpecError(
+                f"--duration and --warmup must be multiples of dt = {self.dt_ms:g} ms; got "
+                f"{seconds * 1000.0:g} ms."
+            )
+        return round(n)
+
+
+def _build_spec(s: _Settings) -> Any:
+    from zentai.build.microcircuit import microcircuit
+    from zentai.io import toml as ztoml
+    from zentai.record.recorders import PopulationRate, Spikes
+
+    if s.model == "microcircuit":
+        return microcircuit(
+            s.scale, k_scale=s.k_scale, background=s.background, dt=s.dt_ms, record=True
+        )
+    spec = ztoml.load(s.spec_file)
+    if not spec.populations:
+        raise SpecError(f"spec file {str(s.spec_file)!r} has no populations.")
+    extra = []
+    if not any(isinstance(r, Spikes) and r.populations is None for r in spec.recorders):
+        extra.append(Spikes())
+    if not any(isinstance(r, PopulationRate) for r in spec.recorders):
+        extra.append(PopulationRate(bin=1.0))
+    return spec.add(*extra) if extra else spec
+
+
+def _simulator(s: _Settings, net: Any) -> tuple[Any, float | None]:
+    """A fresh simulator, or one restored from ``s.checkpoint``; (sim, resumed-from ms)."""
+    from zentai.sim import Simulator
+
+    if s.checkpoint is None or not s.checkpoint.exists():
+        return Simulator(net, dt=s.dt_ms, device=s.device, dtype=s.dtype, seed=s.seed), None
+    sim = Simulator.restore(s.checkpoint, net, device=s.device)
+    dtype = str(sim.dtype).replace("torch.", "")
+    for flag, ours, theirs in (
+        ("dt", s.dt_ms, sim.dt),
+        ("seed", s.seed, sim.seed),
+        ("dtype", s.dtype, dtype),
+    ):
+        if ours != theirs:
+            raise SpecError(
+                f"checkpoint {str(s.checkpoint)!r} was written with {flag}={theirs!r}, this run "
+                f"asks for --{flag} {ours!r}. Use the same settings or another --checkpoint."
+            )
+    return sim, sim.t_ms
+
+
+def _nan_to_none(d: dict[str, float]) -> dict[str, float | None]:
+    return {k: (None if math.isnan(v) else float(v)) for k, v in d.items()}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _print_table(s: _Settings, summary: dict[str, Any], files: list[Path]) -> None:
+    out = sys.stdout
+    w0, w1 = summary["warmup_s"] * 1000.0, summary["t_stop_ms"]
+    out.write(
+        f"{summary['spec_name']} | seed {s.seed} | {summary['device']} {s.dtype} | "
+        f"dt {s.dt_ms:g} ms\n"
+        f"neurons {summary['n_neurons']:,} | synapses {summary['n_synapses']:,} | "
+        f"build {summary['build_s']:.2f} s | simulation {summary['sim_s']:.2f} s for "
+        f"{summary['t_stop_ms'] / 1000.0:g} s biological (RTF {summary['rtf']:.3g})\n"
+    )
+    if summary["resumed_from_ms"] is not None:
+        out.write(f"resumed from checkpoint at {summary['resumed_from_ms']:g} ms\n")
+    out.write(f"rates and CV of ISIs over ({w0:g}, {w1:g}] ms:\n")
+    name_w = max([10, *(len(p) for p in summary["rates_hz"])])
+    out.write(f"{'population':<{name_w}}  {'neurons':>8}  {'rate (Hz)':>9}  {'CV ISI':>6}\n")
+    for p, rate in summary["rates_hz"].items():
+        cv = summary["cv_isi"][p]
+        cv_text = "-" if cv is None else f"{cv:.3f}"
+        out.write(f"{p:<{name_w}}  {summary['populations'][p]:>8,}  {rate:>9.3f}  {cv_text:>6}\n")
+    out.write("wrote " + ", ".join(str(f) for f in files) + "\n")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``zentai run``: build, simulate, write spikes.h5, raster.png, spec.toml, summary.json."""
+    import torch
+
+    import zentai
+    from zentai.build import network
+    from zentai.io import hdf5
+    from zentai.io import toml as ztoml
+    from zentai.sim import resolve_device
+
+    s = _Settings(args)
+    resolve_device(s.device)  # fail before building anything
+    n_total = s.steps(s.warmup_s + s.duration_s)
+    spec = _build_spec(s)
+
+    t0 = time.perf_counter()
+    net = network(spec, seed=s.seed)
+    build_s = time.perf_counter() - t0
+
+    sim, resumed_from = _simulator(s, net)
+    if sim.t_step > n_total:
+        raise SpecError(
+            f"checkpoint {str(s.checkpoint)!r} is at {sim.t_ms:g} ms, beyond warm-up + duration "
+            f"= {n_total * s.dt_ms:g} ms; give a longer --duration to continue it."
+        )
+    if sim.t_step < n_total:
+        sim.run((n_total - sim.t_step) * s.dt_ms, progress=s.progress)
+    result = sim.result()
+    sim_s = float(getattr(sim, "wall_s", 0.0))  # stepping wall time, summed over resumed runs
+    if s.checkpoint is not None:
+        s.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        sim.save(s.checkpoint)
+
+    warmup_ms = s.warmup_s * 1000.0
+    t_stop_ms = result.t_stop_ms
+    rates = result.rates_hz(warmup_ms, t_stop_ms)
+    cvs = result.cv_isi(warmup_ms, t_stop_ms, min_spikes=3)
+    summary: dict[str, Any] = {
+        "model": s.model or spec.name,
+        "spec_name": spec.name,
+        "spec_file": None if s.spec_file is None else str(s.spec_file),
+        "scale": s.scale,
+        "k_scale": s.k_scale if s.k_scale is not None else s.scale,
+        "background": s.background,
+        "seed": s.seed,
+        "device": str(sim.device),
+        "dtype": s.dtype,
+        "dt_ms": s.dt_ms,
+        "duration_s": s.duration_s,
+        "warmup_s": s.warmup_s,
+        "t_stop_ms": t_stop_ms,
+        "n_neurons": net.n_neurons,
+        "n_synapses": net.n_synapses,
+        "populations": {p.name: p.size for p in spec.populations},
+        "build_s": build_s,
+        "sim_s": sim_s,
+        "rtf": sim_s / (t_stop_ms / 1000.0),
+        "n_spikes": result.n_spikes,
+        "rates_hz": rates,
+        "cv_isi": _nan_to_none(cvs),
+        "resumed_from_ms": resumed_from,
+        "checkpoint": None if s.checkpoint is None else str(s.checkpoint),
+        "zentai_version": zentai.__version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+    }
+
+    from zentai.viewer import raster_and_rates
+
+    s.out.mkdir(parents=True, exist_ok=True)
+    files = [s.out / n for n in ("spikes.h5", "raster.png", "spec.toml", "summary.json")]
+    hdf5.write_result(result, files[0], spec=spec, summary=summary)
+    classes = {p.name: p.labels.get("cell_class", "") for p in spec.populations}
+    raster_and_rates(
+        result,
+        files[1],
+        t_start=warmup_ms,
+        t_stop=t_stop_ms,
+        classes={k: v for k, v in classes.items() if v},
+        title=spec.name,
+    )
+    run_table = {
+        "duration": f"{s.duration_s!r} s",
+        "warmup": f"{s.warmup_s!r} s",
+        "dt": s.dt_ms,
+        "device": s.device,
+        "dtype": s.dtype,
+        "seed": s.seed,
+    }
+    ztoml.dump(spec, files[2], run=run_table)
+    _write_json(files[3], summary)
+    _print_table(s, summary, files)
+    return 0
+
+
+# ============================================================================ zentai info
+def cmd_info(args: argparse.Namespace) -> int:
+    """``zentai info``: versions and the devices this torch can use."""
+    import numpy as np
+    import torch
+
+    import zentai
+
+    lines = [
+        f"zentai  {zentai.__version__}",
+        f"python  {platform.python_version()} ({sys.executable})",
+        f"torch   {torch.__version__} (CPU threads: {torch.get_num_threads()})",
+        f"numpy   {np.__version__}",
+        "devices:",
+        f"  cpu      {platform.machine() or 'unknown'}, {os.cpu_count()} logical cores",
+    ]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            prop = torch.cuda.get_device_properties(i)
+            lines.append(f"  cuda:{i}   {prop.name}, {prop.total_memory / 2**30:.1f} GiB")
+    else:
+        cuda = torch.version.cuda
+        why = "no CUDA device visible" if cuda else "this torch build has no CUDA"
+        lines.append(f"  cuda     not available ({why})")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+# ============================================================================ parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``zentai`` command."""
+    from zentai import __version__
+
+    parser = _Parser(
+        prog="zentai",
+        description="zentai: spiking-network simulation on PyTorch (CPU and CUDA).",
+    )
+    parser.add_argument("--version", action="version", version=f"zentai {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="build and simulate a model, write spikes, rates, a figure and a summary",
+        description=(
+            "Build a built-in model (microcircuit: Potjans & Diesmann 2014) or a TOML spec file, "
+            "simulate warm-up + duration, and write spikes.h5, raster.png, spec.toml and "
+            "summary.json into --out. Rates and CVs are computed after the warm-up."
+        ),
+    )
+    run.add_argument("model", help="built-in model name (microcircuit) or path to a spec.toml")
+    run.add_argument("--scale", type=float, help="fraction of neurons, in (0, 1] (default 0.1)")
+    run.add_argument("--k-scale", type=float, help="fraction of in-degrees (default: --scale)")
+    run.add_argument(
+        "--duration", help="simulated time after warm-up: seconds or e.g. '500 ms' (default 1)"
+    )
+    run.add_argument("--warmup", help="warm-up before the measurement, seconds (default 0.5)")
+    run.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
+    run.add_argument("--seed", type=int, help="seed of the wiring and the noise (default 0)")
+    run.add_argument("--dt", help="time step in ms (default 0.1)")
+    run.add_argument(
+        "--background", choices=("poisson", "dc"), help="background input (default poisson)"
+    )
+    run.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
+    run.add_argument("--out", required=True, help="output folder (created if missing)")
+    run.add_argument(
+        "--checkpoint",
+        help="resume from this file if it exists; save the final state to it",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    info = sub.add_parser("info", help="versions and available devices")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``zentai`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    Bad input gives one line ``zentai: error: ...`` on stderr and exit code 2.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return int(exc.code or 0)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ZentaiInternalError:
+        raise
+    except ZentaiError as exc:
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"zentai {args.command}: error: {message}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `zentai run ... | head`
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (keeps Python's exit flush quiet)
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(f"zentai {args.command}: interrupted\n")
+        return 130
+    except OSError as exc:
+        sys.stderr.write(f"zentai {args.command}: error: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
