@@ -382,27 +382,42 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Build a built-in model (microcircuit: Potjans & Diesmann 2014) or a TOML spec file, "
             "simulate warm-up + duration, and write spikes.h5, raster.png, spec.toml and "
-            "summary.json into --out. Rates and CVs are computed after the warm-up."
+            "summary.json into --out. Rates and CVs are computed after the warm-up. Options given "
+            "here override a spec file's [run] table."
         ),
     )
     run.add_argument("model", help="built-in model name (microcircuit) or path to a spec.toml")
-    run.add_argument("--scale", type=float, help="fraction of neurons, in (0, 1] (default 0.1)")
-    run.add_argument("--k-scale", type=float, help="fraction of in-degrees (default: --scale)")
     run.add_argument(
-        "--duration", help="simulated time after warm-up: seconds or e.g. '500 ms' (default 1)"
+        "--scale", type=float, metavar="S", help="fraction of neurons, in (0, 1] (default 0.1)"
     )
-    run.add_argument("--warmup", help="warm-up before the measurement, seconds (default 0.5)")
-    run.add_argument("--device", help="cpu, cuda or cuda:N (default cpu)")
-    run.add_argument("--seed", type=int, help="seed of the wiring and the noise (default 0)")
-    run.add_argument("--dt", help="time step in ms (default 0.1)")
+    run.add_argument(
+        "--k-scale", type=float, metavar="K", help="fraction of in-degrees (default: --scale)"
+    )
+    run.add_argument(
+        "--duration",
+        metavar="T",
+        help="simulated time after warm-up: seconds or e.g. '500 ms' (default 1)",
+    )
+    run.add_argument(
+        "--warmup", metavar="T", help="warm-up before the measurement, seconds (default 0.5)"
+    )
+    run.add_argument("--device", metavar="DEV", help="cpu, cuda or cuda:N (default cpu)")
+    run.add_argument(
+        "--seed", type=int, metavar="N", help="seed of the wiring and the noise (default 0)"
+    )
+    run.add_argument("--dt", metavar="MS", help="time step in ms (default 0.1)")
     run.add_argument(
         "--background", choices=("poisson", "dc"), help="background input (default poisson)"
     )
     run.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
-    run.add_argument("--out", required=True, help="output folder (created if missing)")
+    run.add_argument(
+        "--out", required=True, metavar="DIR", help="output folder (created if missing)"
+    )
     run.add_argument(
         "--checkpoint",
-        help="resume from this file if it exists; save the final state to it",
+        metavar="PATH",
+        help="if PATH exists, continue that run up to warm-up + duration; save the final state "
+        "to PATH",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
