@@ -1,6 +1,6 @@
 """zentai (全体): data-driven whole-mouse-brain spiking simulation on PyTorch."""
 
-from zentai import build, celltypes, connectome, errors, record, rng, sim, stim, units
+from zentai import build, celltypes, connectome, errors, io, record, rng, sim, stim, units
 from zentai.options import set_options
 
 __version__ = "0.1.0"
@@ -11,6 +11,7 @@ __all__ = [
     "celltypes",
     "connectome",
     "errors",
+    "io",
     "record",
     "rng",
     "set_options",

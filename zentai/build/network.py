@@ -256,13 +256,22 @@ def available_memory_bytes(device: torch.device | str = "cpu") -> int:
     return 1 << 62
 
 
+def _weight_mean(proj: Projection) -> float:
+    """Mean weight as a float: quantities are read as pA (current) or nS (conductance)."""
+    for unit in ("pA", "nS"):
+        try:
+            return float(proj.weight.in_unit(unit, f"Projection {proj.name!r} weight").mean)
+        except SpecError:
+            continue
+    raise SpecError(
+        f"Projection {proj.name!r}: weight must be a current (e.g. 100 * u.pA) or a conductance "
+        f"(e.g. 1 * u.nS); got {proj.weight}."
+    )
+
+
 def _receptor_of(proj: Projection, post: Population) -> tuple[str, int]:
     model = post.model
-    if proj.receptor is None:
-        mean = proj.weight.mean if not isinstance(proj.weight.mean, str) else 0.0
-        name = model.default_receptor(float(mean))
-    else:
-        name = proj.receptor
+    name = proj.receptor if proj.receptor is not None else model.default_receptor(_weight_mean(proj))
     return name, model.receptor_index(name)
 
 

@@ -182,6 +182,7 @@ class Simulator:
             raise SpecError(f"Simulator.num_threads must be a positive integer; got {num_threads!r}.")
         self.num_threads = num_threads
         self.t_step = 0
+        self.wall_s = 0.0
         self._check_memory(memory_fraction)
         if member_seeds is None:
             self.member_seeds = [rng.key(self.seed, "member", b) for b in range(self.B)]
@@ -656,7 +657,7 @@ class Simulator:
                 filled = self.t_step - self._rate_t0
                 self._rate_chunks.append(self._rate_cur[:filled].cpu().numpy())
                 self._rate_cur = None
-            self.wall_s = getattr(self, "wall_s", 0.0) + time.perf_counter() - t_wall
+            self.wall_s = self.wall_s + time.perf_counter() - t_wall
 
     # ================================================================== results
     def result(self) -> Result:
@@ -680,7 +681,7 @@ class Simulator:
             spike_time_ms=(steps + 1) * self.dt,
             recorded_populations=self._spike_pops,
             meta={"seed": self.seed, "device": str(self.device), "dt_ms": self.dt,
-                  "network_seed": self.net.seed, "wall_s": getattr(self, "wall_s", 0.0)},
+                  "network_seed": self.net.seed, "wall_s": self.wall_s},
         )
         if self._rate is not None:
             counts = (
@@ -737,7 +738,7 @@ class Simulator:
             "spikes": self._spk_chunks,
             "rates": self._rate_chunks,
             "monitors": [[(t, d.cpu()) for t, d in m] for m in self._mon_data],
-            "wall_s": getattr(self, "wall_s", 0.0),
+            "wall_s": self.wall_s,
         }
 
     def save(self, path: str | os.PathLike) -> None:
