@@ -1,0 +1,751 @@
+"""Connectivity generation: turn a connection rule into (pre, post) index tensors.
+
+Every random number is a pure function of ``(key, postsynaptic neuron, draw index)`` through
+the counter-based generator :mod:`zentai.rng`. Hence
+
+* generating only the posts in ``post_range=(a, b)`` gives exactly the rows of the full result
+  whose post lies in ``[a, b)`` (the basis for splitting neurons across processes), and
+* CPU and CUDA give the same synapses (integer hashing is exact on both).
+
+``key`` encodes (seed, projection); this module derives one sub-key per purpose with
+:func:`zentai.rng.key`, e.g. ``rng.key(key, "pre")``. Synapse values (weights, delays) are drawn
+by :func:`draw`, keyed by (key, post neuron, slot) where :func:`slots` numbers the synapses of
+each post neuron 0, 1, 2, ... in draw order, so that they too do not depend on chunking.
+
+Memory: work is done in chunks of posts (or of synapses) so that temporary tensors stay below
+about 256 MB whatever ``n_pre * n_post`` is; only the returned index tensors grow with the number
+of synapses (16 bytes each).
+
+Examples
+--------
+>>> from zentai import rng
+>>> from zentai.connectome.rules import FixedIndegree, Normal
+>>> key = rng.key(7, "projection", "E->I")
+>>> pre, post = connect(FixedIndegree(3), n_pre=10, n_post=4, key=key)
+>>> post.tolist()
+[0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+>>> part_pre, part_post = connect(FixedIndegree(3), 10, 4, key, post_range=(2, 4))
+>>> bool(torch.equal(part_pre, pre[6:])) and bool(torch.equal(part_post, post[6:]))
+True
+>>> w = draw(Normal(100.0, 10.0, low=0.0), rng.key(key, "weight"), post, slots(post))
+>>> w.shape
+torch.Size([12])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from zentai import rng
+from zentai import units as u
+from zentai.connectome.rules import (
+    Bernoulli,
+    Constant,
+    DistanceGaussian,
+    Distribution,
+    Explicit,
+    FixedIndegree,
+    FixedTotalNumber,
+    Normal,
+    OneToOne,
+    Rule,
+    Uniform,
+)
+from zentai.errors import DeviceError, SpecError, ZentaiInternalError
+
+__all__ = ["MAX_REDRAW_ROUNDS", "TEMP_BYTES", "connect", "draw", "slots"]
+
+#: upper bound on the bytes of temporary tensors held at once while wiring one chunk
+TEMP_BYTES = 256 * 2**20
+#: rounds of redrawing out-of-bounds values of a bounded :class:`Normal` before giving up
+MAX_REDRAW_ROUNDS = 1000
+
+# Bytes of temporaries per element of a chunk: the hash in rng.bits keeps about four int64
+# tensors alive, plus the chunk's own index/result tensors.
+_BYTES_PER_ELEM = 64
+# On CPU, chunks that stay in cache are much faster than large ones (measured on 2 cores:
+# 3e7 uniform_int draws took 0.15 s in chunks of 2**18 and 3.1 s in one piece).
+_CPU_CHUNK = 1 << 18
+_MAX_DISTINCT_ROUNDS = 10_000
+_M64 = (1 << 64) - 1
+
+
+# ----------------------------------------------------------------------------- helpers
+def _chunk_elems(device: torch.device) -> int:
+    budget = TEMP_BYTES // _BYTES_PER_ELEM
+    return min(budget, _CPU_CHUNK) if device.type == "cpu" else budget
+
+
+def _as_device(device: Any) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise SpecError(
+            f"connect.device must be a torch device such as 'cpu' or 'cuda'; got {device!r}."
+        ) from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(
+            f"device={str(device)!r} requested, but CUDA is not available in this torch "
+            "build or on this machine. Use device='cpu'."
+        )
+    return dev
+
+
+def _check_size(owner: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise SpecError(f"{owner} must be a non-negative integer; got {n!r}.")
+    if n >= 2**31:
+        raise SpecError(f"{owner} must be below 2**31 (the range of rng.uniform_int); got {n!r}.")
+    return int(n)
+
+
+def _empty(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    e = torch.empty(0, dtype=torch.int64, device=device)
+    return e, e.clone()
+
+
+def _skip_self(r: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    """Map draws ``r`` in [0, n - 1) onto [0, n) without ``post`` (a bijection)."""
+    return r + (r >= post).to(torch.int64)
+
+
+# ----------------------------------------------------------------------------- connect
+def connect(
+    rule: Rule,
+    n_pre: int,
+    n_post: int,
+    key: int,
+    *,
+    pre_positions: Any = None,
+    post_positions: Any = None,
+    post_range: tuple[int, int] | None = None,
+    self_connection: bool = False,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generate the synapses of one projection.
+
+    Parameters
+    ----------
+    rule : Rule
+        A rule from :mod:`zentai.connectome.rules`.
+    n_pre, n_post : int
+        Sizes of the presynaptic and postsynaptic populations.
+    key : int
+        Key of the projection (e.g. ``rng.key(seed, "projection", name)``); sub-keys are
+        derived from it for each purpose.
+    pre_positions, post_positions : array or Tensor, (n_pre, D) and (n_post, D), µm, optional
+        Soma positions; needed by :class:`DistanceGaussian` only.
+    post_range : (int, int), optional
+        Generate only the synapses onto posts ``a <= j < b``; the result is exactly the part of
+        the full result with those posts. Default: all posts.
+    self_connection : bool
+        Pre and post are the same population, so pre ``i`` and post ``i`` are the same neuron;
+        then ``allow_autapses=False`` excludes ``i == j``.
+    device : str or torch.device
+        Where the tensors are generated; the result is the same on every device.
+
+    Returns
+    -------
+    pre_idx, post_idx : Tensor, (n_synapses,), int64
+        Indices local to each population (``post_idx`` is not shifted by ``post_range``),
+        sorted by post, and within a post in draw order:
+
+        * ``FixedIndegree``, ``FixedTotalNumber``: the order of the draws (slot 0, 1, ...);
+        * ``Bernoulli``, ``DistanceGaussian``, ``OneToOne``: ascending pre;
+        * ``Explicit``: the given order (stable sort by post).
+
+    Notes
+    -----
+    Per rule (``n_eff = n_pre - 1`` when ``self_connection`` and autapses are excluded, else
+    ``n_pre``):
+
+    * ``FixedIndegree(k)`` with multapses: draw ``c = 0..k-1`` of post ``j`` is
+      ``uniform_int(rng.key(key, "pre"), j, c, n_eff)``. Without autapses the draw ``r`` in
+      ``[0, n_eff)`` is mapped to ``r + (r >= j)``, which skips ``j`` exactly.
+    * ``FixedIndegree(k)`` without multapses (``k <= n_eff``): for ``2 k <= n_eff``, draws as
+      above, then rounds of redrawing: in each round, among slots holding the same value all
+      but the lowest slot redraw (round ``r`` uses counter ``c + r k``). Decisions depend only
+      on equality of draws, so the result is a uniformly random ordered k-subset. For
+      ``2 k > n_eff`` (where redrawing would need many rounds): each candidate gets a random
+      key ``uniform(rng.key(key, "order"), j, i)`` and the ``k`` smallest keys win, in order
+      of their keys. Cost O(n_eff) per post, and one post's n_eff keys are held at once.
+    * ``FixedTotalNumber(n)``: in-degrees are multinomial(n, 1/n_post) as in NEST's
+      ``fixed_total_number``; the whole vector is drawn by ``numpy.random.Generator(Philox)``
+      keyed by ``rng.key(key, "indegree")`` (O(n_post), independent of ``post_range``); then
+      pres are drawn per (post, slot) as for ``FixedIndegree`` with multapses. (Its exact
+      numbers depend on numpy's multinomial, which numpy may change between versions.)
+    * ``Bernoulli(p)`` and ``DistanceGaussian``: pair (i, j) is connected when
+      ``uniform(rng.key(key, "pair"), j, i) < p_ij``. This visits all ``n_pre * n_post`` pairs
+      (in chunks of posts, so memory stays bounded); time is O(n_pre n_post).
+      ``DistanceGaussian`` uses ``p_ij = p_max exp(-d² / (2 sigma²))`` for ``d <= cutoff_sigma
+      * sigma`` and 0 beyond, with ``d`` the Euclidean distance over ``dims``. (CPU and CUDA
+      ``exp`` may differ in the last bit, so a pair whose uniform falls within one rounding
+      step of ``p_ij``, probability ~1e-16 per pair, could differ between devices.)
+    * ``OneToOne``: ``i -> i``; needs ``n_pre == n_post``.
+    * ``Explicit``: the given pairs, validated against the population sizes.
+
+    Examples
+    --------
+    >>> from zentai import rng
+    >>> from zentai.connectome.rules import Bernoulli
+    >>> pre, post = connect(Bernoulli(0.5), 4, 3, rng.key(1, "demo"))
+    >>> bool((post[1:] >= post[:-1]).all())
+    True
+    """
+    dev = _as_device(device)
+    if not isinstance(rule, Rule):
+        raise SpecError(
+            f"connect.rule must be a connection rule from zentai.connectome.rules "
+            f"(e.g. FixedIndegree(100)); got {rule!r}."
+        )
+    n_pre = _check_size("connect.n_pre", n_pre)
+    n_post = _check_size("connect.n_post", n_post)
+    key = int(key)
+    if post_range is None:
+        a, b = 0, n_post
+    else:
+        try:
+            a, b = (int(x) for x in post_range)
+        except (TypeError, ValueError) as e:
+            raise SpecError(
+                f"connect.post_range must be a pair (a, b) with 0 <= a <= b <= n_post="
+                f"{n_post}; got {post_range!r}."
+            ) from e
+        if not 0 <= a <= b <= n_post:
+            raise SpecError(
+                f"connect.post_range must be a pair (a, b) with 0 <= a <= b <= n_post="
+                f"{n_post}; got {post_range!r}."
+            )
+    if self_connection and n_pre != n_post:
+        raise SpecError(
+            f"connect.self_connection=True needs n_pre == n_post (one population); got "
+            f"n_pre={n_pre}, n_post={n_post}."
+        )
+    exclude_self = bool(self_connection) and not getattr(rule, "allow_autapses", True)
+
+    if isinstance(rule, FixedIndegree):
+        return _fixed_indegree(rule, n_pre, n_post, key, a, b, exclude_self, dev)
+    if isinstance(rule, FixedTotalNumber):
+        return _fixed_total_number(rule, n_pre, n_post, key, a, b, exclude_self, dev)
+    if isinstance(rule, Bernoulli):
+        if rule.p == 0.0:
+            return _empty(dev)
+        expected = rule.p * n_pre * (b - a)
+        return _pairwise(_BernoulliProb(rule.p), n_pre, key, a, b, exclude_self, dev, expected)
+    if isinstance(rule, DistanceGaussian):
+        prob = _GaussianProb(rule, n_pre, n_post, pre_positions, post_positions, dev)
+        if rule.p_max == 0.0:
+            return _empty(dev)
+        return _pairwise(prob, n_pre, key, a, b, exclude_self, dev)
+    if isinstance(rule, OneToOne):
+        if n_pre != n_post:
+            raise SpecError(
+                f"OneToOne needs populations of equal size; got n_pre={n_pre}, "
+                f"n_post={n_post}. Use another rule or match the sizes."
+            )
+        idx = torch.arange(a, b, dtype=torch.int64, device=dev)
+        return idx, idx.clone()
+    if isinstance(rule, Explicit):
+        return _explicit(rule, n_pre, n_post, a, b, dev)
+    raise SpecError(
+        f"connect.rule must be one of FixedIndegree, FixedTotalNumber, Bernoulli, OneToOne, "
+        f"DistanceGaussian, Explicit; got {type(rule).__name__}."
+    )
+
+
+# ------------------------------------------------------------ draws per (post, slot)
+def _draw_per_post(
+    kpre: int, a: int, degrees: torch.Tensor, n_eff: int, exclude_self: bool, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``degrees[j - a]`` uniform draws in [0, n_eff) for each post j in [a, a + len)."""
+    posts = torch.arange(a, a + degrees.numel(), dtype=torch.int64, device=dev)
+    post_out = torch.repeat_interleave(posts, degrees)
+    total = post_out.numel()
+    pre_out = torch.empty(total, dtype=torch.int64, device=dev)
+    starts = torch.cumsum(degrees, 0) - degrees  # first synapse of each post
+    step = _chunk_elems(dev)
+    for s0 in range(0, total, step):
+        s1 = min(s0 + step, total)
+        p = post_out[s0:s1]
+        slot = torch.arange(s0, s1, dtype=torch.int64, device=dev) - starts[p - a]
+        r = rng.uniform_int(kpre, p, slot, n_eff)
+        pre_out[s0:s1] = _skip_self(r, p) if exclude_self else r
+    return pre_out, post_out
+
+
+def _fixed_indegree(
+    rule: FixedIndegree,
+    n_pre: int,
+    n_post: int,
+    key: int,
+    a: int,
+    b: int,
+    exclude_self: bool,
+    dev: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    k = int(rule.k)
+    n_eff = n_pre - 1 if exclude_self else n_pre
+    what = f"n_pre - 1 = {n_eff}, autapses excluded" if exclude_self else f"n_pre = {n_eff}"
+    if k > 0 and n_eff == 0:
+        raise SpecError(
+            f"FixedIndegree.k must be 0 when there are no candidate presynaptic neurons "
+            f"({what}); got {k}."
+        )
+    if k > n_eff and not rule.allow_multapses:
+        raise SpecError(
+            f"FixedIndegree.k must be at most the number of candidate presynaptic neurons "
+            f"({what}) without multapses; got {k}. Allow multapses or lower k."
+        )
+    if k == 0 or a == b:
+        return _empty(dev)
+    if rule.allow_multapses:
+        degrees = torch.full((b - a,), k, dtype=torch.int64, device=dev)
+        return _draw_per_post(rng.key(key, "pre"), a, degrees, n_eff, exclude_self, dev)
+    if 2 * k <= n_eff:
+        return _distinct_by_redraw(rng.key(key, "pre"), k, n_eff, a, b, exclude_self, dev)
+    return _distinct_by_keys(rng.key(key, "order"), k, n_eff, a, b, exclude_self, dev)
+
+
+def _distinct_by_redraw(
+    kpre: int, k: int, n_eff: int, a: int, b: int, exclude_self: bool, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """k distinct draws per post: draw, then redraw all but the lowest slot of equal values."""
+    rows_per_chunk = max(1, _chunk_elems(dev) // k)
+    slot = torch.arange(k, dtype=torch.int64, device=dev)
+    pre_out = torch.empty((b - a, k), dtype=torch.int64, device=dev)
+    for r0 in range(a, b, rows_per_chunk):
+        r1 = min(r0 + rows_per_chunk, b)
+        posts = torch.arange(r0, r1, dtype=torch.int64, device=dev)
+        vals = rng.uniform_int(kpre, posts[:, None], slot[None, :], n_eff)  # (rows, k)
+        active = torch.arange(r1 - r0, device=dev)  # rows that may still hold duplicates
+        for rnd in range(1, _MAX_DISTINCT_ROUNDS + 1):
+            # One flat sort of (row, value) keys; stable, so equal values keep slot order.
+            # (Measured: 3-4x faster than a row-wise sort of the (rows, k) matrix.)
+            flat = vals[active] + (torch.arange(active.numel(), device=dev) * n_eff)[:, None]
+            sv, si = torch.sort(flat.reshape(-1), stable=True)
+            (dup,) = (sv[1:] == sv[:-1]).nonzero(as_tuple=True)
+            if dup.numel() == 0:
+                break
+            lose = si[dup + 1]  # the later slot of each equal pair
+            lose_row = active[lose // k]
+            lose_slot = lose % k
+            vals[lose_row, lose_slot] = rng.uniform_int(
+                kpre, posts[lose_row], lose_slot + rnd * k, n_eff
+            )
+            active = torch.unique(lose_row)
+        else:  # pragma: no cover - needs ~1e4 rounds, far beyond 2k <= n_eff expectations
+            raise ZentaiInternalError(
+                f"FixedIndegree without multapses did not settle after {_MAX_DISTINCT_ROUNDS} "
+                "redraw rounds. Please report."
+            )
+        if exclude_self:
+            vals = _skip_self(vals, posts[:, None])
+        pre_out[r0 - a : r1 - a] = vals
+    post_out = torch.arange(a, b, dtype=torch.int64, device=dev).repeat_interleave(k)
+    return pre_out.reshape(-1), post_out
+
+
+def _distinct_by_keys(
+    kord: int, k: int, n_eff: int, a: int, b: int, exclude_self: bool, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """k distinct draws per post: the k candidates with the smallest random keys."""
+    rows_per_chunk = max(1, _chunk_elems(dev) // n_eff)
+    cand = torch.arange(n_eff, dtype=torch.int64, device=dev)
+    pre_out = torch.empty((b - a, k), dtype=torch.int64, device=dev)
+    for r0 in range(a, b, rows_per_chunk):
+        r1 = min(r0 + rows_per_chunk, b)
+        posts = torch.arange(r0, r1, dtype=torch.int64, device=dev)
+        keys = rng.uniform(kord, posts[:, None], cand[None, :])  # (rows, n_eff)
+        vals = torch.topk(keys, k, dim=1, largest=False, sorted=True).indices
+        if exclude_self:
+            vals = _skip_self(vals, posts[:, None])
+        pre_out[r0 - a : r1 - a] = vals
+    post_out = torch.arange(a, b, dtype=torch.int64, device=dev).repeat_interleave(k)
+    return pre_out.reshape(-1), post_out
+
+
+def _fixed_total_number(
+    rule: FixedTotalNumber,
+    n_pre: int,
+    n_post: int,
+    key: int,
+    a: int,
+    b: int,
+    exclude_self: bool,
+    dev: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    n = int(rule.n)
+    n_eff = n_pre - 1 if exclude_self else n_pre
+    if n == 0:
+        return _empty(dev)
+    if n_post == 0 or n_eff == 0:
+        what = (
+            "n_pre - 1 = 0 candidates (autapses excluded)"
+            if exclude_self and n_post
+            else (f"n_pre={n_pre}, n_post={n_post}")
+        )
+        raise SpecError(
+            f"FixedTotalNumber.n must be 0 when there are no pre/post pairs to connect "
+            f"({what}); got {n}."
+        )
+    degrees = _multinomial_indegrees(rng.key(key, "indegree"), n, n_post)[a:b]
+    degrees_t = torch.from_numpy(degrees).to(dev)
+    return _draw_per_post(rng.key(key, "pre"), a, degrees_t, n_eff, exclude_self, dev)
+
+
+def _multinomial_indegrees(k: int, n: int, n_post: int) -> np.ndarray:
+    """In-degree of every post: multinomial(n, uniform over n_post), from a Philox stream."""
+    gen = np.random.Generator(np.random.Philox(key=k & _M64))
+    return gen.multinomial(n, np.full(n_post, 1.0 / n_post)).astype(np.int64)
+
+
+# ----------------------------------------------------------------- pairwise rules
+class _BernoulliProb:
+    def __init__(self, p: float) -> None:
+        self.p = float(p)
+
+    def __call__(self, posts: torch.Tensor, pres: torch.Tensor) -> float:
+        return self.p
+
+
+class _GaussianProb:
+    """p(i, j) = p_max exp(-d² / 2 sigma²) within the cutoff, from validated positions."""
+
+    def __init__(
+        self,
+        rule: DistanceGaussian,
+        n_pre: int,
+        n_post: int,
+        pre_positions: Any,
+        post_positions: Any,
+        dev: torch.device,
+    ) -> None:
+        if not rule.dims:
+            raise SpecError(
+                f"DistanceGaussian.dims must name at least one coordinate, e.g. (0, 1); got "
+                f"{rule.dims!r}."
+            )
+        self.pre = _positions("pre_positions", pre_positions, n_pre, rule.dims, dev)
+        self.post = _positions("post_positions", post_positions, n_post, rule.dims, dev)
+        self.p_max = float(rule.p_max)
+        self.inv_two_sigma2 = 1.0 / (2.0 * float(rule.sigma) ** 2)
+        self.cut2 = (float(rule.cutoff_sigma) * float(rule.sigma)) ** 2
+
+    def __call__(self, posts: torch.Tensor, pres: torch.Tensor) -> torch.Tensor:
+        xp = self.post[posts]  # (rows, D)
+        xq = self.pre[pres]  # (cols, D)
+        d2 = torch.zeros((posts.numel(), pres.numel()), dtype=torch.float64, device=posts.device)
+        for c in range(xp.shape[1]):  # explicit sum: same rounding on every device
+            diff = xq[None, :, c] - xp[:, None, c]
+            d2 += diff * diff
+        p = self.p_max * torch.exp(-d2 * self.inv_two_sigma2)
+        return p.masked_fill_(d2 > self.cut2, 0.0)
+
+
+def _positions(
+    name: str, pos: Any, n: int, dims: tuple[int, ...], dev: torch.device
+) -> torch.Tensor:
+    if pos is None:
+        raise SpecError(
+            f"DistanceGaussian needs connect.{name}, an array of shape ({n}, 3) in µm; got "
+            f"None. Give the population positions."
+        )
+    t = torch.as_tensor(np.asarray(pos.cpu() if isinstance(pos, torch.Tensor) else pos))
+    if t.ndim != 2 or t.shape[0] != n:
+        raise SpecError(
+            f"connect.{name} must have shape ({n}, D) (one row per neuron, µm); got "
+            f"{tuple(t.shape)}."
+        )
+    bad = [d for d in dims if not 0 <= d < t.shape[1]]
+    if bad:
+        raise SpecError(
+            f"DistanceGaussian.dims must be column indices in [0, {t.shape[1]}) of "
+            f"connect.{name} (shape {tuple(t.shape)}); got {dims!r}."
+        )
+    t = t[:, list(dims)].to(dtype=torch.float64)
+    if not bool(torch.isfinite(t).all()):
+        raise SpecError(f"connect.{name} must be finite; got NaN or infinite coordinates.")
+    return t.to(dev)
+
+
+class _Buffer:
+    """Growable (pre, post) output: one large allocation instead of many small parts.
+
+    Many small parts fragment the heap (measured: 1.3 GB peak RSS for a 160 MB result).
+    """
+
+    def __init__(self, capacity: int, dev: torch.device) -> None:
+        self.pre = torch.empty(capacity, dtype=torch.int64, device=dev)
+        self.post = torch.empty(capacity, dtype=torch.int64, device=dev)
+        self.n = 0
+
+    def add(self, pre: torch.Tensor, post: torch.Tensor) -> None:
+        m = pre.numel()
+        if self.n + m > self.pre.numel():
+            cap = max(2 * self.pre.numel(), self.n + m)
+            for name in ("pre", "post"):
+                old = getattr(self, name)
+                new = torch.empty(cap, dtype=torch.int64, device=old.device)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        self.pre[self.n : self.n + m] = pre
+        self.post[self.n : self.n + m] = post
+        self.n += m
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.pre.numel() > 1.05 * self.n + 1024:  # give back spare capacity
+            return self.pre[: self.n].clone(), self.post[: self.n].clone()
+        return self.pre[: self.n], self.post[: self.n]
+
+
+def _pairwise(
+    prob: Any,
+    n_pre: int,
+    key: int,
+    a: int,
+    b: int,
+    exclude_self: bool,
+    dev: torch.device,
+    expected: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Connect (i, j) when uniform(key_pair, j, i) < prob(j, i); tiles of posts x pres."""
+    if n_pre == 0 or a == b:
+        return _empty(dev)
+    kpair = rng.key(key, "pair")
+    step = _chunk_elems(dev)
+    rows = max(1, step // n_pre)
+    cols = n_pre if rows > 1 else min(n_pre, step)  # split a row only when it alone is too big
+    # capacity: expected count + 6 standard deviations, so that it rarely has to grow
+    cap = step if expected is None else int(expected + 6 * math.sqrt(expected) + 1024)
+    out = _Buffer(cap, dev)
+    for r0 in range(a, b, rows):
+        posts = torch.arange(r0, min(r0 + rows, b), dtype=torch.int64, device=dev)
+        for c0 in range(0, n_pre, cols):
+            pres = torch.arange(c0, min(c0 + cols, n_pre), dtype=torch.int64, device=dev)
+            hit = rng.uniform(kpair, posts[:, None], pres[None, :]) < prob(posts, pres)
+            if exclude_self:
+                hit &= posts[:, None] != pres[None, :]
+            i, j = hit.nonzero(as_tuple=True)  # row-major: by post, then pre
+            out.add(pres[j], posts[i])
+    return out.result()
+
+
+# ----------------------------------------------------------------------- explicit
+def _explicit(
+    rule: Explicit, n_pre: int, n_post: int, a: int, b: int, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    pre = np.asarray(rule.pre_idx, dtype=np.int64)
+    post = np.asarray(rule.post_idx, dtype=np.int64)
+    for name, idx, n, pop in (
+        ("pre_idx", pre, n_pre, "n_pre"),
+        ("post_idx", post, n_post, "n_post"),
+    ):
+        bad = np.flatnonzero((idx < 0) | (idx >= n))
+        if bad.size:
+            i = int(bad[0])
+            raise SpecError(
+                f"Explicit.{name} must be indices in [0, {pop}={n}); got {int(idx[i])} at "
+                f"position {i} ({bad.size} out of range in all)."
+            )
+    pre_t = torch.from_numpy(pre).to(dev)
+    post_t = torch.from_numpy(post).to(dev)
+    if (a, b) != (0, n_post):
+        keep = (post_t >= a) & (post_t < b)
+        pre_t, post_t = pre_t[keep], post_t[keep]
+    post_t, order = torch.sort(post_t, stable=True)
+    return pre_t[order], post_t
+
+
+# ------------------------------------------------------------------------- slots
+def slots(post_idx: torch.Tensor) -> torch.Tensor:
+    """Index of each synapse among the synapses of its post neuron: 0, 1, 2, ...
+
+    Parameters
+    ----------
+    post_idx : Tensor, (n_synapses,), int64
+        Post indices sorted in non-decreasing order (as :func:`connect` returns them).
+
+    Returns
+    -------
+    Tensor, (n_synapses,), int64
+
+    Examples
+    --------
+    >>> slots(torch.tensor([0, 0, 2, 2, 2, 5])).tolist()
+    [0, 1, 0, 1, 2, 0]
+    """
+    post = torch.as_tensor(post_idx)
+    if post.ndim != 1 or post.dtype.is_floating_point or post.dtype.is_complex:
+        raise SpecError(
+            f"slots.post_idx must be a 1-D integer tensor; got shape {tuple(post.shape)} and "
+            f"dtype {post.dtype}."
+        )
+    post = post.to(torch.int64)
+    n = post.numel()
+    dev = post.device
+    out = torch.empty(n, dtype=torch.int64, device=dev)
+    step = _chunk_elems(dev)
+    run_start = torch.zeros((), dtype=torch.int64, device=dev)  # run holding element s0 - 1
+    for s0 in range(0, n, step):
+        s1 = min(s0 + step, n)
+        p = post[max(s0 - 1, 0) : s1]  # with the element before the chunk
+        if bool((p[1:] < p[:-1]).any()):
+            raise SpecError(
+                "slots.post_idx must be sorted in non-decreasing order (as connect returns "
+                "it); got an unsorted tensor."
+            )
+        if s0 > 0:
+            p = p[1:]
+        # runs of equal posts; measured 2x faster than a cummax over run starts
+        _, counts = torch.unique_consecutive(p, return_counts=True)
+        starts = torch.cumsum(counts, 0) - counts + s0
+        if s0 > 0:  # the first run may continue from the previous chunk
+            starts[0] = torch.where(p[0] == post[s0 - 1], run_start, starts[0])
+        out[s0:s1] = torch.arange(s0, s1, dtype=torch.int64, device=dev) - torch.repeat_interleave(
+            starts, counts
+        )
+        run_start = starts[-1]
+    return out
+
+
+# -------------------------------------------------------------------------- draw
+def _number(dist: Distribution, name: str, value: Any, *, none: float | None = None) -> float:
+    if value is None and none is not None:
+        return none
+    if isinstance(value, (u.Quantity, str)):
+        raise SpecError(
+            f"{type(dist).__name__}.{name} must be a plain number in the target unit; got "
+            f"{value!r}. Convert the distribution with dist.in_unit(unit, owner) first."
+        )
+    try:
+        x = float(value)
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"{type(dist).__name__}.{name} must be a number; got {value!r}.") from e
+    if math.isnan(x):
+        raise SpecError(f"{type(dist).__name__}.{name} must be a number; got {value!r}.")
+    return x
+
+
+def draw(
+    dist: Distribution,
+    key: int,
+    post_idx: torch.Tensor,
+    slot: torch.Tensor,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """One value of ``dist`` per synapse, keyed by (key, post neuron, slot).
+
+    Parameters
+    ----------
+    dist : Constant, Uniform or Normal
+        With plain numbers (convert quantities first with ``dist.in_unit(unit, owner)``).
+    key : int
+        Key of this purpose, e.g. ``rng.key(projection_key, "weight")``.
+    post_idx : Tensor, (n_synapses,), int64
+        Post neuron of each synapse, in population-local (not chunk-local) numbering.
+    slot : Tensor, (n_synapses,), int64
+        Index of each synapse among its post's synapses (:func:`slots`).
+    dtype : torch.dtype
+        Result dtype; values are computed in float64 and then cast.
+
+    Returns
+    -------
+    Tensor, (n_synapses,), on ``post_idx``'s device
+
+    Notes
+    -----
+    ``Uniform(low, high)``: ``low + (high - low) * uniform(key, post, slot)``.
+    ``Normal(mu, sigma, low, high)``: ``mu + sigma * normal(key, post, slot)``; values outside
+    ``[low, high]`` are redrawn (NEST's ``redraw``), round ``r`` with key
+    ``rng.key(key, "redraw", r)``, for up to :data:`MAX_REDRAW_ROUNDS` rounds; SpecError if
+    values are still out of bounds then.
+
+    Examples
+    --------
+    >>> from zentai.connectome.rules import Uniform
+    >>> post = torch.tensor([0, 0, 1])
+    >>> v = draw(Uniform(1.0, 2.0), 42, post, slots(post))
+    >>> bool(((v >= 1.0) & (v < 2.0)).all())
+    True
+    """
+    post = torch.as_tensor(post_idx, dtype=torch.int64)
+    slot = torch.as_tensor(slot, dtype=torch.int64, device=post.device)
+    if post.shape != slot.shape or post.ndim != 1:
+        raise SpecError(
+            f"draw.post_idx and draw.slot must be 1-D tensors of equal length; got shapes "
+            f"{tuple(post.shape)} and {tuple(slot.shape)}."
+        )
+    key = int(key)
+    n = post.numel()
+    dev = post.device
+    if isinstance(dist, Constant):
+        value = _number(dist, "value", dist.value)
+        return torch.full((n,), value, dtype=dtype, device=dev)
+    out = torch.empty(n, dtype=dtype, device=dev)
+    step = _chunk_elems(dev)
+    if isinstance(dist, Uniform):
+        low = _number(dist, "low", dist.low)
+        high = _number(dist, "high", dist.high)
+        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+            raise SpecError(
+                f"Uniform.low and Uniform.high must be finite with low <= high; got "
+                f"low={low!r}, high={high!r}."
+            )
+        for s0 in range(0, n, step):
+            s1 = min(s0 + step, n)
+            x = low + (high - low) * rng.uniform(key, post[s0:s1], slot[s0:s1])
+            out[s0:s1] = x
+        return out
+    if isinstance(dist, Normal):
+        return _draw_normal(dist, key, post, slot, out, step)
+    raise SpecError(f"draw.dist must be Constant, Uniform or Normal; got {type(dist).__name__}.")
+
+
+def _draw_normal(
+    dist: Normal, key: int, post: torch.Tensor, slot: torch.Tensor, out: torch.Tensor, step: int
+) -> torch.Tensor:
+    mu = _number(dist, "mu", dist.mu)
+    sigma = _number(dist, "sigma", dist.sigma)
+    low = _number(dist, "low", dist.low, none=-math.inf)
+    high = _number(dist, "high", dist.high, none=math.inf)
+    desc = f"Normal(mu={mu}, sigma={sigma}, low={dist.low}, high={dist.high})"
+    if not (math.isfinite(mu) and math.isfinite(sigma) and sigma >= 0):
+        raise SpecError(f"Normal.mu and Normal.sigma must be finite, sigma >= 0; got {desc}.")
+    if not low <= high:
+        raise SpecError(f"Normal.low must be <= Normal.high; got {desc}.")
+    # probability mass inside [low, high], for the error message and the sigma = 0 case
+    if sigma == 0:
+        inside = 1.0 if low <= mu <= high else 0.0
+    else:
+        z = (low - mu) / sigma, (high - mu) / sigma
+        inside = 0.5 * (math.erfc(-z[1] / math.sqrt(2)) - math.erfc(-z[0] / math.sqrt(2)))
+    fail = SpecError(
+        f"{desc}: values must fall inside [low, high] after at most {MAX_REDRAW_ROUNDS} "
+        f"redraw rounds; got values still outside (the bounds keep a fraction {inside:.3g} of "
+        "the distribution). Widen the bounds or move mu inside them."
+    )
+    if inside == 0.0 and post.numel():
+        raise fail
+    round_keys: list[int] = []
+    n = post.numel()
+    for s0 in range(0, n, step):
+        s1 = min(s0 + step, n)
+        p, c = post[s0:s1], slot[s0:s1]
+        x = mu + sigma * rng.normal(key, p, c)
+        bad = ((x < low) | (x > high)).nonzero().squeeze(1)
+        rnd = 0
+        while bad.numel():
+            rnd += 1
+            if rnd > MAX_REDRAW_ROUNDS:
+                raise fail
+            if len(round_keys) < rnd:
+                round_keys.append(rng.key(key, "redraw", rnd))
+            y = mu + sigma * rng.normal(round_keys[rnd - 1], p[bad], c[bad])
+            x[bad] = y
+            bad = bad[(y < low) | (y > high)]
+        out[s0:s1] = x
+    return out
