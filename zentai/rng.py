@@ -27,7 +27,7 @@ import math
 
 import torch
 
-__all__ = ["key", "mix64", "normal", "uniform", "uniform_int"]
+__all__ = ["bits", "key", "mix64", "normal", "uniform", "uniform_int"]
 
 _M64 = (1 << 64) - 1
 _G1 = 0x9E3779B97F4A7C15  # golden-ratio increment of SplitMix64
@@ -68,8 +68,11 @@ def key(*parts: int | str) -> int:
     for part in parts:
         if isinstance(part, str):
             part = int.from_bytes(hashlib.blake2b(part.encode(), digest_size=8).digest(), "little")
-        elif not isinstance(part, int):
-            part = int(part)
+        elif isinstance(part, bool) or not isinstance(part, int):
+            if hasattr(part, "__index__"):  # numpy / torch integers
+                part = int(part.__index__())
+            else:
+                raise TypeError(f"rng.key parts must be integers or strings; got {part!r}.")
         h = mix64_int((h ^ (part & _M64)) + _G1)
     return _s64(h)
 
@@ -91,7 +94,9 @@ def uniform(
     b = bits(k, stream, counter)
     if dtype == torch.float64:
         return _srl(b, 11).to(torch.float64) * (1.0 / (1 << 53))
-    return _srl(b, 40).to(torch.float32) * (1.0 / (1 << 24))
+    if dtype == torch.float32:
+        return _srl(b, 40).to(torch.float32) * (1.0 / (1 << 24))
+    raise TypeError(f"rng.uniform dtype must be torch.float64 or torch.float32; got {dtype}.")
 
 
 def uniform_int(
@@ -101,6 +106,8 @@ def uniform_int(
 
     The bias of this map is below n / 2**32, i.e. < 5e-5 for n < 2e5 targets.
     """
+    if isinstance(n, int) and not 0 < n < 2**31:
+        raise ValueError(f"rng.uniform_int needs 0 < n < 2**31; got {n}.")
     b = _srl(bits(k, stream, counter), 32)  # 32 random bits, non-negative
     return (b * torch.as_tensor(n, dtype=torch.int64, device=b.device)) >> 32
 

@@ -88,8 +88,11 @@ class Normal(Distribution):
 
     def __post_init__(self) -> None:
         s = self.sigma
-        if isinstance(s, (int, float)) and s < 0:
-            raise SpecError(f"Normal.sigma must be >= 0; got {s!r}.")
+        if isinstance(s, (int, float)) and not (s >= 0 and math.isfinite(s)):
+            raise SpecError(f"Normal.sigma must be a finite number >= 0; got {s!r}.")
+        lo, hi = self.low, self.high
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and not lo < hi:
+            raise SpecError(f"Normal.low must be below Normal.high; got low={lo!r}, high={hi!r}.")
 
     @property
     def mean(self) -> float:  # noqa: D102
@@ -103,6 +106,11 @@ class Uniform(Distribution):
     kind: ClassVar[str] = "uniform"
     low: Any
     high: Any
+
+    def __post_init__(self) -> None:
+        lo, hi = self.low, self.high
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and not lo <= hi:
+            raise SpecError(f"Uniform.low must not exceed Uniform.high; got low={lo!r}, high={hi!r}.")
 
     @property
     def mean(self) -> float:  # noqa: D102
@@ -147,7 +155,7 @@ class Rule:
 
 
 def _check_prob(owner: str, p: float) -> None:
-    if not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
+    if not (isinstance(p, (int, float, np.floating)) and 0.0 <= p <= 1.0):
         raise SpecError(f"{owner} must be a probability in [0, 1]; got {p!r}.")
 
 
@@ -233,7 +241,12 @@ class DistanceGaussian(Rule):
             raise SpecError(
                 f"DistanceGaussian.cutoff_sigma must be positive; got {self.cutoff_sigma!r}."
             )
-        object.__setattr__(self, "dims", tuple(int(x) for x in self.dims))
+        dims = tuple(int(x) for x in self.dims)
+        if not dims or len(set(dims)) != len(dims) or min(dims) < 0 or max(dims) > 2:
+            raise SpecError(
+                f"DistanceGaussian.dims must be distinct coordinate indices in 0..2; got {dims!r}."
+            )
+        object.__setattr__(self, "dims", dims)
 
 
 @dataclass(frozen=True, eq=False)
