@@ -200,7 +200,10 @@ def microcircuit(
     if thalamus:
         # NEST relays one Poisson train per thalamic neuron to all of its targets (parrot
         # neurons), so targets share input; here each neuron gets independent Poisson input with
-        # the same mean in-degree: same mean drive, no shared-input correlations.
+        # the same mean in-degree: same mean drive, no shared-input correlations. The in-degree
+        # is the full-scale one times k_scale. (NEST's example scales the total thalamic
+        # synapse count by K_scaling only and spreads it over the N-scaled population, which
+        # makes the per-neuron in-degree 1/N_scaling larger; we do not copy that.)
         syn_th = np.log(1.0 - CONN_PROBS_TH) / np.log((N_TH * N_FULL - 1.0) / (N_TH * N_FULL))
         k_th = np.round(syn_th * k_scale / N_FULL).astype(int)
         w_th = PSP_EXC * factor / math.sqrt(k_scale)
