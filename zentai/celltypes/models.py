@@ -335,6 +335,10 @@ class Izhikevich2007(NeuronModel):
                     b_hyper=10.0, c=-55.0, d=50.0, variant="rtn"),
     }
 
+    #: numeric code of each variant; the engine holds it per neuron as the parameter
+    #: ``variant_code`` so that one group may mix variants (e.g. RS and FS cells)
+    VARIANT_CODES: ClassVar[dict[str, int]] = {"generic": 0, "fs": 1, "lts": 2, "tc": 3, "rtn": 4}
+
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "variant", Izhikevich2007Variant(self.variant))
@@ -358,6 +362,15 @@ class Izhikevich2007(NeuronModel):
                 f"Izhikevich2007 preset must be one of {sorted(cls.PRESETS)}; got {name!r}."
             )
         return cls(**{**cls.PRESETS[key], **overrides})
+
+    @property
+    def variant_code(self) -> float:
+        """``variant`` as a number (see ``VARIANT_CODES``), the form the engine stores."""
+        return float(self.VARIANT_CODES[self.variant.value])
+
+    def param_names(self) -> tuple[str, ...]:
+        """Numeric parameters, plus ``variant_code`` (``variant`` itself is a string)."""
+        return (*super().param_names(), "variant_code")
 
 
 @dataclass(frozen=True, kw_only=True)
