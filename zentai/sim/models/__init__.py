@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from zentai.sim.models.adex import AdExDynamics
 from zentai.sim.models.base import Dynamics
+from zentai.sim.models.izhikevich import Izhikevich2003Dynamics, Izhikevich2007Dynamics
 from zentai.sim.models.lif import LIFDynamics
+from zentai.sim.models.lif_cond import LIFCondDynamics
 
 __all__ = ["Dynamics", "dynamics_for", "register"]
 
@@ -29,4 +32,12 @@ def dynamics_for(model_class: type) -> type[Dynamics]:
         ) from None
 
 
-register(LIFDynamics)
+for _cls in (
+    LIFDynamics,
+    LIFCondDynamics,
+    Izhikevich2003Dynamics,
+    Izhikevich2007Dynamics,
+    AdExDynamics,
+):
+    register(_cls)
+del _cls
