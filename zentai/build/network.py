@@ -366,7 +366,7 @@ def network(
         g = group_of_pop[post_pop.name]
         post_start = pop_slices[post_pop.name][0] - g.start
         tgt = g.slot_offset + ridx * g.size + post_start + post_l
-        pre_parts.append(pre_l + pop_slices[pre_pop.name][0])
+        pre_parts.append((pre_l + pop_slices[pre_pop.name][0]).to(torch.int32))
         tgt_parts.append(tgt.to(torch.int32))
         w_parts.append(w.to(torch.float32))
         d_parts.append(d.to(torch.float32))
@@ -377,7 +377,7 @@ def network(
     if pre_parts:
         pre = torch.cat(pre_parts)
         del pre_parts
-        order = torch.sort(pre, stable=True).indices
+        order = torch.argsort(pre, stable=True)
         counts = torch.bincount(pre, minlength=n)
         del pre
         target = torch.cat(tgt_parts)[order]

@@ -122,7 +122,7 @@ class Simulator:
         How often (biological ms) the state is checked for NaN.
     num_threads : int, optional
         CPU threads torch may use while stepping. By default 1 for small networks
-        (B x N < 200,000), where each step is many small operations and a second thread only
+        (B x N < 200,000 and fewer than 2e7 synapses), where each step is many small operations and a second thread only
         adds synchronisation (measured: 100 ms of the scale-0.1 microcircuit took 0.33 s on one
         thread and 0.3-9 s on two threads of a loaded 2-core machine), else torch's default.
 
@@ -176,7 +176,7 @@ class Simulator:
         self.seed = int(seed)
         self.nan_check_steps = max(1, int(round(nan_check_ms / dt)))
         if num_threads is None:
-            small = self.B * network.n_neurons < 200_000
+            small = self.B * network.n_neurons < 200_000 and network.n_synapses < 20_000_000
             num_threads = 1 if small else torch.get_num_threads()
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
             raise SpecError(f"Simulator.num_threads must be a positive integer; got {num_threads!r}.")
