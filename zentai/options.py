@@ -21,7 +21,7 @@ def get_option(name: str) -> Any:
     return _OPTIONS[name]
 
 
-class set_options:  # noqa: N801  (used like a function, as in xarray)
+class set_options:
     """Set display options globally, or temporarily as a context manager.
 
     Examples

@@ -93,9 +93,7 @@ def to_canonical(value: Any, unit: str, owner: str = "value") -> Any:
     if isinstance(value, Quantity):
         target = ureg(unit) if unit != "1" else ureg.dimensionless
         if value.dimensionality != getattr(target, "dimensionality", None):
-            raise UnitError(
-                f"{owner} must be {_DIM_NAMES.get(unit, unit)}; got {value:~P}."
-            )
+            raise UnitError(f"{owner} must be {_DIM_NAMES.get(unit, unit)}; got {value:~P}.")
         mag = value.to(target.units if hasattr(target, "units") else target).magnitude
         if np.ndim(mag) == 0:
             return _clean(float(mag))

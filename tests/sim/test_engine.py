@@ -8,13 +8,13 @@ import torch
 from scipy import stats
 
 import zentai as zt
+from zentai import units as u
 from zentai.build import NetworkSpec, Population, Projection
 from zentai.celltypes import LIF
 from zentai.connectome import FixedIndegree, Normal, OneToOne
 from zentai.errors import DeviceError, SimulationError, SpecError, UnitError
 from zentai.record import Spikes, StateMonitor
 from zentai.stim import DC, PoissonInput, SpikeTrain
-from zentai import units as u
 
 
 def _pair(delay, weight=100.0, dc=600.0):
@@ -242,9 +242,9 @@ def test_cuda_without_gpu_is_refused():
 def test_unknown_population_and_bad_parameters():
     with pytest.raises(SpecError, match="closest: 'pre'"):
         _pair(1.0).add(DC(target="pr", amplitude=1.0))
-    with pytest.raises(SpecError, match="LIF.c_m must be positive; got -250.0 pF"):
+    with pytest.raises(SpecError, match=r"LIF\.c_m must be positive; got -250\.0 pF"):
         LIF(c_m=-250.0)
-    with pytest.raises(UnitError, match="LIF.tau_m must be a time"):
+    with pytest.raises(UnitError, match=r"LIF\.tau_m must be a time"):
         LIF(tau_m=10 * u.pA)
     sim = zt.sim.Simulator(zt.build.network(_pair(1.0)))
     with pytest.raises(SpecError, match="closest: 'post'"):

@@ -21,7 +21,7 @@ from zentai.celltypes.models import LIF, Receptor
 from zentai.connectome.rules import FixedTotalNumber, Normal
 from zentai.errors import SpecError
 from zentai.record.recorders import PopulationRate, Spikes
-from zentai.stim import DC, PoissonInput
+from zentai.stim import PoissonInput
 
 __all__ = ["POPULATIONS", "microcircuit", "psc_over_psp"]
 
@@ -71,14 +71,17 @@ def psc_over_psp(c_m: float, tau_m: float, tau_syn: float) -> float:
     """
     t_peak = tau_m * tau_syn * math.log(tau_m / tau_syn) / (tau_m - tau_syn)
     psp_per_pa = (
-        tau_m * tau_syn / (c_m * (tau_syn - tau_m))
+        tau_m
+        * tau_syn
+        / (c_m * (tau_syn - tau_m))
         * (math.exp(-t_peak / tau_syn) - math.exp(-t_peak / tau_m))
     )
     return 1.0 / psp_per_pa
 
 
 def _num_synapses_full() -> np.ndarray:
-    # expected number of distinct pairs, inverted for multapses: K = ln(1-p) / ln(1 - 1/(N_pre N_post))
+    # synapse number K whose multapse-allowing draws connect a fraction p of all pairs:
+    # K = ln(1-p) / ln(1 - 1/(N_pre N_post))
     prod = np.outer(N_FULL, N_FULL).astype(float)
     return np.log(1.0 - CONN_PROBS) / np.log((prod - 1.0) / prod)
 
@@ -160,12 +163,22 @@ def microcircuit(
     receptors = (Receptor(name="ex", tau=tau_syn), Receptor(name="in", tau=tau_syn))
     pops = []
     for i, name in enumerate(POPULATIONS):
-        model = LIF(tau_m=tau_m, c_m=c_m, e_l=-65.0, v_th=-50.0, v_reset=-65.0, t_ref=2.0,
-                    i_e=float(dc_amp[i]), receptors=receptors)
+        model = LIF(
+            tau_m=tau_m,
+            c_m=c_m,
+            e_l=-65.0,
+            v_th=-50.0,
+            v_reset=-65.0,
+            t_ref=2.0,
+            i_e=float(dc_amp[i]),
+            receptors=receptors,
+        )
         mu, sd = (V0_OPTIMIZED[0][i], V0_OPTIMIZED[1][i]) if v0 == "optimized" else V0_ORIGINAL
         pops.append(
             Population(
-                name=name, size=int(n[i]), model=model,
+                name=name,
+                size=int(n[i]),
+                model=model,
                 initial={"v": Normal(mu, sd)},
                 labels={"layer": name[:-1], "cell_class": "E" if name.endswith("E") else "I"},
             )
@@ -180,9 +193,12 @@ def microcircuit(
             d_mean = DELAY_EXC if j % 2 == 0 else DELAY_INH
             projs.append(
                 Projection(
-                    pre=pre, post=post, rule=FixedTotalNumber(int(n_syn[i, j])),
-                    weight=Normal(w, abs(w) * PSP_REL_SD, low=0.0 if exc else None,
-                                  high=None if exc else 0.0),
+                    pre=pre,
+                    post=post,
+                    rule=FixedTotalNumber(int(n_syn[i, j])),
+                    weight=Normal(
+                        w, abs(w) * PSP_REL_SD, low=0.0 if exc else None, high=None if exc else 0.0
+                    ),
                     delay=Normal(d_mean, d_mean * DELAY_REL_SD, low=0.5 * dt),
                     receptor="ex" if exc else "in",
                 )
@@ -190,11 +206,23 @@ def microcircuit(
     stimuli = []
     if background == "poisson":
         for i, name in enumerate(POPULATIONS):
-            stimuli.append(PoissonInput(target=name, rate=BG_RATE, weight=float(w_ext),
-                                        n_sources=int(k_ext[i]), receptor="ex"))
+            stimuli.append(
+                PoissonInput(
+                    target=name,
+                    rate=BG_RATE,
+                    weight=float(w_ext),
+                    n_sources=int(k_ext[i]),
+                    receptor="ex",
+                )
+            )
     spec_meta = {
-        "model": "microcircuit", "scale": scale, "k_scale": k_scale, "background": background,
-        "v0": v0, "thalamus": thalamus, "dt": dt,
+        "model": "microcircuit",
+        "scale": scale,
+        "k_scale": k_scale,
+        "background": background,
+        "v0": v0,
+        "thalamus": thalamus,
+        "dt": dt,
         "reference": "Potjans & Diesmann 2014; NEST 3 PyNEST example Potjans_2014",
     }
     if thalamus:
@@ -209,11 +237,23 @@ def microcircuit(
         w_th = PSP_EXC * factor / math.sqrt(k_scale)
         for i, name in enumerate(POPULATIONS):
             if k_th[i] > 0:
-                stimuli.append(PoissonInput(target=name, rate=120.0, weight=float(w_th),
-                                            n_sources=int(k_th[i]), receptor="ex",
-                                            start=700.0, stop=710.0))
+                stimuli.append(
+                    PoissonInput(
+                        target=name,
+                        rate=120.0,
+                        weight=float(w_th),
+                        n_sources=int(k_th[i]),
+                        receptor="ex",
+                        start=700.0,
+                        stop=710.0,
+                    )
+                )
     recorders = (Spikes(), PopulationRate(bin=1.0)) if record else ()
     return NetworkSpec(
-        populations=tuple(pops), projections=tuple(projs), stimuli=tuple(stimuli),
-        recorders=recorders, name=f"microcircuit(scale={scale:g})", meta=spec_meta,
+        populations=tuple(pops),
+        projections=tuple(projs),
+        stimuli=tuple(stimuli),
+        recorders=recorders,
+        name=f"microcircuit(scale={scale:g})",
+        meta=spec_meta,
     )

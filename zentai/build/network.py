@@ -271,7 +271,9 @@ def _weight_mean(proj: Projection) -> float:
 
 def _receptor_of(proj: Projection, post: Population) -> tuple[str, int]:
     model = post.model
-    name = proj.receptor if proj.receptor is not None else model.default_receptor(_weight_mean(proj))
+    name = (
+        proj.receptor if proj.receptor is not None else model.default_receptor(_weight_mean(proj))
+    )
     return name, model.receptor_index(name)
 
 
@@ -394,7 +396,15 @@ def network(
     indptr = torch.zeros(n + 1, dtype=torch.int64)
     torch.cumsum(counts, 0, out=indptr[1:])
     net = Network(
-        spec, seed, groups, pop_slices, indptr, target, weight, delay, infos,
+        spec,
+        seed,
+        groups,
+        pop_slices,
+        indptr,
+        target,
+        weight,
+        delay,
+        infos,
         time.perf_counter() - t0,
     )
     log.info(net.summary())

@@ -18,7 +18,6 @@ from zentai import units as u
 from zentai.celltypes.models import NeuronModel
 from zentai.connectome.rules import (
     Constant,
-    Distribution,
     Rule,
     distribution_from_dict,
     rule_from_dict,
@@ -199,7 +198,9 @@ class NetworkSpec:
         object.__setattr__(
             self, "projections", _as_tuple(self.projections, Projection, "NetworkSpec.projections")
         )
-        object.__setattr__(self, "stimuli", _as_tuple(self.stimuli, Stimulus, "NetworkSpec.stimuli"))
+        object.__setattr__(
+            self, "stimuli", _as_tuple(self.stimuli, Stimulus, "NetworkSpec.stimuli")
+        )
         object.__setattr__(
             self, "recorders", _as_tuple(self.recorders, Recorder, "NetworkSpec.recorders")
         )
@@ -251,9 +252,7 @@ class NetworkSpec:
         for p in self.populations:
             if p.name == name:
                 return p
-        raise SpecError(
-            f"Unknown population {name!r}; {closest(name, self.population_names)}."
-        )
+        raise SpecError(f"Unknown population {name!r}; {closest(name, self.population_names)}.")
 
     @property
     def n_neurons(self) -> int:
@@ -287,5 +286,3 @@ class NetworkSpec:
     def replace(self, **changes: Any) -> NetworkSpec:
         """A copy with fields replaced."""
         return dataclasses.replace(self, **changes)
-
-

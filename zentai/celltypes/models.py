@@ -85,9 +85,7 @@ class NeuronModel:
     def _validate(self) -> None:
         u.normalize(self)
         name = type(self).__name__
-        recs = tuple(
-            r if isinstance(r, Receptor) else Receptor(**r) for r in self.receptors
-        )
+        recs = tuple(r if isinstance(r, Receptor) else Receptor(**r) for r in self.receptors)
         object.__setattr__(self, "receptors", recs)
         for p in self._positive:
             v = getattr(self, p)
@@ -170,9 +168,7 @@ class LIF(NeuronModel):
     def __post_init__(self) -> None:
         self._validate()
         if self.v_reset >= self.v_th:
-            raise SpecError(
-                f"LIF.v_reset ({self.v_reset} mV) must be below v_th ({self.v_th} mV)."
-            )
+            raise SpecError(f"LIF.v_reset ({self.v_reset} mV) must be below v_th ({self.v_th} mV).")
         for r in self.receptors:
             if r.is_conductance:
                 raise SpecError(
@@ -319,20 +315,90 @@ class Izhikevich2007(NeuronModel):
     # (C pF, k, v_r, v_t, v_peak, a, b, c, d, variant[, v_b or b_hyper]); Izhikevich 2007 ch. 8
     # figures 8.12-8.32 as tabulated in ModelDB 39948 izhi2007Wrapper.py (MODEL_SPEC §4.2).
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "RS": dict(c_m=100.0, k=0.7, v_r=-60.0, v_t=-40.0, v_peak=35.0, a=0.03, b=-2.0,
-                   c=-50.0, d=100.0),
-        "IB": dict(c_m=150.0, k=1.2, v_r=-75.0, v_t=-45.0, v_peak=50.0, a=0.01, b=5.0,
-                   c=-56.0, d=130.0),
-        "CH": dict(c_m=50.0, k=1.5, v_r=-60.0, v_t=-40.0, v_peak=25.0, a=0.03, b=1.0,
-                   c=-40.0, d=150.0),
-        "LTS": dict(c_m=100.0, k=1.0, v_r=-56.0, v_t=-42.0, v_peak=40.0, a=0.03, b=8.0,
-                    c=-53.0, d=20.0, variant="lts"),
-        "FS": dict(c_m=20.0, k=1.0, v_r=-55.0, v_t=-40.0, v_peak=25.0, a=0.2, b=0.025,
-                   c=-45.0, d=0.0, v_b=-55.0, variant="fs"),
-        "TC": dict(c_m=200.0, k=1.6, v_r=-60.0, v_t=-50.0, v_peak=35.0, a=0.01, b=0.0,
-                   b_hyper=15.0, c=-60.0, d=10.0, variant="tc"),
-        "RTN": dict(c_m=40.0, k=0.25, v_r=-65.0, v_t=-45.0, v_peak=0.0, a=0.015, b=2.0,
-                    b_hyper=10.0, c=-55.0, d=50.0, variant="rtn"),
+        "RS": {
+            "c_m": 100.0,
+            "k": 0.7,
+            "v_r": -60.0,
+            "v_t": -40.0,
+            "v_peak": 35.0,
+            "a": 0.03,
+            "b": -2.0,
+            "c": -50.0,
+            "d": 100.0,
+        },
+        "IB": {
+            "c_m": 150.0,
+            "k": 1.2,
+            "v_r": -75.0,
+            "v_t": -45.0,
+            "v_peak": 50.0,
+            "a": 0.01,
+            "b": 5.0,
+            "c": -56.0,
+            "d": 130.0,
+        },
+        "CH": {
+            "c_m": 50.0,
+            "k": 1.5,
+            "v_r": -60.0,
+            "v_t": -40.0,
+            "v_peak": 25.0,
+            "a": 0.03,
+            "b": 1.0,
+            "c": -40.0,
+            "d": 150.0,
+        },
+        "LTS": {
+            "c_m": 100.0,
+            "k": 1.0,
+            "v_r": -56.0,
+            "v_t": -42.0,
+            "v_peak": 40.0,
+            "a": 0.03,
+            "b": 8.0,
+            "c": -53.0,
+            "d": 20.0,
+            "variant": "lts",
+        },
+        "FS": {
+            "c_m": 20.0,
+            "k": 1.0,
+            "v_r": -55.0,
+            "v_t": -40.0,
+            "v_peak": 25.0,
+            "a": 0.2,
+            "b": 0.025,
+            "c": -45.0,
+            "d": 0.0,
+            "v_b": -55.0,
+            "variant": "fs",
+        },
+        "TC": {
+            "c_m": 200.0,
+            "k": 1.6,
+            "v_r": -60.0,
+            "v_t": -50.0,
+            "v_peak": 35.0,
+            "a": 0.01,
+            "b": 0.0,
+            "b_hyper": 15.0,
+            "c": -60.0,
+            "d": 10.0,
+            "variant": "tc",
+        },
+        "RTN": {
+            "c_m": 40.0,
+            "k": 0.25,
+            "v_r": -65.0,
+            "v_t": -45.0,
+            "v_peak": 0.0,
+            "a": 0.015,
+            "b": 2.0,
+            "b_hyper": 10.0,
+            "c": -55.0,
+            "d": 50.0,
+            "variant": "rtn",
+        },
     }
 
     #: numeric code of each variant; the engine holds it per neuron as the parameter
@@ -375,7 +441,9 @@ class Izhikevich2007(NeuronModel):
 
 @dataclass(frozen=True, kw_only=True)
 class AdEx(NeuronModel):
-    """Adaptive exponential integrate-and-fire neuron (Brette & Gerstner 2005, J Neurophysiol 94:3637).
+    """Adaptive exponential integrate-and-fire neuron.
+
+    Brette & Gerstner (2005), J Neurophysiol 94:3637.
 
     ``c_m dV/dt = -g_l (V - e_l) + g_l delta_t exp((V - v_th) / delta_t) - w + I``,
     ``tau_w dw/dt = a (V - e_l) - w``; at ``V >= v_peak``: ``V <- v_reset``, ``w <- w + b``,
@@ -406,9 +474,7 @@ class AdEx(NeuronModel):
     def __post_init__(self) -> None:
         self._validate()
         if self.v_peak <= self.v_th:
-            raise SpecError(
-                f"AdEx.v_peak ({self.v_peak} mV) must be above v_th ({self.v_th} mV)."
-            )
+            raise SpecError(f"AdEx.v_peak ({self.v_peak} mV) must be above v_th ({self.v_th} mV).")
 
 
 _MODELS: dict[str, type] = {

@@ -72,7 +72,7 @@ class Constant(Distribution):
     value: Any
 
     @property
-    def mean(self) -> float:  # noqa: D102
+    def mean(self) -> float:
         return float(self.value)
 
 
@@ -95,7 +95,7 @@ class Normal(Distribution):
             raise SpecError(f"Normal.low must be below Normal.high; got low={lo!r}, high={hi!r}.")
 
     @property
-    def mean(self) -> float:  # noqa: D102
+    def mean(self) -> float:
         return float(self.mu)
 
 
@@ -110,10 +110,12 @@ class Uniform(Distribution):
     def __post_init__(self) -> None:
         lo, hi = self.low, self.high
         if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and not lo <= hi:
-            raise SpecError(f"Uniform.low must not exceed Uniform.high; got low={lo!r}, high={hi!r}.")
+            raise SpecError(
+                f"Uniform.low must not exceed Uniform.high; got low={lo!r}, high={hi!r}."
+            )
 
     @property
-    def mean(self) -> float:  # noqa: D102
+    def mean(self) -> float:
         return 0.5 * (float(self.low) + float(self.high))
 
 
@@ -124,15 +126,13 @@ def distribution_from_dict(d: Any, owner: str = "distribution") -> Distribution:
     """Build a distribution from a number, quantity string or ``{"kind": ...}`` dict."""
     if isinstance(d, Distribution):
         return d
-    if isinstance(d, (int, float, str)) or isinstance(d, u.Quantity):
+    if isinstance(d, (int, float, str, u.Quantity)):
         return Constant(d)
     if isinstance(d, dict):
         d = dict(d)
         kind = d.pop("kind", None)
         if kind not in _DISTRIBUTIONS:
-            raise SpecError(
-                f"{owner}.kind must be one of {sorted(_DISTRIBUTIONS)}; got {kind!r}."
-            )
+            raise SpecError(f"{owner}.kind must be one of {sorted(_DISTRIBUTIONS)}; got {kind!r}.")
         return _DISTRIBUTIONS[kind](**d)
     raise SpecError(f"{owner} must be a number, quantity or distribution; got {d!r}.")
 

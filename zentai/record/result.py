@@ -74,7 +74,9 @@ class Result:
         """Number of recorded spikes (all members)."""
         return int(self.spike_time_ms.size)
 
-    def spikes(self, population: str | None = None, member: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def spikes(
+        self, population: str | None = None, member: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(times_ms, neuron) of one member's spikes; neuron indices local to ``population``."""
         m = self._member(member)
         sel = self.spike_member == m
@@ -90,9 +92,7 @@ class Result:
         t, idx = self.spikes(population, member)
         return t[idx == neuron]
 
-    def spike_trains(
-        self, population: str, member: int = 0
-    ) -> list[np.ndarray]:
+    def spike_trains(self, population: str, member: int = 0) -> list[np.ndarray]:
         """One array of spike times per neuron of ``population``."""
         a, b = self._pop(population)
         t, idx = self.spikes(population, member)
@@ -170,10 +170,12 @@ class Result:
                 "No population rate was recorded; add zt.record.PopulationRate() to the spec."
             )
         counts = self.rate_counts  # (steps, B, P)
-        per_bin = max(1, int(round(self.rate_bin_ms / self.dt_ms)))
+        per_bin = max(1, round(self.rate_bin_ms / self.dt_ms))
         n_bins = counts.shape[0] // per_bin
         c = counts[: n_bins * per_bin].reshape(n_bins, per_bin, *counts.shape[1:]).sum(1)
-        sizes = np.array([self.populations[p][1] - self.populations[p][0] for p in self.rate_populations])
+        sizes = np.array(
+            [self.populations[p][1] - self.populations[p][0] for p in self.rate_populations]
+        )
         rate = c / np.maximum(sizes, 1) / (per_bin * self.dt_ms * 1e-3)
         t0 = self.t_stop_ms - counts.shape[0] * self.dt_ms
         times = t0 + (np.arange(n_bins) + 0.5) * per_bin * self.dt_ms

@@ -59,9 +59,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise DeviceError(
-            f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
-        ) from None
+        raise DeviceError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}.") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(
@@ -122,9 +120,10 @@ class Simulator:
         How often (biological ms) the state is checked for NaN.
     num_threads : int, optional
         CPU threads torch may use while stepping. By default 1 for small networks
-        (B x N < 200,000 and fewer than 2e7 synapses), where each step is many small operations and a second thread only
-        adds synchronisation (measured: 100 ms of the scale-0.1 microcircuit took 0.33 s on one
-        thread and 0.3-9 s on two threads of a loaded 2-core machine), else torch's default.
+        (B x N < 200,000 and fewer than 2e7 synapses), where each step is many small
+        operations and a second thread only adds synchronisation (measured: 100 ms of the
+        scale-0.1 microcircuit took 0.33 s on one thread and 0.3-9 s on two threads of a loaded
+        2-core machine), else torch's default (full scale: RTF 29 on 2 threads, 48 on 1).
 
     Examples
     --------
@@ -174,12 +173,14 @@ class Simulator:
         self.dtype = _resolve_dtype(dtype)
         self.B = n_ensembles
         self.seed = int(seed)
-        self.nan_check_steps = max(1, int(round(nan_check_ms / dt)))
+        self.nan_check_steps = max(1, round(nan_check_ms / dt))
         if num_threads is None:
             small = self.B * network.n_neurons < 200_000 and network.n_synapses < 20_000_000
             num_threads = 1 if small else torch.get_num_threads()
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-            raise SpecError(f"Simulator.num_threads must be a positive integer; got {num_threads!r}.")
+            raise SpecError(
+                f"Simulator.num_threads must be a positive integer; got {num_threads!r}."
+            )
         self.num_threads = num_threads
         self.t_step = 0
         self.wall_s = 0.0
@@ -305,9 +306,11 @@ class Simulator:
             )
             if isinstance(st, DC):
                 gi, a, _ = self._locate(st.target)
-                start = int(round(st.start / dt))
-                stop = None if st.stop is None else int(round(st.stop / dt))
-                self._dc.append((gi, start, stop if stop is not None else -1, local + a, st.amplitude))
+                start = round(st.start / dt)
+                stop = None if st.stop is None else round(st.stop / dt)
+                self._dc.append(
+                    (gi, start, stop if stop is not None else -1, local + a, st.amplitude)
+                )
                 self._dc_change.add(start)
                 if stop is not None:
                     self._dc_change.add(stop)
@@ -322,8 +325,8 @@ class Simulator:
                 p_w.append(torch.full((local.numel(),), st.weight, dtype=torch.float64))
                 p_stream.append(local + (si << 40))
                 p_stim.append(torch.full_like(local, len(self._poisson_windows)))
-                start = int(round(st.start / dt))
-                stop = None if st.stop is None else int(round(st.stop / dt))
+                start = round(st.start / dt)
+                stop = None if st.stop is None else round(st.stop / dt)
                 self._poisson_windows.append((start, stop))
             elif isinstance(st, SpikeTrain):
                 slots = self._slots(st.target, st.receptor, st.weight, "SpikeTrain")[local]
@@ -334,7 +337,7 @@ class Simulator:
                         f"got {st.delay} ms."
                     )
                 for t_s in st.times:
-                    arrival = int(round((t_s + st.delay) / dt)) - 1
+                    arrival = round((t_s + st.delay) / dt) - 1
                     self._train_events.setdefault(arrival, []).append(
                         (slots.to(self.device), st.weight)
                     )
@@ -381,7 +384,7 @@ class Simulator:
                     if rec.neurons is None
                     else torch.tensor(rec.neurons, dtype=torch.int64) + a
                 )
-                every = 1 if rec.interval is None else max(1, int(round(rec.interval / self.dt)))
+                every = 1 if rec.interval is None else max(1, round(rec.interval / self.dt))
                 self._monitors.append((rec, gi, idx.to(self.device), every))
         if self._record_spikes and set(self._spike_pops) != set(spec.population_names):
             mask = torch.zeros(self.net.n_neurons, dtype=torch.bool)
@@ -431,9 +434,7 @@ class Simulator:
         counts = pos - self._p_tab_start[self._p_tab]
         bufrow.index_add_(1, self._p_slots, counts.to(self.dtype) * self._p_w)
 
-    def inject_current(
-        self, population: str, amplitude: Any, neurons: Any = None
-    ) -> None:
+    def inject_current(self, population: str, amplitude: Any, neurons: Any = None) -> None:
         """Set a persistent external current (pA) on a population until changed.
 
         ``amplitude`` may be a scalar or one value per member (B,). Call again with 0 to stop.
@@ -478,9 +479,7 @@ class Simulator:
         gi, a, b = self._locate(population)
         d = self.dyn[gi]
         if name not in d.params:
-            raise SpecError(
-                f"{population!r} has no parameter {name!r}; {closest(name, d.params)}."
-            )
+            raise SpecError(f"{population!r} has no parameter {name!r}; {closest(name, d.params)}.")
         n = self.net.groups[gi].size
         cur = d.params[name]
         val = torch.as_tensor(value, dtype=self.dtype, device=self.device)
@@ -513,14 +512,17 @@ class Simulator:
         if events:
             for slots, w in events:
                 bufrow.index_add_(
-                    1, slots, torch.full((self.B, slots.numel()), w, dtype=self.dtype,
-                                         device=self.device)
+                    1,
+                    slots,
+                    torch.full((self.B, slots.numel()), w, dtype=self.dtype, device=self.device),
                 )
         spikes = []
         for gi, g in enumerate(self.net.groups):
-            arriving = bufrow[:, g.slot_offset : g.slot_offset + g.n_slots].view(
-                self.B, len(g.receptors), g.size
-            ).transpose(0, 1)
+            arriving = (
+                bufrow[:, g.slot_offset : g.slot_offset + g.n_slots]
+                .view(self.B, len(g.receptors), g.size)
+                .transpose(0, 1)
+            )
             spikes.append(self.dyn[gi].step(self.states[gi], arriving, self._i_stim[gi]))
         bufrow.zero_()
         spiked = spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=1)
@@ -562,10 +564,16 @@ class Simulator:
 
     def _flush(self) -> None:
         if self._spk_pending:
-            steps = torch.cat(
-                [torch.full((s.shape[0],), t, dtype=torch.int64, device=s.device)
-                 for t, s in self._spk_pending]
-            ).cpu().numpy()
+            steps = (
+                torch.cat(
+                    [
+                        torch.full((s.shape[0],), t, dtype=torch.int64, device=s.device)
+                        for t, s in self._spk_pending
+                    ]
+                )
+                .cpu()
+                .numpy()
+            )
             nz = torch.cat([s for _, s in self._spk_pending]).cpu().numpy()
             self._spk_chunks.append((nz[:, 0].astype(np.int32), nz[:, 1], steps))
             self._spk_pending = []
@@ -576,9 +584,7 @@ class Simulator:
             if bool(bad.any()):
                 cols = bad.any(0).nonzero()[:, 0]
                 first = int(cols[0]) + self.net.groups[gi].start
-                pop = next(
-                    name for name, (a, b) in self.net.pop_slices.items() if a <= first < b
-                )
+                pop = next(name for name, (a, b) in self.net.pop_slices.items() if a <= first < b)
                 raise SimulationError(
                     f"State of population {pop!r} became NaN between t = {t_prev_ms:g} ms and "
                     f"t = {self.t_ms:g} ms (neuron {first - self.net.pop_slices[pop][0]}). "
@@ -600,10 +606,8 @@ class Simulator:
             )
         n = dur / self.dt
         if abs(n - round(n)) > 1e-6 * max(1.0, n):
-            raise SpecError(
-                f"run duration must be a multiple of dt = {self.dt} ms; got {dur} ms."
-            )
-        return int(round(n))
+            raise SpecError(f"run duration must be a multiple of dt = {self.dt} ms; got {dur} ms.")
+        return round(n)
 
     def step(self, n: int = 1) -> None:
         """Advance by ``n`` steps (no progress bar; for closed loops)."""
@@ -628,8 +632,12 @@ class Simulator:
                 (n, self.B, self._n_pops), dtype=torch.int32, device=self.device
             )
         bar = tqdm(
-            total=round(n * self.dt, 6), unit="ms", desc="simulating",
-            disable=not progress, delay=get_option("progress_min_s"), leave=False,
+            total=round(n * self.dt, 6),
+            unit="ms",
+            desc="simulating",
+            disable=not progress,
+            delay=get_option("progress_min_s"),
+            leave=False,
             bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} ms [{elapsed}<{remaining}]",
         )
         t_wall = time.perf_counter()
@@ -680,8 +688,13 @@ class Simulator:
             spike_neuron=neuron,
             spike_time_ms=(steps + 1) * self.dt,
             recorded_populations=self._spike_pops,
-            meta={"seed": self.seed, "device": str(self.device), "dt_ms": self.dt,
-                  "network_seed": self.net.seed, "wall_s": self.wall_s},
+            meta={
+                "seed": self.seed,
+                "device": str(self.device),
+                "dt_ms": self.dt,
+                "network_seed": self.net.seed,
+                "wall_s": self.wall_s,
+            },
         )
         if self._rate is not None:
             counts = (
@@ -696,7 +709,7 @@ class Simulator:
             res.rate_populations = tuple(pops)
         import xarray as xr
 
-        for k, (rec, gi, idx, _every) in enumerate(self._monitors):
+        for k, (rec, _gi, idx, _every) in enumerate(self._monitors):
             data = self._mon_data[k]
             if data:
                 arr = torch.stack([d for _, d in data], dim=-1).cpu().numpy()  # (V, B, n, T)
@@ -709,7 +722,8 @@ class Simulator:
             for vi, var in enumerate(rec.variables):
                 unit = {"v": "mV", "u": "pA", "w": "pA"}.get(var, "")
                 res.states[f"{rec.population}.{var}"] = xr.DataArray(
-                    arr[vi], dims=("member", "neuron", "time"),
+                    arr[vi],
+                    dims=("member", "neuron", "time"),
                     coords={"neuron": neurons, "time": times},
                     attrs={"units": unit, "time_units": "ms"},
                 )
@@ -733,8 +747,10 @@ class Simulator:
                 {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in d.params.items()}
                 for d in self.dyn
             ],
-            "injected": {k: (i.cpu(), a.cpu() if isinstance(a, torch.Tensor) else a)
-                         for k, (i, a) in self._injected.items()},
+            "injected": {
+                k: (i.cpu(), a.cpu() if isinstance(a, torch.Tensor) else a)
+                for k, (i, a) in self._injected.items()
+            },
             "spikes": self._spk_chunks,
             "rates": self._rate_chunks,
             "monitors": [[(t, d.cpu()) for t, d in m] for m in self._mon_data],
@@ -770,9 +786,7 @@ class Simulator:
         except Exception as exc:
             raise SpecError(f"checkpoint file {path!r} could not be read: {exc}.") from None
         if not isinstance(ck, dict) or ck.get("version") != CHECKPOINT_VERSION:
-            raise SpecError(
-                f"{path!r} is not a zentai checkpoint of version {CHECKPOINT_VERSION}."
-            )
+            raise SpecError(f"{path!r} is not a zentai checkpoint of version {CHECKPOINT_VERSION}.")
         if ck["network_hash"] != network.hash():
             raise SpecError(
                 f"checkpoint {path!r} was written for another network (hash "
@@ -780,12 +794,14 @@ class Simulator:
                 f"spec with the same seed."
             )
         dtype = ck["dtype"].replace("torch.", "")
-        sim = cls(network, dt=ck["dt"], device=device, dtype=dtype, n_ensembles=ck["B"],
-                  seed=ck["seed"])
+        sim = cls(
+            network, dt=ck["dt"], device=device, dtype=dtype, n_ensembles=ck["B"], seed=ck["seed"]
+        )
         sim.member_seeds = ck["member_seeds"]
         if sim._has_poisson:
             sim._p_keys = torch.tensor(
-                [rng.key(s, "poisson") for s in sim.member_seeds], dtype=torch.int64,
+                [rng.key(s, "poisson") for s in sim.member_seeds],
+                dtype=torch.int64,
                 device=sim.device,
             ).reshape(sim.B, 1)
         sim.t_step = ck["t_step"]
@@ -794,11 +810,15 @@ class Simulator:
             for k, v in saved.items():
                 st[k].copy_(v)
         for d, saved in zip(sim.dyn, ck["params"]):
-            d.params = {k: (v.to(sim.device) if isinstance(v, torch.Tensor) else v)
-                        for k, v in saved.items()}
+            d.params = {
+                k: (v.to(sim.device) if isinstance(v, torch.Tensor) else v)
+                for k, v in saved.items()
+            }
             d.setup()
-        sim._injected = {k: (i.to(sim.device), a.to(sim.device) if isinstance(a, torch.Tensor)
-                             else a) for k, (i, a) in ck["injected"].items()}
+        sim._injected = {
+            k: (i.to(sim.device), a.to(sim.device) if isinstance(a, torch.Tensor) else a)
+            for k, (i, a) in ck["injected"].items()
+        }
         sim._dc_change.add(sim.t_step)
         if sim._has_poisson:
             sim._p_change.add(sim.t_step)

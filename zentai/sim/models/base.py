@@ -114,4 +114,4 @@ class Dynamics:
         """Refractory period in whole steps (rounded, as NEST does)."""
         if isinstance(t_ref, torch.Tensor):
             return torch.round(t_ref / self.dt).to(torch.int32)
-        return int(round(t_ref / self.dt))
+        return round(t_ref / self.dt)

@@ -40,10 +40,10 @@ class LIFDynamics(Dynamics):
             self.p21.append(tau_m * ts / (c_m * (tau_m - ts)) * (self.p22 - _exp(-h / ts)))
         self.ref_steps = self.refractory_steps(p["t_ref"])
 
-    def rest_state(self, n_ensembles: int, n: int) -> dict[str, torch.Tensor]:  # noqa: D102
+    def rest_state(self, n_ensembles: int, n: int) -> dict[str, torch.Tensor]:
         return {"v": self.full(self.params["e_l"], n_ensembles, n)}
 
-    def step(self, state, arriving, i_stim):  # noqa: D102
+    def step(self, state, arriving, i_stim):
         p = self.params
         v, syn, refr = state["v"], state["syn"], state["refr"]
         e_l = p["e_l"]
