@@ -136,7 +136,7 @@ class Simulator:
     ... )
     >>> sim = zt.sim.Simulator(zt.build.network(spec), dt=0.1)
     >>> result = sim.run(50.0)
-    >>> [round(t, 1) for t in result.times_ms(0, "E")]
+    >>> result.times_ms(0, "E").round(1).tolist()
     [13.9, 29.8, 45.7]
     """
 
