@@ -27,7 +27,17 @@ import math
 
 import torch
 
-__all__ = ["bits", "key", "mix64", "normal", "uniform", "uniform_int"]
+__all__ = [
+    "bits",
+    "bits_from",
+    "key",
+    "mix64",
+    "normal",
+    "stream_key",
+    "to_uniform",
+    "uniform",
+    "uniform_int",
+]
 
 _M64 = (1 << 64) - 1
 _G1 = 0x9E3779B97F4A7C15  # golden-ratio increment of SplitMix64
@@ -77,11 +87,29 @@ def key(*parts: int | str) -> int:
     return _s64(h)
 
 
+def stream_key(k: int | torch.Tensor, stream: torch.Tensor) -> torch.Tensor:
+    """The per-stream state ``mix64(stream * G1 + k)``; precompute it for repeated draws."""
+    stream = torch.as_tensor(stream, dtype=torch.int64)
+    return mix64(stream * _s64(_G1) + k)
+
+
+def bits_from(h: torch.Tensor, counter: torch.Tensor | int) -> torch.Tensor:
+    """64 random bits for counter ``counter`` of streams whose :func:`stream_key` is ``h``."""
+    return mix64(h + torch.as_tensor(counter, dtype=torch.int64, device=h.device) * _s64(_G2))
+
+
 def bits(k: int | torch.Tensor, stream: torch.Tensor, counter: torch.Tensor | int) -> torch.Tensor:
     """64 random bits (int64) for each (stream, counter) pair under key ``k``."""
-    stream = torch.as_tensor(stream, dtype=torch.int64)
-    h = mix64(stream * _s64(_G1) + k)
-    return mix64(h + torch.as_tensor(counter, dtype=torch.int64, device=stream.device) * _s64(_G2))
+    return bits_from(stream_key(k, stream), counter)
+
+
+def to_uniform(b: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Map 64 random bits to [0, 1): top 53 bits (float64) or 24 bits (float32)."""
+    if dtype == torch.float64:
+        return _srl(b, 11).to(torch.float64) * (1.0 / (1 << 53))
+    if dtype == torch.float32:
+        return _srl(b, 40).to(torch.float32) * (1.0 / (1 << 24))
+    raise TypeError(f"rng.uniform dtype must be torch.float64 or torch.float32; got {dtype}.")
 
 
 def uniform(
@@ -91,12 +119,7 @@ def uniform(
     dtype: torch.dtype = torch.float64,
 ) -> torch.Tensor:
     """Uniform numbers in [0, 1) from the top 53 bits (float64) or 24 bits (float32)."""
-    b = bits(k, stream, counter)
-    if dtype == torch.float64:
-        return _srl(b, 11).to(torch.float64) * (1.0 / (1 << 53))
-    if dtype == torch.float32:
-        return _srl(b, 40).to(torch.float32) * (1.0 / (1 << 24))
-    raise TypeError(f"rng.uniform dtype must be torch.float64 or torch.float32; got {dtype}.")
+    return to_uniform(bits(k, stream, counter), dtype)
 
 
 def uniform_int(
