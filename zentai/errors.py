@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "DeviceError",
     "MemoryBudgetError",
+    "RegionError",
     "SimulationError",
     "SpecError",
     "UnitError",
@@ -32,6 +33,13 @@ class SpecError(ZentaiError, ValueError):
 
 class UnitError(SpecError, TypeError):
     """A quantity has the wrong physical dimension."""
+
+
+class RegionError(SpecError, KeyError):
+    """An unknown brain region (acronym or id)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class DeviceError(ZentaiError, RuntimeError):
