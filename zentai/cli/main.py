@@ -424,6 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="versions and available devices")
     info.set_defaults(func=cmd_info)
+
+    from zentai.cli import atlas_cmd, data_cmd
+
+    data_cmd.register(sub)
+    atlas_cmd.register(sub)
     return parser
 
 
