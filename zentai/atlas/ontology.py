@@ -26,6 +26,16 @@ from zentai.errors import RegionError, closest
 
 __all__ = ["Ontology", "Structure", "load_ontology"]
 
+#: common names of cortical areas that are not Allen acronyms -> the Allen acronym
+ALIASES = {
+    "M1": "MOp",
+    "M2": "MOs",
+    "S1": "SSp",
+    "S2": "SSs",
+    "V1": "VISp",
+    "A1": "AUDp",
+}
+
 
 @dataclass(frozen=True)
 class Structure:
@@ -106,6 +116,9 @@ class Ontology:
             hint = closest(key, self._by_acronym)
             if key.lower() in lower:
                 hint = f"closest: {lower[key.lower()]!r}"
+            alias = ALIASES.get(key.upper())
+            if alias is not None and alias in self._by_acronym:
+                hint = f"closest: {alias!r} (= {key}), " + hint.removeprefix("closest: ")
             raise RegionError(f"Unknown region {key!r}. Regions are Allen CCF acronyms; {hint}.")
         raise RegionError(f"A region must be an Allen acronym or id; got {key!r}.")
 
