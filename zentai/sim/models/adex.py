@@ -128,10 +128,6 @@ class AdExDynamics(Dynamics):
             k2v, k2w = self._derivatives(v_pred, w_pred, syn, j + 1, g_total, drive, free_over_c)
             v.add_(0.5 * hs * (k1v + k2v)).clamp_(max=v_peak)
             w.add_(0.5 * hs * (k1w + k2w))
-        refr.sub_(1).clamp_(min=0)
-        self.decay_and_add(syn, arriving)
-        spiked = v >= v_peak
-        v.copy_(torch.where(spiked, p["v_reset"], v))
+        spiked = self.threshold_and_reset(state, arriving, v_peak)
         w.copy_(torch.where(spiked, w + p["b"], w))
-        refr.masked_fill_(spiked, 0).add_(spiked * self.ref_steps)
         return spiked

@@ -110,6 +110,23 @@ class Dynamics:
         """``syn <- syn * exp(-dt/tau) + arriving`` in place."""
         syn.mul_(self.syn_decay).add_(arriving)
 
+    def threshold_and_reset(
+        self, state: dict[str, torch.Tensor], arriving: torch.Tensor, threshold: ParamValue
+    ) -> torch.Tensor:
+        """Shared end of a step for models with ``v_reset`` and ``t_ref``.
+
+        Counts the refractory period down, adds the arriving weights to the synaptic state,
+        then sets ``v <- v_reset`` and the refractory counter where ``v >= threshold``.
+        Needs ``self.ref_steps`` (from :meth:`refractory_steps`). Returns the spike mask.
+        """
+        v, refr = state["v"], state["refr"]
+        refr.sub_(1).clamp_(min=0)
+        self.decay_and_add(state["syn"], arriving)
+        spiked = v >= threshold
+        v.copy_(torch.where(spiked, self.params["v_reset"], v))
+        refr.masked_fill_(spiked, 0).add_(spiked * self.ref_steps)
+        return spiked
+
     def refractory_steps(self, t_ref: ParamValue) -> ParamValue:
         """Refractory period in whole steps (rounded, as NEST does)."""
         if isinstance(t_ref, torch.Tensor):

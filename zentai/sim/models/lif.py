@@ -54,9 +54,4 @@ class LIFDynamics(Dynamics):
             v_new = v_new + syn[r] * self.p21[r]
         active = refr <= 0
         v.copy_(torch.where(active, v_new + e_l, v))
-        refr.sub_(1).clamp_(min=0)
-        self.decay_and_add(syn, arriving)
-        spiked = v >= p["v_th"]
-        v.copy_(torch.where(spiked, p["v_reset"], v))
-        refr.masked_fill_(spiked, 0).add_(spiked * self.ref_steps)
-        return spiked
+        return self.threshold_and_reset(state, arriving, p["v_th"])

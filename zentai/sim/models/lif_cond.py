@@ -71,9 +71,4 @@ class LIFCondDynamics(Dynamics):
         v_inf = drive / g_tot
         v_new = v_inf + (v - v_inf) * torch.exp(-self.dt / p["c_m"] * g_tot)
         v.copy_(torch.where(refr <= 0, v_new, v))
-        refr.sub_(1).clamp_(min=0)
-        self.decay_and_add(syn, arriving)
-        spiked = v >= p["v_th"]
-        v.copy_(torch.where(spiked, p["v_reset"], v))
-        refr.masked_fill_(spiked, 0).add_(spiked * self.ref_steps)
-        return spiked
+        return self.threshold_and_reset(state, arriving, p["v_th"])
