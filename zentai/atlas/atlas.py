@@ -135,19 +135,34 @@ class Atlas:
         )
 
 
-def load(name: str = "allen_mouse_100um", data_dir: str | os.PathLike | None = None) -> Atlas:
-    """Load a CCFv3 atlas by name (``"allen_mouse_100um"`` or ``"allen_mouse_25um"``).
+def load(
+    name: str | os.PathLike = "allen_mouse_100um", data_dir: str | os.PathLike | None = None
+) -> Atlas:
+    """Load a CCFv3 atlas by name, or a BrainGlobe atlas folder by path.
 
-    Files are found via ``data_dir``, then ``$ZENTAI_DATA``, then the user cache, and checked
-    against their published SHA-256.
+    Parameters
+    ----------
+    name : str or path
+        ``"allen_mouse_100um"``, ``"allen_mouse_25um"``, or the path of a BrainGlobe atlas
+        folder (read by :func:`zentai.atlas.brainglobe.read`).
+    data_dir : path, optional
+        Folder searched first for the named atlases' files; then ``$ZENTAI_DATA``, then the
+        user cache. Files are checked against their published SHA-256.
     """
     import nrrd
 
     from zentai.atlas.data import find_file, verify
     from zentai.errors import closest
 
-    if name not in _NAMES:
-        raise SpecError(f"Unknown atlas {name!r}; {closest(name, _NAMES)}.")
+    if not isinstance(name, str) or name not in _NAMES:
+        if os.path.isdir(os.path.expanduser(os.fspath(name))):
+            from zentai.atlas.brainglobe import read
+
+            return read(name)
+        raise SpecError(
+            f"Unknown atlas {os.fspath(name)!r}; {closest(os.fspath(name), _NAMES)}, or the "
+            "path of a BrainGlobe atlas folder."
+        )
     fname, res = _NAMES[name]
     path = find_file(fname, data_dir)
     verify(path)
