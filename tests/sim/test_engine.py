@@ -293,3 +293,32 @@ def test_memory_estimate_refuses_what_cannot_fit():
     net = zt.build.network(_pair(1.0))
     with pytest.raises(MemoryBudgetError, match="fewer ensemble members"):
         zt.sim.Simulator(net, n_ensembles=10**11)
+
+
+def test_periodic_checkpoints_resume_exactly(tmp_path):
+    # a long run saving every 50 ms; "interrupt" it by restoring the last periodic checkpoint
+    # written before the end and finishing from there: same spikes and rates as one run
+    spec = zt.build.microcircuit(0.02)
+    net = zt.build.network(spec, seed=1)
+    full = zt.sim.Simulator(net, seed=2).run(200.0)
+    ck = tmp_path / "run.ck"
+    seen = []
+    sim = zt.sim.Simulator(net, seed=2)
+    original_save = sim.save
+
+    def spy(path):
+        original_save(path)
+        seen.append(sim.t_ms)
+        (tmp_path / f"copy_{len(seen)}.ck").write_bytes(ck.read_bytes())
+
+    sim.save = spy
+    sim.run(200.0, checkpoint=ck, checkpoint_every=50.0)
+    assert seen == pytest.approx([50.0, 100.0, 150.0, 200.0])
+    mid = zt.sim.Simulator.restore(tmp_path / "copy_2.ck", net)  # saved at 100 ms
+    assert mid.t_ms == pytest.approx(100.0)
+    rest = mid.run(100.0)
+    assert np.array_equal(rest.spike_time_ms, full.spike_time_ms)
+    assert np.array_equal(rest.spike_neuron, full.spike_neuron)
+    assert np.array_equal(rest.rate_counts, full.rate_counts)
+    with pytest.raises(SpecError, match="needs checkpoint="):
+        zt.sim.Simulator(net).run(10.0, checkpoint_every=5.0)

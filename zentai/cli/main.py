@@ -152,6 +152,12 @@ class _Settings:
         if self.out.exists() and not self.out.is_dir():
             raise SpecError(f"--out must be a folder; {str(self.out)!r} is a file.")
         self.checkpoint = Path(args.checkpoint) if args.checkpoint else None
+        every = getattr(args, "checkpoint_every", None)
+        self.checkpoint_every_ms = (
+            None if every is None else _time(every, "s", "--checkpoint-every") * 1000.0
+        )
+        if self.checkpoint_every_ms is not None and self.checkpoint_every_ms <= 0:
+            raise SpecError(f"--checkpoint-every must be a positive time; got {every!r}.")
         self.progress = False if args.no_progress else None
 
     def steps(self, seconds: float) -> int:
@@ -266,13 +272,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"checkpoint {str(s.checkpoint)!r} is at {sim.t_ms:g} ms, beyond warm-up + duration "
             f"= {n_total * s.dt_ms:g} ms; give a longer --duration to continue it."
         )
-    if sim.t_step < n_total:
-        sim.run((n_total - sim.t_step) * s.dt_ms, progress=s.progress)
-    result = sim.result()
-    sim_s = float(getattr(sim, "wall_s", 0.0))  # stepping wall time, summed over resumed runs
     if s.checkpoint is not None:
         s.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if sim.t_step < n_total:
+        # with --checkpoint the state is saved every --checkpoint-every and at the end, so an
+        # interrupted run continues from its last save when the same command is run again
+        sim.run(
+            (n_total - sim.t_step) * s.dt_ms,
+            progress=s.progress,
+            checkpoint=s.checkpoint,
+            checkpoint_every=s.checkpoint_every_ms if s.checkpoint is not None else None,
+        )
+    elif s.checkpoint is not None:
         sim.save(s.checkpoint)
+    result = sim.result()
+    sim_s = sim.wall_s  # stepping wall time, summed over resumed runs
 
     warmup_ms = s.warmup_s * 1000.0
     t_stop_ms = result.t_stop_ms
@@ -418,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="if PATH exists, continue that run up to warm-up + duration; save the final state "
         "to PATH",
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        metavar="T",
+        help="with --checkpoint: also save every T of biological time (seconds or e.g. '200 ms')",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)

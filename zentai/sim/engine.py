@@ -622,13 +622,43 @@ class Simulator:
             raise SpecError(f"step(n): n must be a non-negative integer; got {n!r}.")
         self._advance(int(n), progress=False)
 
-    def run(self, duration: Any, *, progress: bool | None = None) -> Result:
-        """Simulate ``duration`` (ms or quantity) more and return the cumulative :class:`Result`."""
+    def run(
+        self,
+        duration: Any,
+        *,
+        progress: bool | None = None,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: Any = None,
+    ) -> Result:
+        """Simulate ``duration`` (ms or quantity) more and return the cumulative :class:`Result`.
+
+        With ``checkpoint``, the full state is saved there (atomically) every
+        ``checkpoint_every`` of biological time (default: only at the end) and at the end, so an
+        interrupted long run continues with :meth:`restore` and loses at most one interval.
+        """
         n = self._n_steps(duration)
-        self._advance(n, progress=progress)
+        every = None
+        if checkpoint_every is not None:
+            every_ms = u.to_canonical(checkpoint_every, "ms", owner="run checkpoint_every")
+            if not (isinstance(every_ms, float) and every_ms > 0 and math.isfinite(every_ms)):
+                raise SpecError(
+                    f"run checkpoint_every must be a positive time; got {checkpoint_every!r}."
+                )
+            if checkpoint is None:
+                raise SpecError("run checkpoint_every needs checkpoint= (a file path).")
+            every = max(1, round(every_ms / self.dt))
+        self._advance(n, progress=progress, checkpoint=checkpoint, every=every)
+        if checkpoint is not None:
+            self.save(checkpoint)
         return self.result()
 
-    def _advance(self, n: int, progress: bool | None) -> None:
+    def _advance(
+        self,
+        n: int,
+        progress: bool | None,
+        checkpoint: str | os.PathLike | None = None,
+        every: int | None = None,
+    ) -> None:
         if n == 0:
             return
         if progress is None:
@@ -654,7 +684,8 @@ class Simulator:
         try:
             done = 0
             last_check = self.t_ms
-            chunk = self.nan_check_steps
+            chunk = self.nan_check_steps if every is None else min(self.nan_check_steps, every)
+            last_save = self.t_step
             while done < n:
                 k = min(chunk, n - done)
                 for _ in range(k):
@@ -664,6 +695,9 @@ class Simulator:
                 last_check = self.t_ms
                 self._flush()
                 bar.update(k * self.dt)
+                if every is not None and done < n and self.t_step - last_save >= every:
+                    self._save_mid_run(checkpoint, n - done)
+                    last_save = self.t_step
         finally:
             torch.set_num_threads(threads_before)
             bar.close()
@@ -763,6 +797,17 @@ class Simulator:
             "monitors": [[(t, d.cpu()) for t, d in m] for m in self._mon_data],
             "wall_s": self.wall_s,
         }
+
+    def _save_mid_run(self, path: str | os.PathLike, remaining: int) -> None:
+        # the population-rate buffer of this run() call is partly filled: store what exists
+        if self._rate is not None:
+            filled = self.t_step - self._rate_t0
+            self._rate_chunks.append(self._rate_cur[:filled].cpu().numpy())
+            self._rate_t0 = self.t_step
+            self._rate_cur = torch.zeros(
+                (remaining, self.B, self._n_pops), dtype=torch.int32, device=self.device
+            )
+        self.save(path)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write a checkpoint of the full state (atomically: a temporary file, then rename).
