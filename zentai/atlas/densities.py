@@ -253,6 +253,7 @@ class CellDensities:
             sources.append(_CITE["lower"])
         if n <= 0:
             dens = dict.fromkeys(CELL_CLASSES, 0.0)
+            sources = [_CITE["hh"]]
         else:
             scale = min(1.0, n / inh) if inh > 0 else 1.0
             pv, sst, inh = pv * scale, sst * scale, inh * scale
