@@ -98,7 +98,11 @@ class Atlas:
         lut[ids[ids < lut.size]] = True
         m = lut[self.annotation]
         if hemisphere is not None:
-            h = {"left": 1, "right": 2, 1: 1, 2: 2}.get(hemisphere)
+            h = (
+                None
+                if isinstance(hemisphere, bool)
+                else {"left": 1, "right": 2, 1: 1, 2: 2}.get(hemisphere)
+            )
             if h is None:
                 raise SpecError(
                     f"hemisphere must be None, 1/'left' or 2/'right'; got {hemisphere!r}."
@@ -115,8 +119,8 @@ class Atlas:
         """Volume of ``region`` (mm³)."""
         return self.voxel_count(region, hemisphere) * self.voxel_volume_mm3
 
-    def region_at(self, index: tuple[int, int, int], level: int | str | None = None) -> str:
-        """Acronym of the structure at voxel ``index`` (or its ancestor listed in ``level``)."""
+    def region_at(self, index: tuple[int, int, int]) -> str:
+        """Acronym of the structure labelling voxel ``index`` ("" outside the brain)."""
         sid = int(self.annotation[tuple(index)])
         if sid == 0:
             return ""
