@@ -90,17 +90,6 @@ FALLBACK_NEURONS_PER_MM3: dict[str, float] = {
     "VS": 0.0,
 }
 
-_SHA256 = {
-    "kim2017_interneurons_tidy.csv.gz": (
-        "baf3d76ae1c77630acdb693386e59374d7aafb89605f29a6d55e1e921da61bf8"
-    ),
-    "rodarie2022_literature_measurements.csv.gz": (
-        "264013e55cf56be419681eba5d05cf1c284a9ffeca0fc0028aeee3221a778c3a"
-    ),
-    "herculano_houzel_cell_counts.csv": (
-        "8f77d5a567ca3bf9793d2c7221385553c6388f630e5fb20cf76a3b1be91201c8"
-    ),
-}
 _CITE = {
     "hh": "Herculano-Houzel et al. 2011 (Brain Behav Evol 78:302) and 2013 (Front Neuroanat "
     "7:35) totals / CCFv3 volumes",
@@ -114,7 +103,7 @@ def _open(name: str, data_dir: str | os.PathLike | None):
     from zentai.atlas.data import find_file, verify
 
     path = find_file(name, data_dir)
-    verify(path, _SHA256[name])
+    verify(path)  # checksum from zentai.atlas.data.FILES
     return gzip.open(path, "rt", newline="") if name.endswith(".gz") else open(path, newline="")
 
 

@@ -53,15 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection", "RegionalConnectome", "load_knox2019", "load_oh2014"]
 
-#: SHA-256 of the staged tidy tables (``SHA256SUMS`` of the project's data folder)
-SHA256 = {
-    "oh2014_connectivity_tidy.csv.gz": (
-        "c0ce95d690e055b39846d41ac3369565f3f3ca3e3fb54559bbc9dd18ae9af339"
-    ),
-    "knox2019_homogeneous_model_tidy.csv.gz": (
-        "7e1c3e9233b3916ebb403f30728c2de743f33306e620d91b6e40f5a81270734c"
-    ),
-}
 _HEMISPHERES = ("ipsi", "contra")
 
 
@@ -282,7 +273,7 @@ def _read_tidy(
     from zentai.atlas.data import find_file, verify
 
     path = find_file(name, data_dir)
-    verify(path, SHA256[name])
+    verify(path)  # checksum from zentai.atlas.data.FILES
     with gzip.open(path, "rt", newline="") as f:
         rows = list(csv.DictReader(f))
     # ids are authoritative (Oh's "SUM " has a trailing space in the original)
