@@ -5,13 +5,14 @@ Following MODEL_SPEC §2.5, on a fine grid (the CCF 25 µm annotation):
 1. Mask: the cerebellar-cortex voxels (``CBX`` and its descendants, the lobules).
 2. phi = 1 on pial faces: faces towards label 0 / ``root`` (outside the brain), the ventricles
    (``VS``, the 4th ventricle side) and, when ``CerebellarLayers.lobule_borders_pial`` is set,
-   faces between two different lobule labels (folia of neighbouring lobules that touch across a
-   fissure without a gap of label 0). phi = 0 on white-matter faces: faces towards the
+   faces between two different lobule labels far from the white matter (folia of neighbouring
+   lobules that touch across a fissure without a gap of label 0). phi = 0 on white-matter faces: faces towards the
    cerebellar fiber tracts (``cbf``: arbor vitae and peduncles), other fiber tracts and the
    cerebellar nuclei (``CBN``). No flux elsewhere (brain stem, the unassigned ``CB`` label).
 3. Layers by thresholds on phi equal to the cumulative thickness fractions: granular
    [0, g), Purkinje [g, g + p), molecular [g + p, 1] with g, p the thickness fractions of
-   :class:`CerebellarLayers` (BSB mouse defaults: 130, 15, 150 µm; MODEL_SPEC §2.4).
+   :class:`CerebellarLayers` (BSB mouse defaults: 130, 15, 150 µm; MODEL_SPEC §2.4), or, with
+   ``calibration="volume"``, at the phi quantiles of g and g + p.
 4. Aggregation to the coarse grid (``coarse_factor`` fine voxels per edge; 4 turns 25 µm into
    100 µm, whose voxel (i, j, k) covers fine voxels [4i, 4i + 4) in each axis, as the CCF 100 µm
    file is the 25 µm one sampled at every 4th voxel): the fraction of each coarse voxel's
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from zentai.atlas._laplace import solve_laplace
+from zentai.atlas._laplace import crop_padded, solve_laplace
 from zentai.atlas.atlas import Atlas
 from zentai.atlas.geometry import _cache_path, _id_lut, _save, _unit_normals
 from zentai.errors import RegionError, SpecError
@@ -51,6 +52,15 @@ CEREBELLAR_LAYERS = ("granular", "purkinje", "molecular")
 class CerebellarLayers:
     """Thickness of the cerebellar cortex layers (µm), white-matter side first.
 
+    ``calibration``: ``"potential"`` puts the layer borders at phi equal to the cumulative
+    thickness fractions (MODEL_SPEC §2.5 step 3); ``"volume"`` puts them at the phi quantiles
+    of those fractions over the whole cortex, so that each layer's share of the volume equals
+    its share of the thickness (the order of the voxels by phi is kept). On the CCF the phi
+    histogram is far from uniform (see the tests), so the two differ there.
+    ``lobule_borders_pial``: faces between two lobules whose voxels both lie at least
+    ``granular_um + purkinje_um`` from the white matter are pial (phi = 1): folia of two
+    lobules touching across a fissure; other faces between lobules stay inside the domain.
+
     Defaults: BSB mouse cerebellar cortex configuration (dbbs-lab/cerebellar-models,
     ``mouse_cerebellar_cortex.yaml``; MODEL_SPEC §2.4): granular 130, Purkinje 15, molecular
     150 (basket 50 + stellate 100) µm.
@@ -60,8 +70,14 @@ class CerebellarLayers:
     purkinje_um: float = 15.0
     molecular_um: float = 150.0
     lobule_borders_pial: bool = True
+    calibration: str = "potential"
 
     def __post_init__(self) -> None:
+        if self.calibration not in ("potential", "volume"):
+            raise SpecError(
+                "CerebellarLayers.calibration must be 'potential' or 'volume'; "
+                f"got {self.calibration!r}."
+            )
         for f in ("granular_um", "purkinje_um", "molecular_um"):
             v = getattr(self, f)
             if not (isinstance(v, (int, float)) and v > 0):
@@ -170,6 +186,7 @@ def cerebellar_geometry(
         "coarse_factor": int(coarse_factor),
         "layers": (layers.granular_um, layers.purkinje_um, layers.molecular_um),
         "lobule_borders_pial": layers.lobule_borders_pial,
+        "calibration": layers.calibration,
     }
     path = _cache_path("cerebellum", atlas, params) if cache else None
     if path is not None and path.exists():
@@ -211,16 +228,24 @@ def _compute(atlas: Atlas, rid: int, layers: CerebellarLayers, factor: int) -> C
 
     cut_fn = None
     if layers.lobule_borders_pial:
+        # a contact between lobules at least (granular + Purkinje) thickness away from the
+        # white matter lies in the molecular layers of two folia: a fissure, hence pial
+        sl, lo = crop_padded(mask, pad=1)
+        d_wm = ndimage.distance_transform_edt(~wm_lut[ann[sl]]) * atlas.resolution_um
+        guard = layers.granular_um + layers.purkinje_um
 
         def cut_fn(src, nb, src_lab, nb_lab, axis, sign):
             cut = src_lab != nb_lab
-            return cut, np.where(cut, 1.0, np.nan)
+            far = np.minimum(d_wm[tuple((src - lo).T)], d_wm[tuple((nb - lo).T)]) >= guard
+            return cut & far, np.where(cut & far, 1.0, np.nan)
 
     sol = solve_laplace(ann, mask, face_fn, cut_fn)
     phi = np.clip(sol.phi, 0.0, 1.0)
     g, gp = layers.thresholds
-    layer = np.full(len(phi), -1, dtype=np.int8)
     ok = np.isfinite(phi)
+    if layers.calibration == "volume" and ok.any():
+        g, gp = (float(x) for x in np.quantile(phi[ok], [g, gp]))
+    layer = np.full(len(phi), -1, dtype=np.int8)
     layer[ok] = np.where(phi[ok] < g, 0, np.where(phi[ok] < gp, 1, 2))
     normal = _unit_normals(sol.index, sol.grad)
 
