@@ -6,9 +6,10 @@ Following MODEL_SPEC §2.5, on a fine grid (the CCF 25 µm annotation):
 2. phi = 1 on pial faces: faces towards label 0 / ``root`` (outside the brain), the ventricles
    (``VS``, the 4th ventricle side) and, when ``CerebellarLayers.lobule_borders_pial`` is set,
    faces between two different lobule labels far from the white matter (folia of neighbouring
-   lobules that touch across a fissure without a gap of label 0). phi = 0 on white-matter faces: faces towards the
-   cerebellar fiber tracts (``cbf``: arbor vitae and peduncles), other fiber tracts and the
-   cerebellar nuclei (``CBN``). No flux elsewhere (brain stem, the unassigned ``CB`` label).
+   lobules that touch across a fissure without a gap of label 0). phi = 0 on white-matter
+   faces: faces towards the cerebellar fiber tracts (``cbf``: arbor vitae and peduncles),
+   other fiber tracts and the cerebellar nuclei (``CBN``). No flux elsewhere (brain stem,
+   the unassigned ``CB`` label).
 3. Layers by thresholds on phi equal to the cumulative thickness fractions: granular
    [0, g), Purkinje [g, g + p), molecular [g + p, 1] with g, p the thickness fractions of
    :class:`CerebellarLayers` (BSB mouse defaults: 130, 15, 150 µm; MODEL_SPEC §2.4), or, with
