@@ -231,8 +231,13 @@ def estimate_synapses(spec: NetworkSpec) -> int:
             total += r.k * n_post
         elif isinstance(r, FixedTotalNumber):
             total += r.n
-        elif isinstance(r, (Bernoulli, DistanceGaussian)):
-            total += (r.p if isinstance(r, Bernoulli) else r.p_max) * n_pre * n_post
+        elif isinstance(r, Bernoulli):
+            total += r.p * n_pre * n_post
+        elif isinstance(r, DistanceGaussian):
+            if r.mean_indegree is not None:
+                total += r.mean_indegree * n_post
+            else:
+                total += r.p_max * n_pre * n_post
         elif isinstance(r, OneToOne):
             total += n_post
         elif isinstance(r, Explicit):
@@ -354,6 +359,7 @@ def network(
             key,
             pre_positions=pre_pop.positions,
             post_positions=post_pop.positions,
+            post_normals=post_pop.normals,
             self_connection=proj.pre == proj.post,
         )
         k = slots(post_l)

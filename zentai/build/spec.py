@@ -48,6 +48,9 @@ class Population:
         from the simulation seed; unspecified variables start at the model's rest values.
     positions : array, (size, 3), µm, optional
         Soma positions.
+    normals : array, (size, 3), optional
+        Unit vectors normal to the local brain surface at each neuron (for cortical sheets: the
+        depth gradient), used by rules that measure distance in the tangent plane.
     labels : mapping of str to str, optional
         Descriptive labels such as region, layer, cell type.
     """
@@ -58,6 +61,7 @@ class Population:
     params: Mapping[str, Any] = field(default_factory=dict)
     initial: Mapping[str, Any] = field(default_factory=dict)
     positions: Any = None
+    normals: Any = None
     labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -118,6 +122,20 @@ class Population:
                     f"in µm; got {pos.shape}."
                 )
             object.__setattr__(self, "positions", pos)
+        if self.normals is not None:
+            nrm = np.asarray(self.normals, dtype=float)
+            if nrm.shape != (self.size, 3) or not np.all(np.isfinite(nrm)):
+                raise SpecError(
+                    f"Population {self.name!r}: normals must be finite with shape "
+                    f"({self.size}, 3); got {nrm.shape}."
+                )
+            length = np.linalg.norm(nrm, axis=1)
+            if self.size and np.abs(length - 1.0).max() > 1e-3:
+                raise SpecError(
+                    f"Population {self.name!r}: normals must be unit vectors; got lengths in "
+                    f"[{length.min():.3g}, {length.max():.3g}]."
+                )
+            object.__setattr__(self, "normals", nrm)
         object.__setattr__(self, "labels", {str(k): str(v) for k, v in dict(self.labels).items()})
 
 

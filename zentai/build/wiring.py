@@ -125,6 +125,7 @@ def connect(
     post_range: tuple[int, int] | None = None,
     self_connection: bool = False,
     device: str | torch.device = "cpu",
+    post_normals: Any = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generate the synapses of one projection.
 
@@ -237,8 +238,10 @@ def connect(
         expected = rule.p * n_pre * (b - a)
         return _pairwise(_BernoulliProb(rule.p), n_pre, key, a, b, exclude_self, dev, expected)
     if isinstance(rule, DistanceGaussian):
-        prob = _GaussianProb(rule, n_pre, n_post, pre_positions, post_positions, dev)
-        if rule.p_max == 0.0:
+        prob = _GaussianProb(rule, n_pre, n_post, pre_positions, post_positions, dev, post_normals)
+        if rule.mean_indegree is not None:
+            prob.calibrate(float(rule.mean_indegree), n_pre, n_post, key, exclude_self)
+        if prob.p_max == 0.0:
             return _empty(dev)
         return _pairwise(prob, n_pre, key, a, b, exclude_self, dev)
     if isinstance(rule, OneToOne):
@@ -413,7 +416,14 @@ class _BernoulliProb:
 
 
 class _GaussianProb:
-    """p(i, j) = p_max exp(-d² / 2 sigma²) within the cutoff, from validated positions."""
+    """p(i, j) = p_max exp(-d² / 2 sigma²) within the cutoff, from validated positions.
+
+    With ``rule.tangent`` d is measured in the tangent plane of the post neuron (its normal
+    removed from the displacement).
+    """
+
+    #: number of postsynaptic neurons sampled to calibrate p_max from a mean in-degree
+    CALIBRATION_SAMPLE = 512
 
     def __init__(
         self,
@@ -423,6 +433,7 @@ class _GaussianProb:
         pre_positions: Any,
         post_positions: Any,
         dev: torch.device,
+        post_normals: Any = None,
     ) -> None:
         if not rule.dims:
             raise SpecError(
@@ -431,19 +442,65 @@ class _GaussianProb:
             )
         self.pre = _positions("pre_positions", pre_positions, n_pre, rule.dims, dev)
         self.post = _positions("post_positions", post_positions, n_post, rule.dims, dev)
-        self.p_max = float(rule.p_max)
+        self.normal = None
+        if rule.tangent:
+            if post_normals is None:
+                raise SpecError(
+                    "DistanceGaussian(tangent=True) needs the post population's normals "
+                    f"(shape ({n_post}, 3)); got None. Give Population(normals=...)."
+                )
+            self.normal = _positions("post_normals", post_normals, n_post, (0, 1, 2), dev)
+        self.p_max = 0.0 if rule.p_max is None else float(rule.p_max)
         self.inv_two_sigma2 = 1.0 / (2.0 * float(rule.sigma) ** 2)
         self.cut2 = (float(rule.cutoff_sigma) * float(rule.sigma)) ** 2
 
-    def __call__(self, posts: torch.Tensor, pres: torch.Tensor) -> torch.Tensor:
+    def kernel(self, posts: torch.Tensor, pres: torch.Tensor) -> torch.Tensor:
+        """exp(-d² / 2 sigma²) within the cutoff, 0 beyond, (rows, cols) float64."""
         xp = self.post[posts]  # (rows, D)
         xq = self.pre[pres]  # (cols, D)
         d2 = torch.zeros((posts.numel(), pres.numel()), dtype=torch.float64, device=posts.device)
+        along = torch.zeros_like(d2) if self.normal is not None else None
         for c in range(xp.shape[1]):  # explicit sum: same rounding on every device
             diff = xq[None, :, c] - xp[:, None, c]
             d2 += diff * diff
-        p = self.p_max * torch.exp(-d2 * self.inv_two_sigma2)
-        return p.masked_fill_(d2 > self.cut2, 0.0)
+            if along is not None:
+                along += diff * self.normal[posts, c][:, None]
+        if along is not None:
+            d2 = (d2 - along * along).clamp_(min=0.0)
+        k = torch.exp(-d2 * self.inv_two_sigma2)
+        return k.masked_fill_(d2 > self.cut2, 0.0)
+
+    def calibrate(
+        self, indegree: float, n_pre: int, n_post: int, key: int, exclude_self: bool
+    ) -> None:
+        """Set p_max so that the mean expected in-degree of a fixed post sample is ``indegree``.
+
+        The sample (all posts, or CALIBRATION_SAMPLE drawn with the counter RNG from the whole
+        population) does not depend on ``post_range``, so every split gets the same p_max.
+        """
+        if n_post == 0 or n_pre == 0 or indegree == 0:
+            self.p_max = 0.0
+            return
+        dev = self.post.device
+        if n_post <= self.CALIBRATION_SAMPLE:
+            sample = torch.arange(n_post, dtype=torch.int64, device=dev)
+        else:
+            idx = torch.arange(self.CALIBRATION_SAMPLE, dtype=torch.int64, device=dev)
+            sample = rng.uniform_int(rng.key(key, "calibrate"), idx, 0, n_post)
+        total = 0.0
+        step = max(1, _chunk_elems(dev) // max(n_pre, 1))
+        pres = torch.arange(n_pre, dtype=torch.int64, device=dev)
+        for r0 in range(0, sample.numel(), step):
+            posts = sample[r0 : r0 + step]
+            k = self.kernel(posts, pres)
+            if exclude_self:
+                k = k.masked_fill(posts[:, None] == pres[None, :], 0.0)
+            total += float(k.sum())
+        mean = total / sample.numel()
+        self.p_max = 0.0 if mean == 0.0 else min(1.0, indegree / mean)
+
+    def __call__(self, posts: torch.Tensor, pres: torch.Tensor) -> torch.Tensor:
+        return self.p_max * self.kernel(posts, pres)
 
 
 def _positions(

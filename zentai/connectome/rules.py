@@ -217,21 +217,47 @@ class OneToOne(Rule):
 
 @dataclass(frozen=True)
 class DistanceGaussian(Rule):
-    """Bernoulli with ``p(d) = p_max exp(-d² / (2 sigma²))`` of the Euclidean distance.
+    """Bernoulli with ``p(d) = p_max exp(-d² / (2 sigma²))`` of the distance d.
 
     Needs positions on both populations; pairs beyond ``cutoff_sigma * sigma`` are never
     connected. ``dims`` selects the coordinates used (e.g. (0, 1) for a planar distance).
+
+    ``tangent=True`` measures d in the plane tangent to the brain surface at the postsynaptic
+    neuron: ``d = |(r_i - r_j) - ((r_i - r_j)·n_j) n_j|`` with the post population's
+    ``normals`` n_j (MODEL_SPEC §1.4; Igarashi et al. 2019 wire cortex this way).
+
+    ``mean_indegree`` replaces ``p_max``: p_max is set so that the mean expected in-degree
+    over a fixed sample of postsynaptic neurons equals it (capped at 1; MODEL_SPEC §1.4
+    calibration without the infinite-sheet assumption, so region borders count).
     """
 
     kind: ClassVar[str] = "distance_gaussian"
-    p_max: float
+    p_max: float | None = None
     sigma: Any = field(default=100.0, metadata={"unit": "um"})
     cutoff_sigma: float = 3.0
     dims: tuple[int, ...] = (0, 1, 2)
     allow_autapses: bool = False
+    tangent: bool = False
+    mean_indegree: float | None = None
 
     def __post_init__(self) -> None:
-        _check_prob("DistanceGaussian.p_max", self.p_max)
+        if (self.p_max is None) == (self.mean_indegree is None):
+            raise SpecError(
+                "DistanceGaussian needs exactly one of p_max (a probability) or mean_indegree "
+                f"(a target in-degree); got p_max={self.p_max!r}, "
+                f"mean_indegree={self.mean_indegree!r}."
+            )
+        if self.p_max is not None:
+            _check_prob("DistanceGaussian.p_max", self.p_max)
+        elif not (
+            isinstance(self.mean_indegree, (int, float, np.number))
+            and self.mean_indegree >= 0
+            and math.isfinite(self.mean_indegree)
+        ):
+            raise SpecError(
+                f"DistanceGaussian.mean_indegree must be a finite number >= 0; got "
+                f"{self.mean_indegree!r}."
+            )
         object.__setattr__(
             self, "sigma", u.to_canonical(self.sigma, "um", owner="DistanceGaussian.sigma")
         )
@@ -245,6 +271,11 @@ class DistanceGaussian(Rule):
         if not dims or len(set(dims)) != len(dims) or min(dims) < 0 or max(dims) > 2:
             raise SpecError(
                 f"DistanceGaussian.dims must be distinct coordinate indices in 0..2; got {dims!r}."
+            )
+        if self.tangent and dims != (0, 1, 2):
+            raise SpecError(
+                f"DistanceGaussian.tangent projects 3-D displacements; dims must be (0, 1, 2); "
+                f"got {dims!r}."
             )
         object.__setattr__(self, "dims", dims)
 

@@ -195,6 +195,8 @@ def _population_to_dict(p: Population, owner: str) -> dict[str, Any]:
         }
     if p.positions is not None:
         out["positions"] = _plain(p.positions, f"{owner}.positions")
+    if p.normals is not None:
+        out["normals"] = _plain(p.normals, f"{owner}.normals")
     if p.labels:
         out["labels"] = _plain(p.labels, f"{owner}.labels")
     return out
@@ -376,7 +378,16 @@ def _model_from_dict(data: Any, owner: str) -> NeuronModel:
     return _make(cls, {k: v for k, v in data.items() if k != "receptors"}, owner, **extra)
 
 
-_POPULATION_KEYS = ("name", "size", "model", "params", "initial", "positions", "labels")
+_POPULATION_KEYS = (
+    "name",
+    "size",
+    "model",
+    "params",
+    "initial",
+    "positions",
+    "normals",
+    "labels",
+)
 _PROJECTION_KEYS = ("name", "pre", "post", "rule", "weight", "delay", "receptor")
 
 
