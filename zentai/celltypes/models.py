@@ -19,6 +19,7 @@ from zentai.errors import SpecError
 
 __all__ = [
     "LIF",
+    "LIFAHP",
     "AdEx",
     "Izhikevich2003",
     "Izhikevich2007",
@@ -477,12 +478,81 @@ class AdEx(NeuronModel):
             raise SpecError(f"AdEx.v_peak ({self.v_peak} mV) must be above v_th ({self.v_th} mV).")
 
 
+# Receptor defaults of LIFAHP: the cerebellar granule cell of Yamazaki & Nagao (2012), as
+# refactored in numericalbrainorg/snsbook code/part2/ec/gr.h (MODEL_SPEC §2.2). snsbook's NMDA
+# gate has no Mg²⁺ block, so none is applied here.
+_GRC_RECEPTORS = (
+    Receptor(name="ampa", tau=1.2, e_rev=0.0),
+    Receptor(name="nmda", tau=52.0, e_rev=0.0),
+    Receptor(name="gaba_fast", tau=7.0, e_rev=-82.0),
+    Receptor(name="gaba_slow", tau=59.0, e_rev=-82.0),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LIFAHP(NeuronModel):
+    """Conductance LIF without reset, repolarised by an afterhyperpolarisation (AHP) conductance.
+
+    Yamazaki & Tanaka (2007), Eur J Neurosci 26:2279; Yamazaki & Nagao (2012), PLoS ONE
+    7:e33319; equations and numbers as in numericalbrainorg/snsbook ``code/part2/ec``
+    (MODEL_SPEC §2.2)::
+
+        c_m dV/dt = -g_l (V - e_l) - Σ_r g_r (V - e_r) - g_ahp s_ahp (V - e_ahp) + i_e + I_stim
+
+    ``s_ahp`` decays with ``tau_ahp``. While ``V > v_th`` it is held at 1, so the AHP
+    conductance peaks at ``g_ahp`` (nS). snsbook stores ``s_ahp = dt / tau_ahp`` and multiplies
+    the AHP term by ``tau_ahp / dt``; the product is the same, so ``g_ahp`` keeps its meaning.
+    A spike is emitted when V crosses ``v_th`` upwards (below or at ``v_th`` at the start of a
+    step, above it at the end). snsbook (dt = 1 ms) counts every step above ``v_th`` as a spike;
+    with the crossing rule the spike count does not depend on ``dt``. There is no reset: the
+    AHP pulls V back. ``t_ref`` (default 0) suppresses new spikes for ``round(t_ref/dt)`` steps
+    after a spike. V keeps evolving, because there is no reset value to clamp it at.
+    Under strong drive (beyond about 60 pA for the granule and 300 pA for the Golgi defaults)
+    the AHP cannot hold V below ``v_th``. V then stays above it (depolarisation block, no more
+    spikes) or recrosses it every few steps; ``t_ref`` caps that rate.
+
+    Receptors are conductance :class:`Receptor` entries (weights in nS: the jump of ``g_r`` per
+    spike). snsbook's weight ``w`` onto channel ``c`` with gain ``ḡ_c`` and split ``r_c``
+    corresponds to a weight ``ḡ_c r_c w`` nS here. Defaults: granule cell (snsbook ``gr.h``).
+    """
+
+    state_names: ClassVar[tuple[str, ...]] = ("v", "s_ahp")
+    _positive: ClassVar[tuple[str, ...]] = ("c_m", "g_l", "tau_ahp")
+    _nonnegative: ClassVar[tuple[str, ...]] = ("g_ahp", "t_ref")
+
+    c_m: float = u.param("pF", 3.1)
+    g_l: float = u.param("nS", 0.43)
+    e_l: float = u.param("mV", -58.0)
+    v_th: float = u.param("mV", -35.0)
+    g_ahp: float = u.param("nS", 1.0)
+    e_ahp: float = u.param("mV", -82.0)
+    tau_ahp: float = u.param("ms", 5.0)
+    t_ref: float = u.param("ms", 0.0)
+    i_e: float = u.param("pA", 0.0)
+    receptors: tuple[Receptor, ...] = field(default=_GRC_RECEPTORS)
+
+    def __post_init__(self) -> None:
+        self._validate()
+        if self.e_ahp >= self.v_th:
+            raise SpecError(
+                f"LIFAHP.e_ahp must be below v_th ({self.v_th} mV) so that the AHP repolarises; "
+                f"got {self.e_ahp} mV."
+            )
+        for r in self.receptors:
+            if not r.is_conductance:
+                raise SpecError(
+                    f"LIFAHP receptors must be conductance synapses; receptor {r.name!r} has "
+                    f"e_rev=None. Give it a reversal potential (e.g. e_rev=0.0 for AMPA)."
+                )
+
+
 _MODELS: dict[str, type] = {
     "LIF": LIF,
     "LIFCond": LIFCond,
     "Izhikevich2003": Izhikevich2003,
     "Izhikevich2007": Izhikevich2007,
     "AdEx": AdEx,
+    "LIFAHP": LIFAHP,
 }
 
 

@@ -6,6 +6,7 @@ from zentai.sim.models.adex import AdExDynamics
 from zentai.sim.models.base import Dynamics
 from zentai.sim.models.izhikevich import Izhikevich2003Dynamics, Izhikevich2007Dynamics
 from zentai.sim.models.lif import LIFDynamics
+from zentai.sim.models.lif_ahp import LIFAHPDynamics
 from zentai.sim.models.lif_cond import LIFCondDynamics
 
 __all__ = ["Dynamics", "dynamics_for", "register"]
@@ -38,6 +39,7 @@ for _cls in (
     Izhikevich2003Dynamics,
     Izhikevich2007Dynamics,
     AdExDynamics,
+    LIFAHPDynamics,
 ):
     register(_cls)
 del _cls
