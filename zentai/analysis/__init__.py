@@ -5,6 +5,14 @@ Groupings (population, region, layer, cell type, voxel) are given as a mapping
 ``name -> neuron ids`` or as one label per neuron (see :mod:`zentai.analysis.rates`).
 """
 
+from zentai.analysis.phase import (
+    bandpass_phase,
+    circular_mean,
+    phase_histogram,
+    phase_table,
+    spike_phases,
+    vector_strength,
+)
 from zentai.analysis.rates import population_rate, propagation_latency
 from zentai.analysis.spectral import (
     coherence,
@@ -15,11 +23,17 @@ from zentai.analysis.spectral import (
 )
 
 __all__ = [
+    "bandpass_phase",
+    "circular_mean",
     "coherence",
     "coherence_with_surrogates",
     "peak_frequency",
     "peak_ratio",
+    "phase_histogram",
+    "phase_table",
     "population_rate",
     "power_spectrum",
     "propagation_latency",
+    "spike_phases",
+    "vector_strength",
 ]
