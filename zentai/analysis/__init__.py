@@ -5,6 +5,7 @@ Groupings (population, region, layer, cell type, voxel) are given as a mapping
 ``name -> neuron ids`` or as one label per neuron (see :mod:`zentai.analysis.rates`).
 """
 
+from zentai.analysis.maps import centroid, top_view, voxel_activity
 from zentai.analysis.phase import (
     bandpass_phase,
     circular_mean,
@@ -24,6 +25,7 @@ from zentai.analysis.spectral import (
 
 __all__ = [
     "bandpass_phase",
+    "centroid",
     "circular_mean",
     "coherence",
     "coherence_with_surrogates",
@@ -35,5 +37,7 @@ __all__ = [
     "power_spectrum",
     "propagation_latency",
     "spike_phases",
+    "top_view",
     "vector_strength",
+    "voxel_activity",
 ]
