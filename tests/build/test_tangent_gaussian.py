@@ -1,9 +1,10 @@
 """DistanceGaussian in the tangent plane of the post neuron, and in-degree calibration."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
-from scipy import stats
 
 import zentai as zt
 from zentai.build import NetworkSpec, Population, Projection
@@ -31,7 +32,7 @@ def _sheet(n, seed, normal):
 def test_tangent_kernel_ignores_depth_and_is_recovered():
     # p(d_par) = p_max exp(-d_par^2 / 2 sigma^2): connection fraction per tangent-distance bin
     # against the kernel (binomial z-scores), while 3-D distances differ by up to 1 mm in depth
-    pos, nrm, a, b = _sheet(1500, 0, [0.3, -0.8, 0.5])
+    pos, nrm, _a, _b = _sheet(1500, 0, [0.3, -0.8, 0.5])
     rule = DistanceGaussian(p_max=0.5, sigma=150.0, tangent=True)
     pre, post = connect(
         rule,
@@ -50,7 +51,7 @@ def test_tangent_kernel_ignores_depth_and_is_recovered():
     connected = np.zeros_like(d_par, dtype=bool)
     connected[post.numpy(), pre.numpy()] = True
     bins = np.arange(0, 450, 50.0)
-    for lo, hi in zip(bins[:-1], bins[1:]):
+    for lo, hi in itertools.pairwise(bins):
         sel = (d_par >= lo) & (d_par < hi)
         n = sel.sum()
         p = 0.5 * np.exp(-((0.5 * (lo + hi)) ** 2) / (2 * 150.0**2))
@@ -67,7 +68,7 @@ def test_tangent_kernel_ignores_depth_and_is_recovered():
 def test_mean_indegree_calibration_hits_the_target():
     pos, nrm, _, _ = _sheet(3000, 1, [0, 0, 1])
     rule = DistanceGaussian(mean_indegree=40.0, sigma=200.0, tangent=True)
-    pre, post = connect(
+    _pre, post = connect(
         rule,
         3000,
         3000,
@@ -86,7 +87,12 @@ def test_mean_indegree_calibration_hits_the_target():
 def test_tangent_rule_is_partition_independent():
     pos, nrm, _, _ = _sheet(800, 2, [1, 1, 0])
     rule = DistanceGaussian(mean_indegree=20.0, sigma=120.0, tangent=True)
-    kw = dict(key=zt.rng.key(3, "t"), pre_positions=pos, post_positions=pos, post_normals=nrm)
+    kw = {
+        "key": zt.rng.key(3, "t"),
+        "pre_positions": pos,
+        "post_positions": pos,
+        "post_normals": nrm,
+    }
     full = connect(rule, 800, 800, **kw)
     parts = [connect(rule, 800, 800, post_range=(a, a + 200), **kw) for a in range(0, 800, 200)]
     assert torch.equal(full[0], torch.cat([p[0] for p in parts]))

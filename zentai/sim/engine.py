@@ -884,7 +884,13 @@ def run(
     dt: Any = 0.1,
     device: str = "cpu",
     seed: int = 0,
+    progress: bool | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: Any = None,
     **kwargs: Any,
 ) -> Result:
-    """Build a :class:`Simulator`, run it for ``duration`` and return the :class:`Result`."""
-    return Simulator(network, dt=dt, device=device, seed=seed, **kwargs).run(duration)
+    """Build a :class:`Simulator` (``kwargs`` go to it), run ``duration``, return the Result."""
+    sim = Simulator(network, dt=dt, device=device, seed=seed, **kwargs)
+    return sim.run(
+        duration, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every
+    )

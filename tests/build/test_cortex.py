@@ -1,0 +1,59 @@
+"""The atlas-built cortical sheet (first part of issue 4)."""
+
+import numpy as np
+import pytest
+
+import zentai as zt
+from zentai.build.cortex import cortex_spec
+
+
+@pytest.fixture(scope="module")
+def atlas(real_data):
+    return zt.atlas.load("allen_mouse_100um", data_dir=real_data)
+
+
+def test_neuron_counts_follow_density_volume_fraction(atlas):
+    # expected cells = sum over voxels of class density x voxel volume x fraction; stochastic
+    # rounding per voxel keeps the total within a few Poisson standard deviations
+    spec, layout = cortex_spec(atlas, ("MOp",), fraction=0.02, seed=3)
+    dens = zt.atlas.load_densities(atlas.ontology)
+    geo = zt.atlas.cortical_geometry(atlas, ("MOp",))
+    left = atlas.mask("root", "left")[tuple(geo.index.T)]
+    keep = left & (geo.layer > 0)  # L1 holds none of the three classes
+    labels = atlas.annotation[tuple(geo.index[keep].T)]
+    expected = sum(dens.class_densities(int(s))[0]["excitatory"] for s in labels) * 1e-3 * 0.02
+    placed = sum(p.size for p in spec.populations if p.labels["cell_class"] == "E")
+    assert abs(placed - expected) < 4 * np.sqrt(expected)
+    # every neuron lies inside its voxel, in the left hemisphere
+    for name, vox in layout.voxels.items():
+        pos = layout.positions[name]
+        assert np.all(np.floor(pos / 100.0).astype(int) == vox)
+        assert np.all(vox[:, 2] < atlas.midline_index)
+
+
+def test_same_seed_same_network_and_realised_indegree(atlas):
+    spec, _ = cortex_spec(atlas, ("MOp",), fraction=0.01, seed=1)
+    a = zt.build.network(spec, seed=4)
+    b = zt.build.network(cortex_spec(atlas, ("MOp",), fraction=0.01, seed=1)[0], seed=4)
+    assert np.array_equal(a.target.numpy(), b.target.numpy())
+    assert np.array_equal(a.weight.numpy(), b.weight.numpy())
+    # mean realised in-degree of L2/3 E from L2/3 E equals the calibrated target
+    target = next(
+        p.rule.mean_indegree
+        for p in spec.projections
+        if p.pre == "Isocortex.L2/3.E" and p.post == "Isocortex.L2/3.E"
+    )
+    info = next(i for i in a.projections if i.name == "Isocortex.L2/3.E->Isocortex.L2/3.E:ex")
+    n_post = spec.population("Isocortex.L2/3.E").size
+    assert info.n_synapses / n_post == pytest.approx(target, rel=0.1)
+
+
+@pytest.mark.slow
+def test_sheet_fires_at_physiological_rates(atlas):
+    # with the Potjans-Diesmann in-degrees, background and the van Albada compensation, every
+    # population stays between 0.1 and 60 Hz (not silent, not runaway) at fraction 0.01
+    spec, _ = cortex_spec(atlas, ("MOp",), fraction=0.01, seed=1)
+    spec = spec.add(zt.record.Spikes())
+    res = zt.sim.run(zt.build.network(spec, seed=1), 600.0, seed=1)
+    rates = res.rates_hz(200.0, 600.0)
+    assert all(0.1 < r < 60.0 for r in rates.values()), rates
