@@ -45,7 +45,7 @@ from zentai.build.microcircuit import (
 )
 from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
-from zentai.celltypes.models import LIF, NeuronModel
+from zentai.celltypes.models import LIF, Izhikevich2007, NeuronModel
 from zentai.connectome.rules import DistanceGaussian, Normal
 from zentai.errors import SpecError
 from zentai.stim import PoissonInput
@@ -72,6 +72,64 @@ class CortexLayout:
         return np.flatnonzero((v == np.asarray(voxel)[None, :]).all(axis=1))
 
 
+def psc_per_mv(model: NeuronModel, receptor: str) -> tuple[float, float]:
+    """(PSC amplitude in pA per mV of PSP peak at rest, synaptic tau) for a current receptor.
+
+    LIF: exact (:func:`~zentai.build.microcircuit.psc_over_psp`). Izhikevich 2007: the same
+    formula with the membrane linearised at v_r, tau_eff = c_m / (k (v_t - v_r)).
+    """
+    tau_s = model.receptors[model.receptor_index(receptor)].tau
+    if isinstance(model, Izhikevich2007):
+        tau_m = model.c_m / (model.k * (model.v_t - model.v_r))
+        return psc_over_psp(model.c_m, tau_m, tau_s), tau_s
+    if isinstance(model, LIF):
+        return psc_over_psp(model.c_m, model.tau_m, tau_s), tau_s
+    raise SpecError(
+        f"cortex_spec has no PSP calibration for {type(model).__name__}; use LIF or "
+        f"Izhikevich2007 models."
+    )
+
+
+def _model_table(models: str | dict):
+    from zentai.celltypes.catalog import cell_type
+
+    if models == "lif":
+        return lambda layer, cls: _LIF
+    if models == "izhikevich":
+        names = {"E": "IT", "FS": "PV", "LTS": "SST"}
+
+        def pick(layer: str, cls: str) -> NeuronModel:
+            lay = "L6" if layer.startswith("L6") else layer
+            kind = "PT" if (cls == "E" and lay == "L5B") else names[cls]
+            return cell_type(f"Isocortex.{lay}.{kind}").model
+
+        return pick
+    if isinstance(models, dict):
+
+        def pick_dict(layer: str, cls: str) -> NeuronModel:
+            if (layer, cls) in models:
+                return models[(layer, cls)]
+            if cls in models:
+                return models[cls]
+            raise SpecError(f"cortex_spec models has no entry for {cls!r} or {(layer, cls)!r}.")
+
+        return pick_dict
+    raise SpecError(
+        f"cortex_spec models must be 'lif', 'izhikevich' or a dict of models; got {models!r}."
+    )
+
+
+def _initial(model: NeuronModel) -> dict:
+    if isinstance(model, LIF):
+        return {"v": Normal(-58.0, 10.0)}  # Potjans & Diesmann 2014
+    if isinstance(model, Izhikevich2007):
+        return {"v": Normal(model.v_r, 5.0)}
+    return {}
+
+
+_LIF = LIF()
+
+
 def _pd_index(layer: str, cls: str) -> int:
     return 2 * _PD_LAYER[layer] + (0 if cls == "E" else 1)
 
@@ -83,7 +141,7 @@ def cortex_spec(
     fraction: float = 0.01,
     hemisphere: str | int | None = "left",
     seed: int = 0,
-    models: dict[str, NeuronModel] | None = None,
+    models: str | dict = "lif",
     densities: CellDensities | None = None,
     background: bool = True,
     psp_mv: float = 0.15,
@@ -92,16 +150,17 @@ def cortex_spec(
     """A layered cortical sheet of ``regions`` at ``fraction`` of the real neuron density.
 
     Returns the spec and a :class:`CortexLayout` (voxel of every neuron, for stimuli and
-    analysis). ``models`` maps class ("E", "FS", "LTS") to a neuron model (default: the
-    Potjans-Diesmann LIF for all, so the wiring can be checked against the microcircuit).
+    analysis). ``models``: ``"lif"`` (the Potjans-Diesmann LIF for every class, so the wiring
+    can be checked against the microcircuit), ``"izhikevich"`` (the catalog's M1 Izhikevich 2007
+    types: RS for E, IB for L5B E (PT), FS, LTS; ``zentai.celltypes.catalog``), or a dict
+    mapping class ("E", "FS", "LTS") or (layer, class) to a neuron model. Synaptic weights are
+    set per target model so that a PSP at rest has the Potjans-Diesmann amplitude
+    (:func:`psc_per_mv`).
     """
     if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
         raise SpecError(f"cortex_spec fraction must be in (0, 1]; got {fraction!r}.")
     regions = (regions,) if isinstance(regions, str) else tuple(regions)
-    models = dict(models or {})
-    default = LIF()
-    for cls in CLASSES:
-        models.setdefault(cls, default)
+    model_for = _model_table(models)
     geo = cortical_geometry(atlas, regions)
     keep = geo.layer >= 0
     if hemisphere is not None:
@@ -135,10 +194,10 @@ def cortex_spec(
                 Population(
                     name=name,
                     size=placed.size,
-                    model=models[cls],
+                    model=model_for(lname, cls),
                     positions=placed.positions_um,
                     normals=normal[sel][placed.voxel],
-                    initial={"v": Normal(-58.0, 10.0)} if isinstance(models[cls], LIF) else {},
+                    initial=_initial(model_for(lname, cls)),
                     labels={"region": "+".join(regions), "layer": lname, "cell_class": cls},
                 )
             )
@@ -153,8 +212,6 @@ def cortex_spec(
     share: dict[int, int] = {}
     for name, idx in pd_of.items():
         share[idx] = share.get(idx, 0) + sizes[name]
-    factor = psc_over_psp(250.0, 10.0, 0.5)
-    w_e = psp_mv * factor
     projections = []
     dc = dict.fromkeys(sizes, 0.0)
     for post in pops:
@@ -165,10 +222,12 @@ def cortex_spec(
             if k_full <= 0:
                 continue
             cls = pre.labels["cell_class"]
-            w = w_e * (2.0 if (p == 2 and q == 0) else 1.0) * (1.0 if cls == "E" else g)
+            rec = "ex" if cls == "E" else "in"
+            per_mv, tau_s = psc_per_mv(post.model, rec)
+            w = psp_mv * per_mv * (2.0 if (p == 2 and q == 0) else 1.0) * (1.0 if cls == "E" else g)
             # van Albada et al. 2015: weights / sqrt(f), DC restores the full-density mean
             dc[post.name] += (
-                1e-3 * 0.5 * (1 - math.sqrt(fraction)) * k_full * w * (FULL_MEAN_RATES[p])
+                1e-3 * tau_s * (1 - math.sqrt(fraction)) * k_full * w * (FULL_MEAN_RATES[p])
             )
             w_scaled = w / math.sqrt(fraction)
             projections.append(
@@ -190,7 +249,7 @@ def cortex_spec(
                     delay=Normal(
                         1.5 if cls == "E" else 0.75, 0.5 * (1.5 if cls == "E" else 0.75), low=0.05
                     ),
-                    receptor="ex" if w > 0 else "in",
+                    receptor=rec,
                 )
             )
     pops = [
@@ -212,6 +271,8 @@ def cortex_spec(
     if background:
         for p in pops:
             q = pd_of[p.name]
+            w_e = psp_mv * psc_per_mv(p.model, "ex")[0]
+            w_i = psp_mv * psc_per_mv(p.model, "in")[0]
             stimuli.append(
                 PoissonInput(
                     target=p.name, rate=8.0, weight=w_e, n_sources=int(K_EXT[q]), receptor="ex"
@@ -224,7 +285,7 @@ def cortex_spec(
                 if k_full == 0:
                     continue
                 exc = missing % 2 == 0
-                w = w_e * (2.0 if (missing == 2 and q == 0) else 1.0) * (1.0 if exc else g)
+                w = (w_e if exc else w_i * g) * (2.0 if (missing == 2 and q == 0) else 1.0)
                 stimuli.append(
                     PoissonInput(
                         target=p.name,
