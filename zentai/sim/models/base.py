@@ -106,6 +106,31 @@ class Dynamics:
                 total = total + syn[r]
         return total
 
+    def add_step_mean_inputs(
+        self,
+        syn: torch.Tensor,
+        v: torch.Tensor,
+        g_tot: torch.Tensor,
+        drive: torch.Tensor,
+        step_mean: list,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add every receptor's mean over the step to a linear membrane equation.
+
+        ``step_mean[r]`` is the mean of the exponential decay over one step; conductances
+        (with the Mg²⁺ block at ``v`` where set) add to ``g_tot`` and ``g e_rev`` to ``drive``,
+        currents add to ``drive``. Used by the exponential-Euler models (LIFCond, LIFAHP).
+        """
+        for r, rec in enumerate(self.receptors):
+            x = syn[r] * step_mean[r]
+            if rec.is_conductance:
+                if rec.mg_block:
+                    x = x * mg_block(v, self.params.get("mg", 1.0))
+                g_tot = g_tot + x
+                drive = drive + x * rec.e_rev
+            else:
+                drive = drive + x
+        return g_tot, drive
+
     def decay_and_add(self, syn: torch.Tensor, arriving: torch.Tensor) -> None:
         """``syn <- syn * exp(-dt/tau) + arriving`` in place."""
         syn.mul_(self.syn_decay).add_(arriving)

@@ -30,7 +30,7 @@ import math
 import torch
 
 from zentai.celltypes.models import LIFAHP
-from zentai.sim.models.base import Dynamics, ParamValue, mg_block
+from zentai.sim.models.base import Dynamics, ParamValue
 
 __all__ = ["LIFAHPDynamics"]
 
@@ -78,15 +78,7 @@ class LIFAHPDynamics(Dynamics):
         drive = g_ahp * p["e_ahp"] + p["g_l"] * p["e_l"] + p["i_e"]
         if i_stim is not None:
             drive = drive + i_stim
-        for r, rec in enumerate(self.receptors):
-            x = syn[r] * self.step_mean[r]
-            if rec.is_conductance:
-                if rec.mg_block:
-                    x = x * mg_block(v, p.get("mg", 1.0))
-                g_tot = g_tot + x
-                drive = drive + x * rec.e_rev
-            else:
-                drive = drive + x
+        g_tot, drive = self.add_step_mean_inputs(syn, v, g_tot, drive, self.step_mean)
         v_inf = drive / g_tot
         v_new = v_inf + (v - v_inf) * torch.exp(-self.dt / p["c_m"] * g_tot)
         free = refr <= 0

@@ -26,7 +26,7 @@ import math
 import torch
 
 from zentai.celltypes.models import LIFCond
-from zentai.sim.models.base import Dynamics, ParamValue, mg_block
+from zentai.sim.models.base import Dynamics, ParamValue
 
 __all__ = ["LIFCondDynamics"]
 
@@ -59,15 +59,7 @@ class LIFCondDynamics(Dynamics):
         drive = g_tot * p["e_l"] + p["i_e"]
         if i_stim is not None:
             drive = drive + i_stim
-        for r, rec in enumerate(self.receptors):
-            x = syn[r] * self.step_mean[r]
-            if rec.is_conductance:
-                if rec.mg_block:
-                    x = x * mg_block(v, p.get("mg", 1.0))
-                g_tot = g_tot + x
-                drive = drive + x * rec.e_rev
-            else:
-                drive = drive + x
+        g_tot, drive = self.add_step_mean_inputs(syn, v, g_tot, drive, self.step_mean)
         v_inf = drive / g_tot
         v_new = v_inf + (v - v_inf) * torch.exp(-self.dt / p["c_m"] * g_tot)
         v.copy_(torch.where(refr <= 0, v_new, v))
