@@ -1,4 +1,4 @@
-"""The ``zentai`` command: ``zentai run microcircuit``, ``zentai run spec.toml``, ``zentai info``.
+"""The ``zentai`` command: ``zentai run microcircuit|m1-gamma|spec.toml``, ``zentai info``.
 
 Bad input (unknown model, negative duration, unavailable device, ...) ends with one line on
 stderr and exit status 2, never a traceback; see :func:`main`.
@@ -105,9 +105,18 @@ class _Settings:
                         f"({', '.join(BUILTIN_MODELS)}), not to the spec file {self.source!r}."
                     )
         else:
+            from zentai.scenarios import SCENARIOS
+
+            known = (*BUILTIN_MODELS, *SCENARIOS)
+            # closest matches include the scenarios; the sentence keeps its tested wording
             raise SpecError(
-                f"unknown model {self.source!r}; {closest(self.source, BUILTIN_MODELS)}. Give a "
+                f"unknown model {self.source!r}; {closest(self.source, known)}. Give a "
                 f"built-in model ({', '.join(BUILTIN_MODELS)}) or the path of a TOML spec file."
+            )
+        if args.fraction is not None:
+            raise SpecError(
+                f"--fraction applies to scenarios, not to {self.source!r}; use --scale for "
+                "built-in models."
             )
 
         def pick(name: str) -> Any:
@@ -247,8 +256,57 @@ def _print_table(s: _Settings, summary: dict[str, Any], files: list[Path]) -> No
     out.write("wrote " + ", ".join(str(f) for f in files) + "\n")
 
 
+def _is_scenario(source: str) -> bool:
+    from zentai.scenarios import SCENARIOS, is_scenario_file
+
+    if source in BUILTIN_MODELS:
+        return False
+    return source in SCENARIOS or (os.path.isfile(source) and is_scenario_file(source))
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    """``zentai run <scenario>``: :func:`zentai.scenarios.runner.run_scenario`."""
+    from zentai.scenarios.runner import run_scenario
+
+    for flag in ("scale", "k_scale", "background", "checkpoint", "checkpoint_every", "dt"):
+        if getattr(args, flag) is not None:
+            raise SpecError(
+                f"--{flag.replace('_', '-')} does not apply to the scenario {args.model!r}; "
+                "scenarios take --fraction, --device, --seed, --duration, --warmup, --dtype."
+            )
+    _positive_fraction(args.fraction, "--fraction")
+    if args.seed is not None and args.seed < 0:
+        raise SpecError(f"--seed must be an integer >= 0; got {args.seed!r}.")
+    duration = warmup = None
+    if args.duration is not None:
+        duration = _time(args.duration, "s", "--duration") * 1000.0
+        if duration <= 0:
+            raise SpecError(f"--duration must be a positive time; got {args.duration!r}.")
+    if args.warmup is not None:
+        warmup = _time(args.warmup, "s", "--warmup") * 1000.0
+        if warmup < 0:
+            raise SpecError(f"--warmup must be a time >= 0; got {args.warmup!r}.")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out must be a folder; {str(out)!r} is a file.")
+    run_scenario(
+        args.model,
+        fraction=args.fraction,
+        device=args.device or DEFAULTS["device"],
+        seed=args.seed,
+        out=out,
+        progress=False if args.no_progress else None,
+        duration_ms=duration,
+        warmup_ms=warmup,
+        dtype=args.dtype or DEFAULTS["dtype"],
+    )
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``zentai run``: build, simulate, write spikes.h5, raster.png, spec.toml, summary.json."""
+    if _is_scenario(args.model):
+        return cmd_scenario(args)
     import torch
 
     import zentai
@@ -397,12 +455,24 @@ def build_parser() -> argparse.ArgumentParser:
             "Build a built-in model (microcircuit: Potjans & Diesmann 2014) or a TOML spec file, "
             "simulate warm-up + duration, and write spikes.h5, raster.png, spec.toml and "
             "summary.json into --out. Rates and CVs are computed after the warm-up. Options given "
-            "here override a spec file's [run] table."
+            "here override a spec file's [run] table. A scenario (m1-gamma, or a TOML file with "
+            "a [scenario] table; see zentai.scenarios) writes spikes.h5, psd.png, phases.png and "
+            "summary.json instead."
         ),
     )
-    run.add_argument("model", help="built-in model name (microcircuit) or path to a spec.toml")
+    run.add_argument(
+        "model",
+        help="built-in model name (microcircuit), scenario name (m1-gamma), or path to a "
+        "spec.toml or scenario TOML",
+    )
     run.add_argument(
         "--scale", type=float, metavar="S", help="fraction of neurons, in (0, 1] (default 0.1)"
+    )
+    run.add_argument(
+        "--fraction",
+        type=float,
+        metavar="F",
+        help="scenarios: fraction of the real neuron density, in (0, 1] (default: the file's)",
     )
     run.add_argument(
         "--k-scale", type=float, metavar="K", help="fraction of in-degrees (default: --scale)"
