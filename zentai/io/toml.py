@@ -449,12 +449,12 @@ def spec_from_dict(d: Mapping[str, Any]) -> NetworkSpec:
     >>> spec = spec_from_dict({"populations": [{"name": "E", "size": 3, "model": {"kind": "LIF"}}]})
     >>> spec.population("E").model.tau_m
     10.0
-    >>> bad = {"populations": [{"name": "E", "size": 3, "model": {"kind": "LIFF"}}]}
+    >>> bad = {"populations": [{"name": "E", "size": 3, "model": {"kind": "AdExp"}}]}
     >>> try:
     ...     spec_from_dict(bad)
     ... except SpecError as exc:
     ...     print(exc)
-    populations[0] ('E').model: Unknown neuron model 'LIFF'; closest: 'LIF', 'LIFCond'.
+    populations[0] ('E').model: Unknown neuron model 'AdExp'; closest: 'AdEx'.
     """
     d = _table(d, "spec")
     _check_keys(d, _TOP_KEYS, "spec (top level)")
