@@ -57,3 +57,21 @@ def test_sheet_fires_at_physiological_rates(atlas):
     res = zt.sim.run(zt.build.network(spec, seed=1), 600.0, seed=1)
     rates = res.rates_hz(200.0, 600.0)
     assert all(0.1 < r < 60.0 for r in rates.values()), rates
+
+
+def test_estimate_before_building_and_refusal(atlas, caplog):
+    import logging
+
+    from zentai.errors import MemoryBudgetError
+
+    with caplog.at_level(logging.INFO, logger="zentai.build.cortex"):
+        spec, _ = cortex_spec(atlas, ("MOp",), fraction=0.02, seed=1)
+    line = next(r.getMessage() for r in caplog.records if "cortex estimate" in r.getMessage())
+    est_neurons, est_synapses = (int(x.replace(",", "")) for x in line.split()[2:5:2])
+    net = zt.build.network(spec, seed=1)
+    # the estimate (densities x volume, mean in-degrees) predicts what gets built
+    assert spec.n_neurons == pytest.approx(est_neurons, rel=0.03)
+    assert net.n_synapses == pytest.approx(est_synapses, rel=0.05)
+    # the whole isocortex at full density does not fit in 24 GiB: refused with a fraction that does
+    with pytest.raises(MemoryBudgetError, match=r"largest fraction that fits is about 0\.\d+"):
+        cortex_spec(atlas, ("Isocortex",), fraction=1.0, hemisphere=None)

@@ -28,6 +28,7 @@ population at 200-400 Hz). sigma >= sqrt(K / (2π Σ)) ≈ 250 µm makes the in-
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -43,14 +44,17 @@ from zentai.build.microcircuit import (
     N_FULL,
     psc_over_psp,
 )
+from zentai.build.network import BYTES_PER_SYNAPSE, available_memory_bytes
 from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.celltypes.models import LIF, Izhikevich2007, NeuronModel
 from zentai.connectome.rules import DistanceGaussian, Normal
-from zentai.errors import SpecError
+from zentai.errors import MemoryBudgetError, SpecError
 from zentai.stim import PoissonInput
 
-__all__ = ["CLASSES", "CortexLayout", "cortex_spec"]
+__all__ = ["CLASSES", "CortexEstimate", "CortexLayout", "cortex_spec"]
+
+log = logging.getLogger(__name__)
 
 #: cell classes of the sheet and the density class each is placed by
 CLASSES = {"E": "excitatory", "FS": "fs", "LTS": "lts"}
@@ -130,6 +134,68 @@ def _initial(model: NeuronModel) -> dict:
 _LIF = LIF()
 
 
+#: measured build throughput of the dense tangent-Gaussian wiring on 2 CPU cores
+#: (fraction 0.1 of MOp-left: 1.06e9 candidate pairs in 9 s)
+PAIRS_PER_SECOND = 1.1e8
+
+
+@dataclass(frozen=True)
+class CortexEstimate:
+    """Expected size of a cortical sheet before it is built.
+
+    ``n_synapses`` is the sum of the calibrated mean in-degrees; ``build_bytes`` counts the
+    synapse tables and build temporaries (``zentai.build.network.BYTES_PER_SYNAPSE`` + 20 B);
+    ``pairs`` is the number of (pre, post) candidates the dense wiring evaluates, and
+    ``build_s`` the build time predicted from :data:`PAIRS_PER_SECOND`.
+    """
+
+    n_neurons: int
+    n_synapses: int
+    build_bytes: int
+    pairs: float
+    build_s: float
+
+    def __str__(self) -> str:
+        return (
+            f"cortex estimate: {self.n_neurons:,} neurons, {self.n_synapses:,} synapses, "
+            f"{self.build_bytes / 2**30:.2f} GiB to build, ~{self.build_s:.0f} s to wire"
+        )
+
+    def check(self, fraction: float, memory_fraction: float = 0.8) -> None:
+        """Raise :class:`MemoryBudgetError` with the largest fraction that fits."""
+        avail = available_memory_bytes("cpu")
+        if self.build_bytes > memory_fraction * avail:
+            # synapses grow with fraction² (neurons x in-degree)
+            fits = fraction * math.sqrt(memory_fraction * avail / self.build_bytes)
+            raise MemoryBudgetError(
+                f"{self} but only {avail / 2**30:.1f} GiB are available; the largest fraction "
+                f"that fits is about {fits:.3g}."
+            )
+
+
+def _estimate(layer, labels, dens_by_label, vox_mm3, fraction) -> CortexEstimate:
+    counts = np.zeros(8)  # expected neurons per Potjans-Diesmann population index
+    for li, lname in enumerate(LAYERS):
+        if lname == "L1":
+            continue
+        sel = layer == li
+        for cls, dclass in CLASSES.items():
+            n = sum(dens_by_label[int(s)][dclass] for s in labels[sel]) * vox_mm3 * fraction
+            counts[_pd_index(lname, cls)] += n
+    present = counts > 0
+    k_pd = CONN_PROBS * N_FULL[None, :]
+    synapses = float((counts[:, None] * k_pd * present[None, :]).sum() * fraction)
+    n = float(counts.sum())
+    pairs = n * n
+    return CortexEstimate(
+        n_neurons=round(n),
+        n_synapses=round(synapses),
+        build_bytes=round(synapses * (BYTES_PER_SYNAPSE + 20)),
+        pairs=pairs,
+        build_s=pairs / PAIRS_PER_SECOND,
+    )
+
+
 def _pd_index(layer: str, cls: str) -> int:
     return 2 * _PD_LAYER[layer] + (0 if cls == "E" else 1)
 
@@ -146,6 +212,7 @@ def cortex_spec(
     background: bool = True,
     psp_mv: float = 0.15,
     g: float = -4.0,
+    check_memory: bool = True,
 ) -> tuple[NetworkSpec, CortexLayout]:
     """A layered cortical sheet of ``regions`` at ``fraction`` of the real neuron density.
 
@@ -171,6 +238,10 @@ def cortex_spec(
     labels = atlas.annotation[tuple(index.T)]
     vox_mm3 = atlas.voxel_volume_mm3
     dens_by_label = {int(s): densities.class_densities(int(s))[0] for s in np.unique(labels)}
+    est = _estimate(layer, labels, dens_by_label, vox_mm3, fraction)
+    log.info("%s", est)
+    if check_memory:
+        est.check(fraction)
 
     pops: list[Population] = []
     layout = CortexLayout(resolution_um=atlas.resolution_um)
