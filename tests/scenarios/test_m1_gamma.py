@@ -30,7 +30,8 @@ def test_toml_round_trip():
     assert sc.regions == ("MOp",) and sc.hemisphere == "left"
     assert sc.fraction == 0.01 and sc.models == "izhikevich" and sc.seed == 0
     (st,) = sc.stimuli
-    assert st.kind == "DC" and st.amplitude_pa == pytest.approx(300.0)
+    assert st.kind == "DC" and st.amplitude_pa == pytest.approx(1200.0)
+    assert st.target.radius_um == pytest.approx(300.0)
     assert st.start_ms == pytest.approx(200.0) and st.stop_ms is None
     assert st.target.layer == "L2/3" and st.target.cell_class == "E"
     assert st.target.voxel == "center" and st.target.population == "Isocortex.L2/3.E"
@@ -119,3 +120,19 @@ def test_cli_tiny_run(real_data: Path, tmp_path: Path, monkeypatch):
 def test_builtin_scenarios_ship():
     for name in SCENARIOS:
         assert Path(load_scenario(name).source).is_file()
+
+
+def test_m1_gamma_fs_paced_rhythm_in_the_gamma_band(real_data: Path, tmp_path: Path, monkeypatch):
+    # issue 4 / MODEL_SPEC §0 A1: DC into L2/3 of MOp gives a population-rate peak in 30-50 Hz
+    # at >= 3x the 1/f background (measured at fraction 0.01, seed 0: 32 Hz, ratio 6.95; at 0.1:
+    # 38 Hz, ratio 980). The phase criteria (A2, A3) are not met yet in the deep layers.
+    monkeypatch.setenv("ZENTAI_DATA", str(real_data))
+    out = tmp_path / "gamma"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert (
+            main(["run", "m1-gamma", "--fraction", "0.01", "--no-progress", "--out", str(out)]) == 0
+        )
+    s = json.loads((out / "summary.json").read_text())
+    assert 30.0 <= s["peak_hz"] <= 50.0
+    assert s["peak_ratio"] >= 3.0
+    assert s["checks"]["peak_in_band"] and s["checks"]["peak_ratio_ge_3"]
