@@ -75,3 +75,14 @@ def test_estimate_before_building_and_refusal(atlas, caplog):
     # the whole isocortex at full density does not fit in 24 GiB: refused with a fraction that does
     with pytest.raises(MemoryBudgetError, match=r"largest fraction that fits is about 0\.\d+"):
         cortex_spec(atlas, ("Isocortex",), fraction=1.0, hemisphere=None)
+
+
+def test_pathway_gain_scales_only_its_pathway(atlas):
+    base, _ = cortex_spec(atlas, ("MOp",), fraction=0.01, seed=1)
+    gained, _ = cortex_spec(
+        atlas, ("MOp",), fraction=0.01, seed=1, pathway_gain={("L2/3.E", "L5A.E"): 2.5}
+    )
+    for a, b in zip(base.projections, gained.projections, strict=True):
+        factor = 2.5 if (a.pre, a.post) == ("Isocortex.L2/3.E", "Isocortex.L5A.E") else 1.0
+        assert b.weight.mu == pytest.approx(factor * a.weight.mu)
+        assert b.rule.mean_indegree == a.rule.mean_indegree

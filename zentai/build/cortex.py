@@ -213,6 +213,7 @@ def cortex_spec(
     psp_mv: float = 0.15,
     g: float = -4.0,
     check_memory: bool = True,
+    pathway_gain: dict[tuple[str, str], float] | None = None,
 ) -> tuple[NetworkSpec, CortexLayout]:
     """A layered cortical sheet of ``regions`` at ``fraction`` of the real neuron density.
 
@@ -222,12 +223,15 @@ def cortex_spec(
     types: RS for E, IB for L5B E (PT), FS, LTS; ``zentai.celltypes.catalog``), or a dict
     mapping class ("E", "FS", "LTS") or (layer, class) to a neuron model. Synaptic weights are
     set per target model so that a PSP at rest has the Potjans-Diesmann amplitude
-    (:func:`psc_per_mv`).
+    (:func:`psc_per_mv`). ``pathway_gain`` multiplies the recurrent weights of chosen
+    pathways, keyed by ("<layer>.<class>", "<layer>.<class>") of (pre, post), e.g.
+    ``{("L2/3.E", "L5A.E"): 2.0}`` (the mean-input compensation uses the unscaled weights).
     """
     if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
         raise SpecError(f"cortex_spec fraction must be in (0, 1]; got {fraction!r}.")
     regions = (regions,) if isinstance(regions, str) else tuple(regions)
     model_for = _model_table(models)
+    pathway_gain = dict(pathway_gain or {})
     geo = cortical_geometry(atlas, regions)
     keep = geo.layer >= 0
     if hemisphere is not None:
@@ -301,6 +305,14 @@ def cortex_spec(
                 1e-3 * tau_s * (1 - math.sqrt(fraction)) * k_full * w * (FULL_MEAN_RATES[p])
             )
             w_scaled = w / math.sqrt(fraction)
+            gain = pathway_gain.get(
+                (
+                    f"{pre.labels['layer']}.{pre.labels['cell_class']}",
+                    f"{post.labels['layer']}.{post.labels['cell_class']}",
+                ),
+                1.0,
+            )
+            w_scaled *= gain
             projections.append(
                 Projection(
                     pre=pre.name,
