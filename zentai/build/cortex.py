@@ -173,15 +173,10 @@ class CortexEstimate:
             )
 
 
-def _estimate(layer, labels, dens_by_label, vox_mm3, fraction) -> CortexEstimate:
+def _estimate(expected: dict[tuple[str, str], np.ndarray], fraction: float) -> CortexEstimate:
     counts = np.zeros(8)  # expected neurons per Potjans-Diesmann population index
-    for li, lname in enumerate(LAYERS):
-        if lname == "L1":
-            continue
-        sel = layer == li
-        for cls, dclass in CLASSES.items():
-            n = sum(dens_by_label[int(s)][dclass] for s in labels[sel]) * vox_mm3 * fraction
-            counts[_pd_index(lname, cls)] += n
+    for (lname, cls), per_voxel in expected.items():
+        counts[_pd_index(lname, cls)] += per_voxel.sum()
     present = counts > 0
     k_pd = CONN_PROBS * N_FULL[None, :]
     synapses = float((counts[:, None] * k_pd * present[None, :]).sum() * fraction)
@@ -242,7 +237,17 @@ def cortex_spec(
     labels = atlas.annotation[tuple(index.T)]
     vox_mm3 = atlas.voxel_volume_mm3
     dens_by_label = {int(s): densities.class_densities(int(s))[0] for s in np.unique(labels)}
-    est = _estimate(layer, labels, dens_by_label, vox_mm3, fraction)
+    # expected neurons per voxel of each (layer, class): density x voxel volume x fraction
+    layer_sel = {lname: layer == li for li, lname in enumerate(LAYERS) if lname != "L1"}
+    expected = {
+        (lname, cls): np.array([dens_by_label[int(s)][dclass] for s in labels[sel]])
+        * vox_mm3
+        * fraction
+        for lname, sel in layer_sel.items()
+        if sel.any()
+        for cls, dclass in CLASSES.items()
+    }
+    est = _estimate(expected, fraction)
     log.info("%s", est)
     if check_memory:
         est.check(fraction)
@@ -250,35 +255,26 @@ def cortex_spec(
     pops: list[Population] = []
     layout = CortexLayout(resolution_um=atlas.resolution_um)
     sizes: dict[str, int] = {}
-    for li, lname in enumerate(LAYERS):
-        if lname == "L1":
+    for (lname, cls), per_voxel in expected.items():
+        sel = layer_sel[lname]
+        placed = place_in_voxels(index[sel], per_voxel, atlas.resolution_um, seed, f"{lname}.{cls}")
+        if placed.size == 0:
             continue
-        sel = layer == li
-        if not sel.any():
-            continue
-        for cls, dclass in CLASSES.items():
-            expected = np.array([dens_by_label[int(s)][dclass] for s in labels[sel]])
-            expected = expected * vox_mm3 * fraction
-            placed = place_in_voxels(
-                index[sel], expected, atlas.resolution_um, seed, f"{lname}.{cls}"
+        name = f"Isocortex.{lname}.{cls}"
+        pops.append(
+            Population(
+                name=name,
+                size=placed.size,
+                model=model_for(lname, cls),
+                positions=placed.positions_um,
+                normals=normal[sel][placed.voxel],
+                initial=_initial(model_for(lname, cls)),
+                labels={"region": "+".join(regions), "layer": lname, "cell_class": cls},
             )
-            if placed.size == 0:
-                continue
-            name = f"Isocortex.{lname}.{cls}"
-            pops.append(
-                Population(
-                    name=name,
-                    size=placed.size,
-                    model=model_for(lname, cls),
-                    positions=placed.positions_um,
-                    normals=normal[sel][placed.voxel],
-                    initial=_initial(model_for(lname, cls)),
-                    labels={"region": "+".join(regions), "layer": lname, "cell_class": cls},
-                )
-            )
-            layout.voxels[name] = index[sel][placed.voxel]
-            layout.positions[name] = placed.positions_um
-            sizes[name] = placed.size
+        )
+        layout.voxels[name] = index[sel][placed.voxel]
+        layout.positions[name] = placed.positions_um
+        sizes[name] = placed.size
 
     # in-degrees (Potjans & Diesmann 2014, K = p N_pre of the 1 mm² model), split over the
     # populations that map to the same PD population by their sizes
