@@ -173,34 +173,28 @@ class Scenario:
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-def _time_ms(value: Any, owner: str) -> float:
+def _quantity(value: Any, unit: str, what: str, example: str, owner: str) -> float:
+    """A string quantity such as '200 ms' as a finite float in ``unit``."""
     from zentai import units as u
     from zentai.errors import UnitError
 
     if not isinstance(value, str):
-        raise SpecError(f"{owner} must be a time with a unit, e.g. '200 ms'; got {value!r}.")
+        raise SpecError(f"{owner} must be a {what} with a unit, e.g. '{example}'; got {value!r}.")
     try:
-        v = float(u.to_canonical(value, "ms", owner=owner))
+        v = float(u.to_canonical(value, unit, owner=owner))
     except UnitError:
-        raise SpecError(f"{owner} must be a time, e.g. '200 ms'; got {value!r}.") from None
+        raise SpecError(f"{owner} must be a {what}, e.g. '{example}'; got {value!r}.") from None
     if not math.isfinite(v):
-        raise SpecError(f"{owner} must be a finite time; got {value!r}.")
+        raise SpecError(f"{owner} must be a finite {what}; got {value!r}.")
     return v
+
+
+def _time_ms(value: Any, owner: str) -> float:
+    return _quantity(value, "ms", "time", "200 ms", owner)
 
 
 def _current_pa(value: Any, owner: str) -> float:
-    from zentai import units as u
-    from zentai.errors import UnitError
-
-    if not isinstance(value, str):
-        raise SpecError(f"{owner} must be a current with a unit, e.g. '300 pA'; got {value!r}.")
-    try:
-        v = float(u.to_canonical(value, "pA", owner=owner))
-    except UnitError:
-        raise SpecError(f"{owner} must be a current, e.g. '300 pA'; got {value!r}.") from None
-    if not math.isfinite(v):
-        raise SpecError(f"{owner} must be a finite current; got {value!r}.")
-    return v
+    return _quantity(value, "pA", "current", "300 pA", owner)
 
 
 def scenario_path(name_or_path: str | Path) -> Path:
