@@ -703,8 +703,7 @@ class Simulator:
             bar.close()
             self._flush()
             if self._rate is not None:
-                filled = self.t_step - self._rate_t0
-                self._rate_chunks.append(self._rate_cur[:filled].cpu().numpy())
+                self._stash_rates()
                 self._rate_cur = None
             self.wall_s = self.wall_s + time.perf_counter() - t_wall
 
@@ -798,11 +797,15 @@ class Simulator:
             "wall_s": self.wall_s,
         }
 
+    def _stash_rates(self) -> None:
+        """Move the filled rows of this run's population-rate buffer to the host chunks."""
+        filled = self.t_step - self._rate_t0
+        self._rate_chunks.append(self._rate_cur[:filled].cpu().numpy())
+
     def _save_mid_run(self, path: str | os.PathLike, remaining: int) -> None:
         # the population-rate buffer of this run() call is partly filled: store what exists
         if self._rate is not None:
-            filled = self.t_step - self._rate_t0
-            self._rate_chunks.append(self._rate_cur[:filled].cpu().numpy())
+            self._stash_rates()
             self._rate_t0 = self.t_step
             self._rate_cur = torch.zeros(
                 (remaining, self.B, self._n_pops), dtype=torch.int32, device=self.device
