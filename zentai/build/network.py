@@ -32,6 +32,7 @@ from zentai.connectome.rules import (
     Explicit,
     FixedIndegree,
     FixedTotalNumber,
+    GroupBernoulli,
     OneToOne,
 )
 from zentai.errors import MemoryBudgetError, SpecError
@@ -242,6 +243,8 @@ def estimate_synapses(spec: NetworkSpec) -> int:
             total += n_post
         elif isinstance(r, Explicit):
             total += len(r.pre_idx)
+        elif isinstance(r, GroupBernoulli):
+            total += float(r.expected_indegree().sum())
     return int(total)
 
 

@@ -50,6 +50,7 @@ from zentai.connectome.rules import (
     Explicit,
     FixedIndegree,
     FixedTotalNumber,
+    GroupBernoulli,
     Normal,
     OneToOne,
     Rule,
@@ -186,6 +187,8 @@ def connect(
       * sigma`` and 0 beyond, with ``d`` the Euclidean distance over ``dims``. (CPU and CUDA
       ``exp`` may differ in the last bit, so a pair whose uniform falls within one rounding
       step of ``p_ij``, probability ~1e-16 per pair, could differ between devices.)
+    * ``GroupBernoulli``: as ``Bernoulli`` with ``p_ij`` from the group table (and the
+      normalised topographic kernel when given), visiting all pairs.
     * ``OneToOne``: ``i -> i``; needs ``n_pre == n_post``.
     * ``Explicit``: the given pairs, validated against the population sizes.
 
@@ -244,6 +247,11 @@ def connect(
         if prob.p_max == 0.0:
             return _empty(dev)
         return _pairwise(prob, n_pre, key, a, b, exclude_self, dev)
+    if isinstance(rule, GroupBernoulli):
+        prob = _GroupProb(rule, n_pre, n_post, dev)
+        if not prob.any:
+            return _empty(dev)
+        return _pairwise(prob, n_pre, key, a, b, exclude_self, dev)
     if isinstance(rule, OneToOne):
         if n_pre != n_post:
             raise SpecError(
@@ -256,7 +264,7 @@ def connect(
         return _explicit(rule, n_pre, n_post, a, b, dev)
     raise SpecError(
         f"connect.rule must be one of FixedIndegree, FixedTotalNumber, Bernoulli, OneToOne, "
-        f"DistanceGaussian, Explicit; got {type(rule).__name__}."
+        f"DistanceGaussian, Explicit, GroupBernoulli; got {type(rule).__name__}."
     )
 
 
@@ -501,6 +509,70 @@ class _GaussianProb:
 
     def __call__(self, posts: torch.Tensor, pres: torch.Tensor) -> torch.Tensor:
         return self.p_max * self.kernel(posts, pres)
+
+
+class _GroupProb:
+    """p(i, j) = p[group(i), group(j)], times the normalised topographic kernel when given."""
+
+    def __init__(self, rule: GroupBernoulli, n_pre: int, n_post: int, dev: torch.device) -> None:
+        for name, g, n in (("pre", rule.pre_groups, n_pre), ("post", rule.post_groups, n_post)):
+            if g.size != n:
+                raise SpecError(
+                    f"GroupBernoulli.{name}_groups has {g.size} entries but the {name} "
+                    f"population has {n} neurons; give one group per neuron."
+                )
+        g_pre, g_post = rule.p.shape
+        # group -1 (no part) maps to an extra all-zero row / column
+        p = np.zeros((g_pre + 1, g_post + 1))
+        p[:g_pre, :g_post] = rule.p
+        self.p = torch.as_tensor(p, dtype=torch.float64, device=dev)
+        self.gpre = torch.as_tensor(np.where(rule.pre_groups < 0, g_pre, rule.pre_groups)).to(dev)
+        self.gpost = torch.as_tensor(np.where(rule.post_groups < 0, g_post, rule.post_groups)).to(
+            dev
+        )
+        present = np.bincount(rule.pre_groups[rule.pre_groups >= 0], minlength=g_pre) > 0
+        self.any = bool((rule.p[present] > 0).any()) and n_post > 0
+        self.n_groups = g_pre + 1
+        self.sigma = rule.topo_sigma
+        if self.sigma is not None:
+            self.cpre = torch.as_tensor(rule.pre_coords, dtype=torch.float64, device=dev)
+            self.cpost = torch.as_tensor(rule.post_coords, dtype=torch.float64, device=dev)
+            counts = torch.bincount(self.gpre, minlength=self.n_groups).to(torch.float64)
+            self.count = counts.clamp(min=1.0)
+            self._norm_for: tuple[int, int] | None = None
+
+    def _kernel(self, posts: torch.Tensor, pres: torch.Tensor) -> torch.Tensor:
+        d2 = torch.zeros((posts.numel(), pres.numel()), dtype=torch.float64, device=posts.device)
+        for c in range(self.cpre.shape[1]):  # explicit sum: same rounding on every device
+            diff = self.cpre[pres, c][None, :] - self.cpost[posts, c][:, None]
+            d2 += diff * diff
+        return torch.exp(-d2 / (2.0 * self.sigma**2))
+
+    def _norm(self, posts: torch.Tensor) -> torch.Tensor:
+        """(rows, groups) mean kernel over each pre group, over all pres (cached per posts)."""
+        span = (int(posts[0]), int(posts[-1]))
+        if self._norm_for != span:
+            n_pre = self.gpre.numel()
+            total = torch.zeros(
+                (posts.numel(), self.n_groups), dtype=torch.float64, device=posts.device
+            )
+            step = max(1, _chunk_elems(posts.device) // max(posts.numel(), 1))
+            for c0 in range(0, n_pre, step):
+                pres = torch.arange(c0, min(c0 + step, n_pre), device=posts.device)
+                k = self._kernel(posts, pres)
+                total.index_add_(1, self.gpre[pres], k)
+            self._norm_cache = total / self.count[None, :]
+            self._norm_for = span
+        return self._norm_cache
+
+    def __call__(self, posts: torch.Tensor, pres: torch.Tensor) -> torch.Tensor:
+        gi = self.gpre[pres]
+        p = self.p[gi[None, :], self.gpost[posts][:, None]]
+        if self.sigma is None:
+            return p
+        m = self._norm(posts).gather(1, gi[None, :].expand(posts.numel(), -1))
+        k = self._kernel(posts, pres) / m.clamp(min=1e-300)
+        return (p * k).clamp_(max=1.0)
 
 
 def _positions(

@@ -24,6 +24,7 @@ __all__ = [
     "Explicit",
     "FixedIndegree",
     "FixedTotalNumber",
+    "GroupBernoulli",
     "Normal",
     "OneToOne",
     "Rule",
@@ -302,9 +303,105 @@ class Explicit(Rule):
         object.__setattr__(self, "post_idx", post.astype(np.int64))
 
 
+@dataclass(frozen=True, eq=False)
+class GroupBernoulli(Rule):
+    """Bernoulli with one probability per (pre group, post group), optionally topographic.
+
+    Each neuron carries a group label (e.g. the brain area it sits in): ``pre_groups[i]`` in
+    ``[0, G_pre)`` and ``post_groups[j]`` in ``[0, G_post)``, or -1 for a neuron that takes no
+    part. Pair (i, j) connects with ``p[pre_groups[i], post_groups[j]]``. This is how an
+    area-by-area connectome (MODEL_SPEC §6.2) wires populations that span several areas
+    without splitting them per area.
+
+    Topography (``topo_sigma`` with ``pre_coords`` / ``post_coords``, one row of map coordinates
+    per neuron, any units shared by both): ``p_ij = min(1, p[g, h] k_ij / m_j(g))`` with
+    ``k_ij = exp(-|c_i - c_j|² / 2 topo_sigma²)`` and ``m_j(g)`` the mean of ``k_ij`` over the
+    pre neurons ``i`` of group ``g``. The expected number of inputs a neuron receives from each
+    group is kept (up to the clipping at 1); only which neurons of the group provide them follows
+    the map.
+    """
+
+    kind: ClassVar[str] = "group_bernoulli"
+    p: Any
+    pre_groups: Any
+    post_groups: Any
+    topo_sigma: float | None = None
+    pre_coords: Any = None
+    post_coords: Any = None
+    allow_autapses: bool = False
+
+    def __post_init__(self) -> None:
+        p = np.asarray(self.p, dtype=np.float64)
+        if p.ndim != 2 or not np.all(np.isfinite(p)) or (p.size and (p.min() < 0 or p.max() > 1)):
+            raise SpecError(
+                "GroupBernoulli.p must be a 2-D array (pre groups x post groups) of "
+                f"probabilities in [0, 1]; got shape {p.shape}"
+                + (f" with values in [{p.min():g}, {p.max():g}]." if p.size else ".")
+            )
+        object.__setattr__(self, "p", p)
+        for name, n_groups in (("pre_groups", p.shape[0]), ("post_groups", p.shape[1])):
+            g = np.asarray(getattr(self, name))
+            if g.ndim != 1 or (g.size and g.dtype.kind not in "iu"):
+                raise SpecError(
+                    f"GroupBernoulli.{name} must be a 1-D integer array (one group per neuron); "
+                    f"got shape {g.shape}, dtype {g.dtype}."
+                )
+            g = g.astype(np.int64)
+            if g.size and (g.min() < -1 or g.max() >= n_groups):
+                bad = int(g[(g < -1) | (g >= n_groups)][0])
+                raise SpecError(
+                    f"GroupBernoulli.{name} must hold groups in [0, {n_groups}) or -1 (no "
+                    f"group) to match p's shape {p.shape}; got {bad}."
+                )
+            object.__setattr__(self, name, g)
+        topo = (self.topo_sigma, self.pre_coords, self.post_coords)
+        if any(t is not None for t in topo):
+            if any(t is None for t in topo):
+                raise SpecError(
+                    "GroupBernoulli topography needs all of topo_sigma, pre_coords and "
+                    "post_coords; got "
+                    + ", ".join(
+                        f"{n}={'set' if t is not None else None}"
+                        for n, t in zip(("topo_sigma", "pre_coords", "post_coords"), topo)
+                    )
+                    + "."
+                )
+            if not (isinstance(self.topo_sigma, (int, float)) and self.topo_sigma > 0):
+                raise SpecError(f"GroupBernoulli.topo_sigma must be > 0; got {self.topo_sigma!r}.")
+            for name, groups in (("pre_coords", "pre_groups"), ("post_coords", "post_groups")):
+                c = np.asarray(getattr(self, name), dtype=np.float64)
+                n = getattr(self, groups).size
+                if c.ndim != 2 or c.shape[0] != n or not np.all(np.isfinite(c)):
+                    raise SpecError(
+                        f"GroupBernoulli.{name} must be a finite (n, D) array with n = "
+                        f"len({groups}) = {n}; got shape {c.shape}."
+                    )
+                object.__setattr__(self, name, c)
+            if self.pre_coords.shape[1] != self.post_coords.shape[1]:
+                raise SpecError(
+                    "GroupBernoulli.pre_coords and post_coords must have the same number of "
+                    f"columns; got {self.pre_coords.shape[1]} and {self.post_coords.shape[1]}."
+                )
+            object.__setattr__(self, "topo_sigma", float(self.topo_sigma))
+
+    def expected_indegree(self) -> np.ndarray:
+        """Expected in-degree of each post neuron (without the clipping at 1)."""
+        n_pre = np.bincount(self.pre_groups[self.pre_groups >= 0], minlength=self.p.shape[0])
+        per_group = n_pre @ self.p
+        return np.where(self.post_groups >= 0, per_group[self.post_groups], 0.0)
+
+
 _RULES = {
     c.kind: c
-    for c in (FixedIndegree, FixedTotalNumber, Bernoulli, OneToOne, DistanceGaussian, Explicit)
+    for c in (
+        FixedIndegree,
+        FixedTotalNumber,
+        Bernoulli,
+        OneToOne,
+        DistanceGaussian,
+        Explicit,
+        GroupBernoulli,
+    )
 }
 
 
