@@ -24,10 +24,12 @@ cells of t at full density, so the in-degree from s is ``p_st N_pre(s)`` and shr
 ``fraction`` like every local in-degree. κ is one constant for the whole brain
 (:func:`kappa_for`): the mean long-range in-degree of an isocortical pyramidal cell from all
 Knox source regions (at full density) is ``f_lr`` times its total excitatory in-degree.
-Weights: the Potjans-Diesmann PSP (0.15 mV) at the target model, divided by sqrt(fraction),
-with a DC current restoring the full-density mean (van Albada et al. 2015; source rates
-assumed in :data:`ASSUMED_RATE_HZ`). The cortical Poisson background is reduced by the
-modelled long-range in-degree, so that inputs now simulated are not counted twice.
+Weights: the Potjans-Diesmann PSP (0.15 mV) at the target model, divided by ``fraction``
+(``long_range_scaling="mean"``, the default: the mean input is kept at any presynaptic rate)
+or by sqrt(fraction) with a DC current restoring the full-density mean at assumed source rates
+(``"sqrt"``, van Albada et al. 2015, as the local wiring; :data:`ASSUMED_RATE_HZ`). The
+cortical Poisson background is reduced by the modelled long-range in-degree, so that inputs
+now simulated are not counted twice.
 Delays: ``d_min + |r_s - r_t| / v`` (:func:`zentai.connectome.probability.distance_delay`,
 0.5 m/s) between the centroids of the pre and post neurons of each projection.
 
@@ -267,6 +269,7 @@ def brain_spec(
     densities: CellDensities | None = None,
     check_memory: bool = True,
     cortex_options: dict | None = None,
+    long_range_scaling: str = "mean",
 ) -> tuple[NetworkSpec, BrainLayout]:
     """A multi-region model of ``regions`` at ``fraction`` of the real density (module docstring).
 
@@ -291,7 +294,19 @@ def brain_spec(
         The fine atlas for the cerebellar layers (CCF 25 µm by default for the CCF).
     cortex_options
         Extra keyword arguments for :func:`cortex_spec` (e.g. ``pathway_gain``).
+    long_range_scaling
+        How inter-area weights follow ``fraction``: ``"mean"`` (default) divides them by
+        ``fraction``, which keeps the mean input per neuron at *any* presynaptic rate, so a
+        stimulus-evoked change of rate in one area reaches the next with full strength at any
+        fraction (the price: larger input fluctuations); ``"sqrt"`` divides by sqrt(fraction)
+        and adds the DC of van Albada et al. (2015), as the local wiring does, which keeps the
+        mean only at the assumed rates (:data:`ASSUMED_RATE_HZ`) and weakens evoked transmission
+        by sqrt(fraction) (measured: no evoked response in MOs / SSp at fraction 0.01).
     """
+    if long_range_scaling not in ("mean", "sqrt"):
+        raise SpecError(
+            f"brain_spec long_range_scaling must be 'mean' or 'sqrt'; got {long_range_scaling!r}."
+        )
     if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
         raise SpecError(f"brain_spec fraction must be in (0, 1]; got {fraction!r}.")
     if topography is not None and not (isinstance(topography, (int, float)) and topography > 0):
@@ -408,7 +423,7 @@ def brain_spec(
 
     # ---- inter-area wiring
     pops, lr_proj, stimuli = _long_range(
-        atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, densities
+        atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, long_range_scaling
     )
     projections += lr_proj
     spec = NetworkSpec(
@@ -446,7 +461,7 @@ def _rate_of(pop: Population) -> float:
     return ASSUMED_RATE_HZ[pop.name]
 
 
-def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, densities):
+def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, scaling):
     areas = layout.areas
     pre_pops = [p for p in pops if _eligible(p)[0]]
     post_pops = [p for p in pops if _eligible(p)[1]]
@@ -485,13 +500,14 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
             w_full = 0.15 * per_mv
             k_mean = float(np.mean(np.where(gpost >= 0, k_per_area[np.maximum(gpost, 0)], 0.0)))
             k_full = k_mean / fraction
-            dc[post.name] = dc.get(post.name, 0.0) + (
-                1e-3 * tau_s * (1 - math.sqrt(fraction)) * k_full * w_full * _rate_of(pre)
-            )
+            if scaling == "sqrt":
+                dc[post.name] = dc.get(post.name, 0.0) + (
+                    1e-3 * tau_s * (1 - math.sqrt(fraction)) * k_full * w_full * _rate_of(pre)
+                )
             k_lr_full[post.name] = k_lr_full.get(post.name, 0.0) + k_full
             # delay from the centroids of the connected area pairs, weighted by synapses
             d = _mean_delay(layout, pre.name, post.name, n_pre_area, p_table)
-            w_scaled = w_full / math.sqrt(fraction)
+            w_scaled = w_full / (fraction if scaling == "mean" else math.sqrt(fraction))
             topo = {}
             if coords is not None:
                 topo = {

@@ -70,18 +70,31 @@ __all__ = [
 ]
 
 #: built-in scenario name -> file name in this package
-SCENARIOS = {"m1-gamma": "m1_gamma.toml"}
+SCENARIOS = {
+    "m1-gamma": "m1_gamma.toml",
+    "motor-loop": "motor_loop.toml",
+    "somatotopy": "somatotopy.toml",
+}
 
 _LAYERS = ("L2/3", "L4", "L5A", "L5B", "L6a", "L6b")
 _CLASSES = ("E", "FS", "LTS")
 _TABLES = {
     "scenario": ("name", "kind"),
-    "build": ("regions", "hemisphere", "fraction", "models", "seed"),
+    "build": ("regions", "hemisphere", "fraction", "models", "seed", "topography", "mossy_share"),
     "stim": ("kind", "target", "amplitude", "start", "stop"),
     "run": ("duration", "warmup", "dt"),
-    "analysis": ("band", "resolution_hz", "column_radius_um"),
+    "analysis": (
+        "band",
+        "resolution_hz",
+        "column_radius_um",
+        "coherence_with",
+        "vector_strength_of",
+        "centroid_areas",
+        "n_surrogates",
+    ),
 }
-_TARGET_KEYS = ("layer", "cell_class", "voxel", "radius_um")
+_TARGET_KEYS = ("layer", "cell_class", "voxel", "radius_um", "region", "ap_offset_um")
+_KINDS = ("cortex", "brain")
 
 
 def _check_keys(data: dict[str, Any], allowed: tuple[str, ...], owner: str) -> None:
@@ -108,6 +121,8 @@ class StimTarget:
     cell_class: str = "E"
     voxel: str | tuple[int, int, int] = "center"
     radius_um: float = 0.0
+    region: str | None = None
+    ap_offset_um: float = 0.0
 
     def __post_init__(self) -> None:
         owner = "stim.target"
@@ -133,6 +148,12 @@ class StimTarget:
                 )
             object.__setattr__(self, "voxel", tuple(int(i) for i in voxel))
         object.__setattr__(self, "radius_um", _number(self.radius_um, f"{owner}.radius_um", low=0))
+        if self.region is not None and not isinstance(self.region, str):
+            raise SpecError(f"{owner}.region must be a region acronym; got {self.region!r}.")
+        off = self.ap_offset_um
+        if isinstance(off, bool) or not isinstance(off, (int, float)) or not math.isfinite(off):
+            raise SpecError(f"{owner}.ap_offset_um must be a finite number (µm); got {off!r}.")
+        object.__setattr__(self, "ap_offset_um", float(off))
 
     @property
     def population(self) -> str:
@@ -169,6 +190,12 @@ class Scenario:
     band_hz: tuple[float, float] = (30.0, 50.0)
     resolution_hz: float = 2.0
     column_radius_um: float = 300.0
+    topography: float | None = None
+    mossy_share: float = 0.5
+    coherence_with: tuple[str, ...] = ()
+    vector_strength_of: tuple[str, ...] = ()
+    centroid_areas: tuple[str, ...] = ()
+    n_surrogates: int = 100
     source: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -240,8 +267,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
     name = sc.get("name", path.stem)
     kind = sc.get("kind", "cortex")
-    if kind != "cortex":
-        raise SpecError(f"scenario.kind must be 'cortex'; got {kind!r}.")
+    if kind not in _KINDS:
+        raise SpecError(
+            f"scenario.kind must be one of {', '.join(map(repr, _KINDS))}; got {kind!r}."
+        )
     regions = build.get("regions", ["MOp"])
     if isinstance(regions, str):
         regions = [regions]
@@ -305,6 +334,21 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     hi = _number(band[1], "analysis.band[1]", low=0, low_open=True)
     if hi <= lo:
         raise SpecError(f"analysis.band must be [low, high] with low < high; got {band!r}.")
+    names = {}
+    for key in ("coherence_with", "vector_strength_of", "centroid_areas"):
+        v = analysis.get(key, [])
+        if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            raise SpecError(f"analysis.{key} must be a list of names; got {v!r}.")
+        names[key] = tuple(v)
+    n_sur = analysis.get("n_surrogates", 100)
+    if isinstance(n_sur, bool) or not isinstance(n_sur, int) or n_sur < 20:
+        raise SpecError(f"analysis.n_surrogates must be an integer >= 20; got {n_sur!r}.")
+    topography = build.get("topography")
+    if topography is not None:
+        topography = _number(topography, "build.topography", low=0, low_open=True)
+    mossy_share = _number(build.get("mossy_share", 0.5), "build.mossy_share", low=0)
+    if mossy_share > 1:
+        raise SpecError(f"build.mossy_share must be in [0, 1]; got {mossy_share!r}.")
     return Scenario(
         name=str(name),
         kind=kind,
@@ -327,6 +371,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             low=0,
             low_open=True,
         ),
+        topography=topography,
+        mossy_share=mossy_share,
+        n_surrogates=n_sur,
+        **names,
         source=str(path),
         raw=data,
     )

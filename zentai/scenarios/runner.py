@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from zentai.errors import SpecError
+from zentai.errors import SpecError, closest
 from zentai.scenarios import Scenario, load_scenario
 
 __all__ = ["PEAK_SEARCH_HZ", "evaluate_checks", "run_scenario"]
@@ -59,15 +59,21 @@ def _finite(x: Any) -> float | None:
 
 
 # ---------------------------------------------------------------------------- checks
-def evaluate_checks(summary: dict[str, Any], band: tuple[float, float]) -> dict[str, Any]:
+def evaluate_checks(
+    summary: dict[str, Any], band: tuple[float, float], phases: bool = True
+) -> dict[str, Any]:
     """The acceptance points as ``{name: {"pass": bool, ...numbers}}`` from a summary's numbers.
 
-    ``peak_in_band``: ``band[0] <= peak_hz <= band[1]``; ``peak_ratio_ge_3``; per layer
-    ``e_fs_within_45.<layer>``: ``|wrap(E - FS)| <= 45°``; ``lts_lags_fs.<layer>``:
-    ``wrap(LTS - FS) > 0``; ``e_phase_order``: every wrapped step between successive layers'
-    E phases (L2/3 -> L6b, layers with a phase) is > 0, with at least two layers.
+    ``peak_in_band``: ``band[0] <= peak_hz <= band[1]``; ``peak_ratio_ge_3``. With ``phases``
+    (m1-gamma), per layer ``e_fs_within_45.<layer>``: ``|wrap(E - FS)| <= 45°``;
+    ``lts_lags_fs.<layer>``: ``wrap(LTS - FS) > 0``; ``e_phase_order``: every wrapped step
+    between successive layers' E phases (L2/3 -> L6b, layers with a phase) is > 0, with at
+    least two layers. From the brain analyses when present: ``coherence.<name>``: coherence
+    above its surrogate 95th percentile (motor-loop); ``granule_vs_gt_2x_purkinje``;
+    ``centroid_monotonic.<area>``: the projections of the area's evoked-response centroids on
+    the direction from the first to the last stimulation site are strictly monotonic
+    (somatotopy).
     """
-    phases = summary["phase_deg"]
     checks: dict[str, Any] = {}
     f = summary["peak_hz"]
     checks["peak_in_band"] = {
@@ -81,6 +87,9 @@ def evaluate_checks(summary: dict[str, Any], band: tuple[float, float]) -> dict[
         "peak_ratio": r,
         "min": RATIO_MIN,
     }
+    if not phases:
+        return _brain_checks(summary, checks)
+    phases = summary["phase_deg"]
     layers = [ly for ly in _LAYER_ORDER if any(k.startswith(f"{ly}.") for k in phases)]
     for ly in layers:
         e, fs, lts = (phases.get(f"{ly}.{c}") for c in ("E", "FS", "LTS"))
@@ -109,27 +118,69 @@ def evaluate_checks(summary: dict[str, Any], band: tuple[float, float]) -> dict[
     return checks
 
 
+def _brain_checks(summary: dict[str, Any], checks: dict[str, Any]) -> dict[str, Any]:
+    for name, c in summary.get("coherence", {}).items():
+        ok = c["coherence"] is not None and c["surrogate_p95"] is not None
+        checks[f"coherence.{name}"] = {
+            "pass": ok and c["coherence"] > c["surrogate_p95"],
+            "coherence": c["coherence"],
+            "surrogate_p95": c["surrogate_p95"],
+        }
+    vs = summary.get("vector_strength_of", {})
+    if "CB.GrC" in vs and "CB.PC" in vs:
+        g, p = vs["CB.GrC"], vs["CB.PC"]
+        checks["granule_vs_gt_2x_purkinje"] = {
+            "pass": g is not None and p is not None and g > 2 * p,
+            "granule": g,
+            "purkinje": p,
+        }
+    sites = np.asarray(summary.get("stim_site_um", []), dtype=float)
+    for area, cents in summary.get("centroids_um", {}).items():
+        c = np.array([[np.nan if x is None else x for x in row] for row in cents], dtype=float)
+        proj = None
+        ok = False
+        if len(sites) >= 2 and np.all(np.isfinite(c)):
+            axis = sites[-1] - sites[0]
+            axis = axis / max(np.linalg.norm(axis), 1e-9)
+            proj = (c - c[0]) @ axis
+            d = np.diff(proj)
+            ok = bool(np.all(d > 0) or np.all(d < 0))
+        checks[f"centroid_monotonic.{area}"] = {
+            "pass": ok,
+            "projection_um": None if proj is None else [float(x) for x in proj],
+        }
+    return checks
+
+
 # ---------------------------------------------------------------------------- geometry
-def _stim_voxel(atlas: Any, geo: Any, sc: Scenario, layer: str, voxel: Any) -> np.ndarray:
-    """The voxel index of a target: explicit, or the layer voxel nearest the region centroid."""
+def _stim_voxel(atlas: Any, geo: Any, sc: Scenario, target: Any, cortical: tuple) -> np.ndarray:
+    """The voxel index of a target: explicit, or the layer voxel of ``target.region`` (default
+    the first cortical region) nearest that region's centroid moved by ``target.ap_offset_um``
+    along the AP axis."""
     from zentai.atlas.geometry import LAYERS
 
+    layer, voxel = target.layer, target.voxel
+    region = target.region or cortical[0]
     in_layer = geo.layer == LAYERS.index(layer)
     if sc.hemisphere is not None:
         in_layer &= atlas.mask("root", sc.hemisphere)[tuple(geo.index.T)]
+    if voxel == "center":
+        in_layer &= atlas.mask(region)[tuple(geo.index.T)]
     candidates = geo.index[in_layer]
     if candidates.size == 0:
-        raise SpecError(f"stim.target.layer {layer!r} has no voxel in {'+'.join(sc.regions)}.")
+        where = region if voxel == "center" else "+".join(cortical)
+        raise SpecError(f"stim.target.layer {layer!r} has no voxel in {where}.")
     if voxel != "center":
         v = np.asarray(voxel)
         if not (candidates == v[None, :]).all(axis=1).any():
             raise SpecError(
                 f"stim.target.voxel {list(voxel)!r} is not a {layer} voxel of "
-                f"{'+'.join(sc.regions)} ({sc.hemisphere or 'both'} hemisphere(s))."
+                f"{'+'.join(cortical)} ({sc.hemisphere or 'both'} hemisphere(s))."
             )
         return v
-    region_idx = np.argwhere(atlas.mask(sc.regions[0], sc.hemisphere))
+    region_idx = np.argwhere(atlas.mask(region, sc.hemisphere))
     centroid = region_idx.mean(axis=0)
+    centroid[0] += target.ap_offset_um / atlas.resolution_um
     return candidates[np.argmin(((candidates - centroid) ** 2).sum(axis=1))]
 
 
@@ -141,6 +192,113 @@ def _target_neurons(layout: Any, pop: str, voxel: np.ndarray, radius_um: float) 
     centre = (voxel + 0.5) * layout.resolution_um
     d = np.linalg.norm(layout.positions[pop] - centre[None, :], axis=1)
     return np.flatnonzero(d <= radius_um)
+
+
+# ---------------------------------------------------------------------------- brain analyses
+def _check_names(sc: Scenario, spec: Any, layout: Any) -> None:
+    """Every name of the analysis lists must be a population or (coherence, centroids) an area."""
+    pops = {p.name for p in spec.populations}
+    areas = tuple(getattr(layout, "areas", ()))
+    for key, allowed in (
+        ("coherence_with", pops | set(areas)),
+        ("vector_strength_of", pops),
+        ("centroid_areas", set(areas)),
+    ):
+        for name in getattr(sc, key):
+            if name not in allowed:
+                raise SpecError(
+                    f"analysis.{key} names {name!r}, which this model does not have; "
+                    f"{closest(name, sorted(allowed))}."
+                )
+
+
+def _group_ids(result: Any, layout: Any, name: str) -> np.ndarray:
+    """Global neuron ids of a population, or of an area: its cortical E cells, or, for a
+    subcortical area, all its cells."""
+    if name in result.populations:
+        start, n = result.populations[name]
+        return start + np.arange(n)
+    i = layout.areas.index(name)
+    cortical = [p for p in layout.area if p.startswith("Isocortex.") and p.endswith(".E")]
+    pops = [p for p in cortical if (layout.area[p] == i).any()] or list(layout.area)
+    parts = [result.populations[p][0] + np.flatnonzero(layout.area[p] == i) for p in pops]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def _coherences(sc, result, layout, stim_rate, t_start, t_stop, seed) -> dict[str, Any]:
+    """Band coherence of the stimulated group's rate with each ``analysis.coherence_with``."""
+    from zentai import analysis
+
+    out: dict[str, Any] = {}
+    for name in sc.coherence_with:
+        ids = _group_ids(result, layout, name)
+        rate = analysis.population_rate(
+            result, {name: ids}, bin_ms=1.0, t_start_ms=t_start, t_stop_ms=t_stop
+        ).sel(group=name)
+        coh = p95 = None
+        if ids.size and float(rate.sum()) > 0 and float(stim_rate.sum()) > 0:
+            c, q = analysis.coherence_with_surrogates(
+                stim_rate,
+                rate,
+                sc.band_hz,
+                n_surrogates=sc.n_surrogates,
+                seed=seed,
+                resolution_hz=sc.resolution_hz,
+            )
+            coh, p95 = _finite(c), _finite(q)
+        out[name] = {
+            "coherence": coh,
+            "surrogate_p95": p95,
+            "n_neurons": int(ids.size),
+            "rate_hz": float(rate.mean()) if ids.size else None,
+        }
+    return out
+
+
+def _centroids(sc, result, layout, stim_voxels, atlas, t_start) -> tuple[dict, list]:
+    """Centroid (µm) of the evoked rate of each area's cortical E cells per stimulus window.
+
+    Evoked rate of a cell: its rate in the stimulus window minus its rate in the baseline (from
+    the end of the warm-up to the first stimulus onset), floored at 0.
+    """
+    from zentai import analysis
+
+    if not sc.centroid_areas:
+        return {}, []
+    first = min(st.start_ms for st in sc.stimuli)
+    if first <= t_start:
+        raise SpecError(
+            "analysis.centroid_areas needs a baseline: the first stimulus must start after the "
+            f"warm-up ({t_start:g} ms); it starts at {first:g} ms."
+        )
+    times, ids = result.spikes()
+    sites = [((v + 0.5) * atlas.resolution_um).tolist() for v in stim_voxels]
+    out: dict[str, Any] = {}
+    for area in sc.centroid_areas:
+        i = layout.areas.index(area)
+        gids, pos = [], []
+        for p, a in layout.area.items():
+            if p.startswith("Isocortex.") and p.endswith(".E"):
+                sel = np.flatnonzero(a == i)
+                gids.append(result.populations[p][0] + sel)
+                pos.append(layout.positions[p][sel])
+        gids_a, pos_a = np.concatenate(gids), np.concatenate(pos)
+        lut = {int(g): k for k, g in enumerate(gids_a)}
+
+        def rate(lo: float, hi: float, gids_a=gids_a, lut=lut) -> np.ndarray:
+            keep = (times >= lo) & (times < hi) & np.isin(ids, gids_a)
+            counts = np.bincount([lut[int(g)] for g in ids[keep]], minlength=gids_a.size)
+            return counts / max(hi - lo, 1e-9) * 1e3
+
+        base = rate(t_start, first)
+        cents = []
+        for st in sc.stimuli:
+            stop = result.t_stop_ms if st.stop_ms is None else st.stop_ms
+            evoked = np.maximum(rate(st.start_ms, stop) - base, 0.0)
+            c = analysis.centroid(evoked, pos_a)
+            cents.append([_finite(x) for x in c])
+        out[area] = cents
+    return out, sites
 
 
 # ---------------------------------------------------------------------------- figures
@@ -225,6 +383,18 @@ def _print_table(summary: dict[str, Any], files: list[Path]) -> None:
             f"{num(summary['phase_deg'][key], '.1f', 8)} "
             f"{num(summary['vector_strength'][key], '.3f', 6)} {summary['column_sizes'][key]:>6}\n"
         )
+    for pop, r in summary["rates_hz"].items():
+        if not pop.startswith("Isocortex."):
+            vs = summary.get("vector_strength_of", {}).get(pop)
+            out.write(f"{pop:<10} {r:>8.2f} {'':>8} {num(vs, '.3f', 6)}\n")
+    for name, c in summary.get("coherence", {}).items():
+        out.write(
+            f"coherence with {name}: {num(c['coherence'], '.3f')} (surrogate 95th percentile "
+            f"{num(c['surrogate_p95'], '.3f')})\n"
+        )
+    for area, cents in summary.get("centroids_um", {}).items():
+        rows = "; ".join(", ".join(num(x, ".0f") for x in c) for c in cents)
+        out.write(f"evoked centroids in {area} (µm, per stimulus): {rows}\n")
     for name, c in summary["checks"].items():
         out.write(f"  [{'pass' if c['pass'] else 'FAIL'}] {name}\n")
     out.write("wrote " + ", ".join(str(f) for f in files) + "\n")
@@ -286,18 +456,39 @@ def run_scenario(
     t0 = time.perf_counter()
     if atlas is None:
         atlas = load_atlas("allen_mouse_100um")
-    spec, layout = cortex_spec(
-        atlas,
-        sc.regions,
-        fraction=frac,
-        hemisphere=sc.hemisphere,
-        seed=seed,
-        models=sc.models,
-    )
-    geo = cortical_geometry(atlas, sc.regions)
+    if sc.kind == "brain":
+        from zentai.build.brain import brain_spec, classify_regions
+
+        cortical = classify_regions(atlas, sc.regions).cortex
+        if not cortical:
+            raise SpecError(
+                f"scenario {sc.name!r}: the stimulus targets the cortex, but build.regions "
+                f"{list(sc.regions)!r} holds no isocortical area."
+            )
+        spec, layout = brain_spec(
+            atlas,
+            sc.regions,
+            fraction=frac,
+            hemisphere=sc.hemisphere,
+            seed=seed,
+            models=sc.models,
+            topography=sc.topography,
+            mossy_share=sc.mossy_share,
+        )
+    else:
+        cortical = sc.regions
+        spec, layout = cortex_spec(
+            atlas,
+            sc.regions,
+            fraction=frac,
+            hemisphere=sc.hemisphere,
+            seed=seed,
+            models=sc.models,
+        )
+    geo = cortical_geometry(atlas, cortical)
     stimuli, stimulated, stim_voxels = [], {}, []
     for i, st in enumerate(sc.stimuli):
-        voxel = _stim_voxel(atlas, geo, sc, st.target.layer, st.target.voxel)
+        voxel = _stim_voxel(atlas, geo, sc, st.target, cortical)
         stim_voxels.append(voxel)
         pop = st.target.population
         idx = _target_neurons(layout, pop, voxel, st.target.radius_um)
@@ -353,6 +544,8 @@ def run_scenario(
     normal = normal / np.linalg.norm(normal)
     column: dict[str, np.ndarray] = {}
     for p in spec.populations:
+        if not p.name.startswith("Isocortex."):
+            continue
         d = layout.positions[p.name] - centre[None, :]
         lateral = d - (d @ normal)[:, None] * normal[None, :]
         local = np.flatnonzero(np.linalg.norm(lateral, axis=1) <= sc.column_radius_um)
@@ -362,6 +555,9 @@ def run_scenario(
     phase_deg: dict[str, float | None] = dict.fromkeys(column)
     vs: dict[str, float | None] = dict.fromkeys(column)
     n_phase_spikes: dict[str, int] = dict.fromkeys(column, 0)
+    _check_names(sc, spec, layout)
+    vs_of: dict[str, float | None] = dict.fromkeys(sc.vector_strength_of)
+    phase_of: dict[str, float | None] = dict.fromkeys(sc.vector_strength_of)
     if e_ids.size:
         ref = analysis.population_rate(
             result, {"column.E": e_ids}, bin_ms=1.0, t_start_ms=t_start, t_stop_ms=t_stop
@@ -371,7 +567,16 @@ def run_scenario(
             times, ids = result.spikes()
             after = times > t_start
             groups = {k: v for k, v in column.items() if v.size}
-            table = analysis.phase_table((times[after], ids[after]), groups, ref, band)
+            extra = {
+                k: result.populations[k][0] + np.arange(result.populations[k][1])
+                for k in sc.vector_strength_of
+                if k in result.populations and result.populations[k][1] > 0
+            }
+            table = analysis.phase_table((times[after], ids[after]), {**groups, **extra}, ref, band)
+            for k in extra:
+                row = table.sel(group=k)
+                vs_of[k] = _finite(row["vector_strength"])
+                phase_of[k] = _finite(row["mean_phase_deg"])
             for k in groups:
                 row = table.sel(group=k)
                 phase_deg[k] = _finite(row["mean_phase_deg"])
@@ -416,7 +621,23 @@ def run_scenario(
         "zentai_version": zentai.__version__,
         "torch_version": torch.__version__,
     }
-    summary["checks"] = evaluate_checks(summary, band)
+    if sc.kind == "brain":
+        summary["coherence"] = _coherences(sc, result, layout, stim_rate, t_start, t_stop, seed)
+        summary["vector_strength_of"] = vs_of
+        summary["phase_deg_of"] = phase_of
+        summary["vector_strength"] = {**vs, **vs_of}
+        summary["centroids_um"], summary["stim_site_um"] = _centroids(
+            sc, result, layout, stim_voxels, atlas, t_start
+        )
+        summary["areas"] = {
+            a: {
+                p: int((layout.area[p] == i).sum())
+                for p in layout.area
+                if (layout.area[p] == i).any()
+            }
+            for i, a in enumerate(layout.areas)
+        }
+    summary["checks"] = evaluate_checks(summary, band, phases=sc.kind == "cortex")
 
     out.mkdir(parents=True, exist_ok=True)
     files = [out / n for n in ("spikes.h5", "psd.png", "phases.png", "summary.json")]

@@ -1,0 +1,133 @@
+"""The multi-region builder: region kinds, relay nuclei, and the connectome's inter-area wiring."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import zentai as zt
+from zentai import rng
+from zentai.build.brain import _k_exc_total, brain_spec, classify_regions, kappa_for
+from zentai.build.wiring import connect
+from zentai.connectome.allen import load_knox2019
+from zentai.connectome.probability import long_range_indegree
+from zentai.connectome.rules import GroupBernoulli
+from zentai.errors import RegionError
+
+
+@pytest.fixture(scope="module")
+def atlas(real_data):
+    return zt.atlas.load("allen_mouse_100um", data_dir=real_data)
+
+
+@pytest.fixture(scope="module")
+def built(atlas):
+    spec, layout = brain_spec(atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.01, seed=2)
+    return spec, layout, zt.build.network(spec, seed=5)
+
+
+def test_regions_are_sorted_by_kind(atlas):
+    k = classify_regions(atlas, ["MOp", "VAL", "RT", "PG", "SIM", "DN"])
+    assert (k.cortex, k.thalamus, k.reticular, k.pons) == (("MOp",), ("VAL",), ("RT",), ("PG",))
+    assert (k.lobules, k.nuclei) == (("SIM",), ("DN",))
+    with pytest.raises(RegionError, match="cannot build 'CP'"):
+        classify_regions(atlas, ["MOp", "CP"])
+
+
+def test_kappa_gives_the_long_range_share_of_the_pyramidal_indegree(atlas):
+    # the calibration property, recomputed here from the connectome and kappa: the in-degree
+    # that kappa gives the isocortex (pyramidal-weighted) is F_LR of the PD excitatory in-degree
+    knox = load_knox2019(atlas=atlas)
+    kappa = kappa_for(atlas, knox, 0.2)
+    assert kappa > 0
+    assert kappa_for(atlas, knox, 0.1) == pytest.approx(kappa / 2, rel=1e-9)  # no clipping
+    assert 3000 < _k_exc_total() < 5000  # PD: local E + K_ext of an E cell, ~3,900
+    # one check by hand on a toy table (same formula as the builder uses)
+    k = long_range_indegree([[2.0]], [100.0], [50.0], kappa=kappa)
+    assert k[0] == pytest.approx(100 * min(1.0, kappa * 2.0 / 50.0))
+
+
+def test_relay_nuclei_are_placed_in_their_voxels(built, atlas):
+    spec, layout, _ = built
+    for pop, region in (("TH.TC", "VAL"), ("P.PG", "PG")):
+        vox = layout.voxels[pop]
+        assert spec.population(pop).size == len(vox) > 0
+        assert atlas.mask(region, "left")[tuple(vox.T)].all()
+        assert np.all(np.floor(layout.positions[pop] / 100.0).astype(int) == vox)
+    assert set(layout.areas) == {"MOp", "MOs", "VAL", "PG"}
+    # every cortical neuron is labelled with MOp or MOs
+    for p in spec.populations:
+        if p.name.startswith("Isocortex."):
+            assert set(np.unique(layout.area[p.name])) <= {0, 1}
+
+
+def proj_size(spec, name):
+    return spec.population(name).size
+
+
+def test_realised_inter_area_indegrees_match_the_table(built):
+    # two-level check: each (source area, target area) block's synapse count is binomial with
+    # the table's probability (p < 1 here), and no synapse joins two cells of the same area
+    spec = built[0]
+    names = (
+        "Isocortex.L5B.E->P.PG:long_range",
+        "Isocortex.L2/3.E->Isocortex.L2/3.E:long_range",
+        "TH.TC->Isocortex.L5A.E:long_range",
+    )
+    for name in names:
+        proj = next(p for p in spec.projections if p.name == name)
+        rule = proj.rule
+        assert isinstance(rule, GroupBernoulli)
+        pre, post = connect(
+            rule, proj_size(spec, proj.pre), proj_size(spec, proj.post), rng.key(7, name)
+        )
+        pre, post = pre.numpy(), post.numpy()
+        gpre, gpost = rule.pre_groups[pre], rule.post_groups[post]
+        assert np.all(gpre != gpost)
+        n_pre = np.bincount(rule.pre_groups[rule.pre_groups >= 0], minlength=rule.p.shape[0])
+        n_post = np.bincount(rule.post_groups[rule.post_groups >= 0], minlength=rule.p.shape[1])
+        tested = 0
+        for a in range(rule.p.shape[0]):
+            for b in range(rule.p.shape[1]):
+                p = rule.p[a, b]
+                trials = int(n_pre[a] * n_post[b])
+                count = int(((gpre == a) & (gpost == b)).sum())
+                if p == 0 or trials == 0:
+                    assert count == 0
+                    continue
+                assert 0 < p < 1
+                assert stats.binomtest(count, trials, p).pvalue > 1e-4, (name, a, b)
+                tested += 1
+        assert tested >= 1
+
+
+def test_long_range_weights_keep_the_mean_input(atlas, built):
+    spec, _, _ = built
+    proj = next(p for p in spec.projections if p.name == "TH.TC->Isocortex.L2/3.E:long_range")
+    sqrt_spec, _ = brain_spec(
+        atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.01, seed=2, long_range_scaling="sqrt"
+    )
+    proj_sqrt = next(
+        p for p in sqrt_spec.projections if p.name == "TH.TC->Isocortex.L2/3.E:long_range"
+    )
+    # "mean": weight / fraction; "sqrt": weight / sqrt(fraction) (van Albada), ratio 1/sqrt(f)
+    assert proj.weight.mean / proj_sqrt.weight.mean == pytest.approx(10.0, rel=1e-9)
+    # the delay follows the VAL -> MOp centroid distance at 0.5 m/s (a few mm -> 5-12 ms)
+    assert 5.0 < proj.delay.mean < 12.0
+
+
+def test_same_seed_same_brain(atlas, built):
+    net = built[2]
+    again = zt.build.network(
+        brain_spec(atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.01, seed=2)[0], seed=5
+    )
+    assert np.array_equal(net.target.numpy(), again.target.numpy())
+    assert np.array_equal(net.weight.numpy(), again.weight.numpy())
+
+
+def test_relays_fire_in_their_range(built):
+    # background alone plus cortical input: TC, pontine cells fire, neither silent nor saturated
+    spec = built[0]
+    res = zt.sim.run(zt.build.network(spec.add(zt.record.Spikes()), seed=5), 400.0, seed=1)
+    rates = res.rates_hz(100.0, 400.0)
+    assert 2.0 < rates["TH.TC"] < 60.0, rates
+    assert 2.0 < rates["P.PG"] < 60.0, rates
