@@ -109,8 +109,12 @@ def test_long_range_weights_keep_the_mean_input(atlas, built):
     proj_sqrt = next(
         p for p in sqrt_spec.projections if p.name == "TH.TC->Isocortex.L2/3.E:long_range"
     )
-    # "mean": weight / fraction; "sqrt": weight / sqrt(fraction) (van Albada), ratio 1/sqrt(f)
-    assert proj.weight.mean / proj_sqrt.weight.mean == pytest.approx(10.0, rel=1e-9)
+    # both divide the weight by sqrt(fraction); "mean" raises the in-degree by 1/sqrt(fraction)
+    # over "sqrt" (in-degree x sqrt(f) instead of x f), so that the mean input is kept
+    assert proj.weight.mean == pytest.approx(proj_sqrt.weight.mean, rel=1e-9)
+    assert proj.rule.expected_indegree().mean() == pytest.approx(
+        10.0 * proj_sqrt.rule.expected_indegree().mean(), rel=1e-9
+    )
     # the delay follows the VAL -> MOp centroid distance at 0.5 m/s (a few mm -> 5-12 ms)
     assert 5.0 < proj.delay.mean < 12.0
 

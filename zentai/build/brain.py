@@ -24,10 +24,11 @@ cells of t at full density, so the in-degree from s is ``p_st N_pre(s)`` and shr
 ``fraction`` like every local in-degree. κ is one constant for the whole brain
 (:func:`kappa_for`): the mean long-range in-degree of an isocortical pyramidal cell from all
 Knox source regions (at full density) is ``f_lr`` times its total excitatory in-degree.
-Weights: the Potjans-Diesmann PSP (0.15 mV) at the target model, divided by ``fraction``
-(``long_range_scaling="mean"``, the default: the mean input is kept at any presynaptic rate)
-or by sqrt(fraction) with a DC current restoring the full-density mean at assumed source rates
-(``"sqrt"``, van Albada et al. 2015, as the local wiring; :data:`ASSUMED_RATE_HZ`). The
+Weights: the Potjans-Diesmann PSP (0.15 mV) at the target model, divided by sqrt(fraction);
+by default (``long_range_scaling="mean"``) the in-degree is the full-density one times
+sqrt(fraction), so that the mean input is kept at any presynaptic rate; ``"sqrt"`` scales the
+in-degree by ``fraction`` and adds the DC of van Albada et al. (2015), as the local wiring
+(source rates assumed in :data:`ASSUMED_RATE_HZ`). The
 cortical Poisson background is reduced by the modelled long-range in-degree, so that inputs
 now simulated are not counted twice.
 Delays: ``d_min + |r_s - r_t| / v`` (:func:`zentai.connectome.probability.distance_delay`,
@@ -295,13 +296,18 @@ def brain_spec(
     cortex_options
         Extra keyword arguments for :func:`cortex_spec` (e.g. ``pathway_gain``).
     long_range_scaling
-        How inter-area weights follow ``fraction``: ``"mean"`` (default) divides them by
-        ``fraction``, which keeps the mean input per neuron at *any* presynaptic rate, so a
-        stimulus-evoked change of rate in one area reaches the next with full strength at any
-        fraction (the price: larger input fluctuations); ``"sqrt"`` divides by sqrt(fraction)
-        and adds the DC of van Albada et al. (2015), as the local wiring does, which keeps the
-        mean only at the assumed rates (:data:`ASSUMED_RATE_HZ`) and weakens evoked transmission
-        by sqrt(fraction) (measured: no evoked response in MOs / SSp at fraction 0.01).
+        How inter-area connections follow ``fraction``. ``"mean"`` (default): in-degrees are
+        the full-density ones times sqrt(fraction) (probabilities / sqrt(fraction)) and weights
+        are divided by sqrt(fraction), which keeps the mean input per neuron at *any*
+        presynaptic rate, so a stimulus-evoked change of rate in one area reaches the next with
+        full strength at any fraction, while the input variance grows only as
+        1/sqrt(fraction). (In-degree x fraction with weights / fraction keeps the mean too, but
+        its 1/fraction variance -- 15 mV PSPs at fraction 0.01 -- drove the sheet to 5-50 Hz
+        and abolished the gamma rhythm, measured.) ``"sqrt"``: in-degree x fraction, weights /
+        sqrt(fraction) and the DC of van Albada et al. (2015), as the local wiring does, which
+        keeps the mean only at the assumed rates (:data:`ASSUMED_RATE_HZ`) and weakens evoked
+        transmission by sqrt(fraction) (measured: no evoked response in MOs / SSp at fraction
+        0.01).
     """
     if long_range_scaling not in ("mean", "sqrt"):
         raise SpecError(
@@ -481,6 +487,10 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
     n_post_full = n_post_full / fraction
     with np.errstate(divide="ignore", invalid="ignore"):
         p_table = np.where(n_post_full[None, :] > 0, kappa * w / n_post_full[None, :], 0.0)
+    if scaling == "mean":
+        # in-degree x sqrt(fraction) instead of x fraction, weights / sqrt(fraction): the mean
+        # input is kept at any presynaptic rate, and its variance grows only as 1/sqrt(fraction)
+        p_table = p_table / math.sqrt(fraction)
     p_table = np.minimum(p_table, 1.0)
     log.info("inter-area: kappa %.4g, p table\n%s", kappa, p_table)
     coords = _map_coords(layout) if topography is not None else None
@@ -499,7 +509,7 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
             per_mv, tau_s = psc_per_mv(post.model, "ex")
             w_full = 0.15 * per_mv
             k_mean = float(np.mean(np.where(gpost >= 0, k_per_area[np.maximum(gpost, 0)], 0.0)))
-            k_full = k_mean / fraction
+            k_full = k_mean / (math.sqrt(fraction) if scaling == "mean" else fraction)
             if scaling == "sqrt":
                 dc[post.name] = dc.get(post.name, 0.0) + (
                     1e-3 * tau_s * (1 - math.sqrt(fraction)) * k_full * w_full * _rate_of(pre)
@@ -507,7 +517,7 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
             k_lr_full[post.name] = k_lr_full.get(post.name, 0.0) + k_full
             # delay from the centroids of the connected area pairs, weighted by synapses
             d = _mean_delay(layout, pre.name, post.name, n_pre_area, p_table)
-            w_scaled = w_full / (fraction if scaling == "mean" else math.sqrt(fraction))
+            w_scaled = w_full / math.sqrt(fraction)
             topo = {}
             if coords is not None:
                 topo = {

@@ -8,14 +8,19 @@ Schema (quantities are strings with units, STYLE §8)::
 
     [scenario]
     name = "m1-gamma"          # used in titles and the summary
-    kind = "cortex"            # the builder: zentai.build.cortex.cortex_spec (the only kind)
+    kind = "cortex"            # the builder: "cortex" (zentai.build.cortex.cortex_spec) or
+                               # "brain" (zentai.build.brain.brain_spec: cortex, thalamus,
+                               # pons, cerebellum and the connectome)
 
-    [build]                    # arguments of cortex_spec
-    regions = ["MOp"]          # Allen CCF acronyms under Isocortex
+    [build]                    # arguments of the builder
+    regions = ["MOp"]          # CCF acronyms: under Isocortex for "cortex"; for "brain" also
+                               # thalamic nuclei, RT, PG, cerebellar lobules and nuclei
     hemisphere = "left"        # "left", "right" or "both"
     fraction = 0.01            # of the real neuron density, in (0, 1]; --fraction overrides
     models = "izhikevich"      # "lif" or "izhikevich"
     seed = 0                   # placement, wiring and noise; --seed overrides
+    topography = 0.15          # "brain": homotopic inter-area map width (default: none)
+    mossy_share = 0.5          # "brain": share of the granule cells' mossy fibres from PG
 
     [[stim]]                   # one or more
     kind = "DC"                # the only kind so far
@@ -33,8 +38,17 @@ Schema (quantities are strings with units, STYLE §8)::
     band = [30, 50]            # Hz: the band of the acceptance checks and of the phases
     resolution_hz = 2          # Welch resolution (coarsened when the run is too short)
     column_radius_um = 300     # phases use the neurons of this column (see below)
+    coherence_with = ["MOs", "P.PG"]   # "brain": band coherence of the stimulated group's
+                               # rate with these areas' cortical E cells (or all cells of a
+                               # subcortical area) or populations, against shift surrogates
+    vector_strength_of = ["CB.GrC"]    # "brain": spike locking of these populations to the
+                               # band-passed column E rate
+    centroid_areas = ["MOs"]   # "brain": centroid of each area's evoked E response per stimulus
+    n_surrogates = 100
 
-``target``: ``layer`` is one of the sheet's layers (``L2/3``, ``L4``, ``L5A``, ``L5B``, ``L6a``,
+``target``: ``region`` (default: the first cortical region) is where ``voxel = "center"``
+looks, and ``ap_offset_um`` moves the point it looks from along the AP axis (µm, positive is
+posterior). ``layer`` is one of the sheet's layers (``L2/3``, ``L4``, ``L5A``, ``L5B``, ``L6a``,
 ``L6b``), ``cell_class`` one of ``E``, ``FS``, ``LTS`` (default ``E``). ``voxel`` is
 ``"center"`` -- the voxel of that layer, in the chosen hemisphere of the first region, nearest
 the centroid of that region's voxels in that hemisphere -- or an explicit ``[ap, dv, ml]``
