@@ -406,8 +406,18 @@ def brain_spec(
         from zentai.build.cerebellum import cerebellum_spec
 
         mossy = {"P.PG": mossy_share} if ("P.PG" in names and kinds.lobules) else None
+        if cerebellum_atlas is None:
+            if atlas.name != "allen_mouse_100um":
+                raise SpecError(
+                    f"brain_spec needs cerebellum_atlas= (a finer atlas for the cerebellar "
+                    f"layers) with the atlas {atlas.name!r}; for the CCF it loads "
+                    "allen_mouse_25um itself."
+                )
+            from zentai.atlas.atlas import load
+
+            cerebellum_atlas = load("allen_mouse_25um")
         cb_spec, cb_layout = cerebellum_spec(
-            atlas if cerebellum_atlas is None else cerebellum_atlas,
+            cerebellum_atlas,
             lobules=kinds.lobules,
             nuclei=kinds.nuclei,
             hemisphere=hemisphere,
@@ -455,8 +465,13 @@ def _eligible(pop: Population) -> tuple[bool, bool]:
     if name.startswith("Isocortex."):
         exc = pop.labels.get("cell_class") == "E"
         return exc, True
-    if name in ("TH.TC", "P.PG", "CBN.E"):
+    if name in ("TH.TC", "P.PG"):
         return True, True
+    if name == "CBN.E":
+        # a conductance-based E-GLIF/AdEx cell: no PSP calibration of current synapses here;
+        # its cortical input arrives as the pontine mossy-fibre collaterals of the cerebellum
+        # builder, so it takes part as a presynaptic cell only
+        return True, False
     return False, False
 
 
