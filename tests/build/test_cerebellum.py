@@ -209,7 +209,8 @@ def test_real_atlas_rates_in_published_ranges_and_mf_drive(fine_atlas):
         "CBN.I": (5.0, 50.0),
     }
     rates = {}
-    for mf in (5.0, 20.0):
+    # 5 Hz: snsbook base MF rate; 40 Hz: its "tonic" rate (0.04 per 1 ms step, MODEL_SPEC §2.2)
+    for mf in (5.0, 40.0):
         spec, layout = cerebellum_spec(fine_atlas, fraction=0.01, seed=1, mf_rate_hz=mf)
         # the layout voxels are those of the 100 µm CCF
         assert all(np.all(v[:, 2] < 57) for v in layout.voxels.values())
@@ -217,6 +218,7 @@ def test_real_atlas_rates_in_published_ranges_and_mf_drive(fine_atlas):
         rates[mf] = zt.sim.run(net, 500.0, seed=1).rates_hz(100.0, 500.0)
     bad = {k: r for k, r in rates[5.0].items() if not ranges[k][0] <= r <= ranges[k][1]}
     assert not bad, rates[5.0]
-    # driven: 4x the MF rate raises GrC and PC (simple spike) rates
-    assert rates[20.0]["CB.GrC"] > 1.2 * rates[5.0]["CB.GrC"], rates
-    assert rates[20.0]["CB.PC"] > rates[5.0]["CB.PC"] + 2.0, rates
+    # driven: tonic MF input raises GrC and PC (simple spike) rates; the Golgi loop damps the
+    # GrC increase (measured: GrC 0.38 -> 0.73 Hz, PC 62 -> 74 Hz)
+    assert rates[40.0]["CB.GrC"] > 1.5 * rates[5.0]["CB.GrC"], rates
+    assert rates[40.0]["CB.PC"] > rates[5.0]["CB.PC"] + 5.0, rates
