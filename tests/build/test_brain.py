@@ -21,7 +21,7 @@ def atlas(real_data):
 
 @pytest.fixture(scope="module")
 def built(atlas):
-    spec, layout = brain_spec(atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.01, seed=2)
+    spec, layout = brain_spec(atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.005, seed=2)
     return spec, layout, zt.build.network(spec, seed=5)
 
 
@@ -104,7 +104,7 @@ def test_long_range_weights_keep_the_mean_input(atlas, built):
     spec, _, _ = built
     proj = next(p for p in spec.projections if p.name == "TH.TC->Isocortex.L2/3.E:long_range")
     sqrt_spec, _ = brain_spec(
-        atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.01, seed=2, long_range_scaling="sqrt"
+        atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.005, seed=2, long_range_scaling="sqrt"
     )
     proj_sqrt = next(
         p for p in sqrt_spec.projections if p.name == "TH.TC->Isocortex.L2/3.E:long_range"
@@ -113,7 +113,7 @@ def test_long_range_weights_keep_the_mean_input(atlas, built):
     # over "sqrt" (in-degree x sqrt(f) instead of x f), so that the mean input is kept
     assert proj.weight.mean == pytest.approx(proj_sqrt.weight.mean, rel=1e-9)
     assert proj.rule.expected_indegree().mean() == pytest.approx(
-        10.0 * proj_sqrt.rule.expected_indegree().mean(), rel=1e-9
+        proj_sqrt.rule.expected_indegree().mean() / np.sqrt(0.005), rel=1e-9
     )
     # the delay follows the VAL -> MOp centroid distance at 0.5 m/s (a few mm -> 5-12 ms)
     assert 5.0 < proj.delay.mean < 12.0
@@ -122,7 +122,7 @@ def test_long_range_weights_keep_the_mean_input(atlas, built):
 def test_same_seed_same_brain(atlas, built):
     net = built[2]
     again = zt.build.network(
-        brain_spec(atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.01, seed=2)[0], seed=5
+        brain_spec(atlas, ("MOp", "MOs", "VAL", "PG"), fraction=0.005, seed=2)[0], seed=5
     )
     assert np.array_equal(net.target.numpy(), again.target.numpy())
     assert np.array_equal(net.weight.numpy(), again.weight.numpy())
@@ -135,3 +135,13 @@ def test_relays_fire_in_their_range(built):
     rates = res.rates_hz(100.0, 400.0)
     assert 2.0 < rates["TH.TC"] < 60.0, rates
     assert 2.0 < rates["P.PG"] < 60.0, rates
+
+
+def test_pontine_mossy_fibres_reach_granule_and_cn_cells(atlas):
+    # PG and a lobule together: the cerebellum builder's mossy projections from P.PG (kept in
+    # its layout, as its own spec cannot name P.PG) must be in the merged spec
+    spec, _ = brain_spec(atlas, ("PG", "SIM", "DN"), fraction=0.002, seed=1, mossy_share=0.5)
+    mossy = [p for p in spec.projections if p.pre == "P.PG"]
+    assert {p.post for p in mossy} >= {"CB.GrC", "CBN.E"}
+    grc = [p for p in mossy if p.post == "CB.GrC"]
+    assert sum(p.rule.k for p in grc if p.receptor == "ampa") == 2  # half of the 4 MF per GrC

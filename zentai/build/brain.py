@@ -428,6 +428,9 @@ def brain_spec(
         )
         pops += list(cb_spec.populations)
         projections += list(cb_spec.projections)
+        # the pontine mossy fibres and their CN collaterals (they name P.PG, which the
+        # cerebellum's own spec does not hold)
+        projections += list(cb_layout.mossy_projections)
         stimuli += list(cb_spec.stimuli)
         layout.voxels.update(cb_layout.voxels)
         layout.positions.update(cb_layout.positions)
