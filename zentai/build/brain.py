@@ -270,6 +270,7 @@ def brain_spec(
     densities: CellDensities | None = None,
     check_memory: bool = True,
     cortex_options: dict | None = None,
+    cerebellum_options: dict | None = None,
     long_range_scaling: str = "mean",
 ) -> tuple[NetworkSpec, BrainLayout]:
     """A multi-region model of ``regions`` at ``fraction`` of the real density (module docstring).
@@ -293,8 +294,9 @@ def brain_spec(
         (the rest is background), when both PG and cerebellar cortex are modelled.
     cerebellum_atlas
         The fine atlas for the cerebellar layers (CCF 25 µm by default for the CCF).
-    cortex_options
-        Extra keyword arguments for :func:`cortex_spec` (e.g. ``pathway_gain``).
+    cortex_options, cerebellum_options
+        Extra keyword arguments for :func:`cortex_spec` (e.g. ``pathway_gain``) and
+        :func:`zentai.build.cerebellum.cerebellum_spec` (e.g. ``weights``).
     long_range_scaling
         How inter-area connections follow ``fraction``. ``"mean"`` (default): in-degrees are
         the full-density ones times sqrt(fraction) (probabilities / sqrt(fraction)) and weights
@@ -425,6 +427,7 @@ def brain_spec(
             seed=seed,
             mossy=mossy,
             check_memory=check_memory,
+            **(cerebellum_options or {}),
         )
         pops += list(cb_spec.populations)
         projections += list(cb_spec.projections)
