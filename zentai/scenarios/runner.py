@@ -42,7 +42,13 @@ __all__ = ["PEAK_SEARCH_HZ", "evaluate_checks", "run_scenario"]
 PEAK_SEARCH_HZ = (20.0, 80.0)
 RATIO_MIN = 3.0
 E_FS_MAX_DEG = 45.0
+#: fewer spikes than this give no phase (a circular mean of a handful of spikes is noise: its
+#: vector strength alone is >= 1/sqrt(n) by chance)
+MIN_PHASE_SPIKES = 20
 _LAYER_ORDER = ("L2/3", "L4", "L5A", "L5B", "L6a", "L6b")
+#: the sheet's layers -> the layers of MODEL_SPEC §0 A3 (L2/3 -> L4 -> L5 -> L6)
+_SPEC_LAYER = {"L2/3": "L2/3", "L4": "L4", "L5A": "L5", "L5B": "L5", "L6a": "L6", "L6b": "L6"}
+_SPEC_ORDER = ("L2/3", "L4", "L5", "L6")
 
 
 def _wrap_deg(x: float) -> float:
@@ -65,11 +71,15 @@ def evaluate_checks(
     """The acceptance points as ``{name: {"pass": bool, ...numbers}}`` from a summary's numbers.
 
     ``peak_in_band``: ``band[0] <= peak_hz <= band[1]``; ``peak_ratio_ge_3``. With ``phases``
-    (m1-gamma), per layer ``e_fs_within_45.<layer>``: ``|wrap(E - FS)| <= 45°``;
-    ``lts_lags_fs.<layer>``: ``wrap(LTS - FS) > 0``; ``e_phase_order``: every wrapped step
-    between successive layers' E phases (L2/3 -> L6b, layers with a phase) is > 0, with at
-    least two layers. From the brain analyses when present: ``coherence.<name>``: coherence
-    above its surrogate 95th percentile (motor-loop); ``granule_vs_gt_2x_purkinje``;
+    (m1-gamma; MODEL_SPEC §0 A2, A3): in the stimulated layer (``summary["stim_layer"]``)
+    ``e_fs_within_45``: ``|wrap(E - FS)| <= 45°`` and ``lts_lags_fs``: ``wrap(LTS - FS) > 0``;
+    ``e_phase_order``: every wrapped step between successive MODEL_SPEC layers' E phases
+    (``summary["phase_deg_pooled"]``: L2/3 -> L4 -> L5 -> L6, sublayers pooled) is > 0; every
+    layer with E cells in the column must have a phase (at least :data:`MIN_PHASE_SPIKES`
+    spikes; ``silent_layers`` lists those without), and at least two layers. The per-sublayer
+    phases stay in ``summary["phase_deg"]``. From the brain analyses when present:
+    ``coherence.<name>``: coherence above its surrogate 95th percentile (motor-loop);
+    ``granule_vs_gt_2x_purkinje``;
     ``centroid_monotonic.<area>``: the projections of the area's evoked-response centroids on
     the direction from the first to the last stimulation site are strictly monotonic
     (somatotopy).
@@ -90,30 +100,34 @@ def evaluate_checks(
     if not phases:
         return _brain_checks(summary, checks)
     phases = summary["phase_deg"]
-    layers = [ly for ly in _LAYER_ORDER if any(k.startswith(f"{ly}.") for k in phases)]
-    for ly in layers:
-        e, fs, lts = (phases.get(f"{ly}.{c}") for c in ("E", "FS", "LTS"))
-        d = None if e is None or fs is None else _wrap_deg(e - fs)
-        checks[f"e_fs_within_45.{ly}"] = {
-            "pass": d is not None and abs(d) <= E_FS_MAX_DEG,
-            "e_deg": e,
-            "fs_deg": fs,
-            "diff_deg": d,
-        }
-        lag = None if lts is None or fs is None else _wrap_deg(lts - fs)
-        checks[f"lts_lags_fs.{ly}"] = {
-            "pass": lag is not None and lag > 0,
-            "lts_deg": lts,
-            "fs_deg": fs,
-            "lag_deg": lag,
-        }
-    e_layers = [ly for ly in layers if phases.get(f"{ly}.E") is not None]
-    steps = [_wrap_deg(phases[f"{b}.E"] - phases[f"{a}.E"]) for a, b in pairwise(e_layers)]
+    ly = summary["stim_layer"]
+    e, fs, lts = (phases.get(f"{ly}.{c}") for c in ("E", "FS", "LTS"))
+    d = None if e is None or fs is None else _wrap_deg(e - fs)
+    checks["e_fs_within_45"] = {
+        "pass": d is not None and abs(d) <= E_FS_MAX_DEG,
+        "layer": ly,
+        "e_deg": e,
+        "fs_deg": fs,
+        "diff_deg": d,
+    }
+    lag = None if lts is None or fs is None else _wrap_deg(lts - fs)
+    checks["lts_lags_fs"] = {
+        "pass": lag is not None and lag > 0,
+        "layer": ly,
+        "lts_deg": lts,
+        "fs_deg": fs,
+        "lag_deg": lag,
+    }
+    pooled = summary["phase_deg_pooled"]
+    present = [x for x in _SPEC_ORDER if f"{x}.E" in pooled]
+    e_layers = [x for x in present if pooled.get(f"{x}.E") is not None]
+    steps = [_wrap_deg(pooled[f"{b}.E"] - pooled[f"{a}.E"]) for a, b in pairwise(e_layers)]
     checks["e_phase_order"] = {
-        "pass": len(e_layers) >= 2 and all(s > 0 for s in steps),
+        "pass": len(e_layers) >= 2 and e_layers == present and all(st > 0 for st in steps),
         "layers": e_layers,
-        "e_deg": [phases[f"{ly}.E"] for ly in e_layers],
+        "e_deg": [pooled[f"{x}.E"] for x in e_layers],
         "steps_deg": steps,
+        "silent_layers": [x for x in present if x not in e_layers],
     }
     return checks
 
@@ -558,6 +572,13 @@ def run_scenario(
     _check_names(sc, spec, layout)
     vs_of: dict[str, float | None] = dict.fromkeys(sc.vector_strength_of)
     phase_of: dict[str, float | None] = dict.fromkeys(sc.vector_strength_of)
+    # MODEL_SPEC layers (L5 = L5A + L5B, L6 = L6a + L6b), spikes pooled over the sublayers
+    pooled: dict[str, np.ndarray] = {}
+    for k, ids_k in column.items():
+        layer, cls = k.rsplit(".", 1)
+        pooled.setdefault(f"{_SPEC_LAYER[layer]}.{cls}", []).append(ids_k)
+    pooled = {k: np.concatenate(v) for k, v in pooled.items()}
+    phase_pooled: dict[str, float | None] = dict.fromkeys(pooled)
     if e_ids.size:
         ref = analysis.population_rate(
             result, {"column.E": e_ids}, bin_ms=1.0, t_start_ms=t_start, t_stop_ms=t_stop
@@ -572,16 +593,24 @@ def run_scenario(
                 for k in sc.vector_strength_of
                 if k in result.populations and result.populations[k][1] > 0
             }
-            table = analysis.phase_table((times[after], ids[after]), {**groups, **extra}, ref, band)
+            pooled_groups = {f"pooled:{k}": v for k, v in pooled.items() if v.size}
+            table = analysis.phase_table(
+                (times[after], ids[after]), {**groups, **extra, **pooled_groups}, ref, band
+            )
+            for k in pooled_groups:
+                row = table.sel(group=k)
+                if int(row["n_spikes"]) >= MIN_PHASE_SPIKES:
+                    phase_pooled[k.split(":", 1)[1]] = _finite(row["mean_phase_deg"])
             for k in extra:
                 row = table.sel(group=k)
                 vs_of[k] = _finite(row["vector_strength"])
                 phase_of[k] = _finite(row["mean_phase_deg"])
             for k in groups:
                 row = table.sel(group=k)
-                phase_deg[k] = _finite(row["mean_phase_deg"])
-                vs[k] = _finite(row["vector_strength"])
                 n_phase_spikes[k] = int(row["n_spikes"])
+                if n_phase_spikes[k] >= MIN_PHASE_SPIKES:
+                    phase_deg[k] = _finite(row["mean_phase_deg"])
+                    vs[k] = _finite(row["vector_strength"])
 
     rates = result.rates_hz(t_start, t_stop)
     summary: dict[str, Any] = {
@@ -611,6 +640,8 @@ def run_scenario(
         "peak_hz": peak_hz,
         "peak_ratio": ratio,
         "phase_deg": phase_deg,
+        "phase_deg_pooled": phase_pooled,
+        "stim_layer": sc.stimuli[0].target.layer,
         "vector_strength": vs,
         "phase_n_spikes": n_phase_spikes,
         "rates_hz": {k: float(v) for k, v in rates.items()},
