@@ -86,3 +86,12 @@ def test_pathway_gain_scales_only_its_pathway(atlas):
         factor = 2.5 if (a.pre, a.post) == ("Isocortex.L2/3.E", "Isocortex.L5A.E") else 1.0
         assert b.weight.mu == pytest.approx(factor * a.weight.mu)
         assert b.rule.mean_indegree == a.rule.mean_indegree
+
+
+def test_background_gain_scales_only_its_population(atlas):
+    base, _ = cortex_spec(atlas, ("MOp",), fraction=0.01, seed=1)
+    gained, _ = cortex_spec(atlas, ("MOp",), fraction=0.01, seed=1, background_gain={"L6a.E": 1.1})
+    for a, b in zip(base.stimuli, gained.stimuli, strict=True):
+        background = a.rate == 8.0  # the K_ext sources; inputs of absent PD layers keep theirs
+        factor = 1.1 if (background and a.target == "Isocortex.L6a.E") else 1.0
+        assert b.n_sources == round(a.n_sources * factor)

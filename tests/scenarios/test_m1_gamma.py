@@ -141,3 +141,21 @@ def test_m1_gamma_fs_paced_rhythm_in_the_gamma_band(real_data: Path, tmp_path: P
     assert 30.0 <= s["peak_hz"] <= 50.0
     assert s["peak_ratio"] >= 3.0
     assert s["checks"]["peak_in_band"] and s["checks"]["peak_ratio_ge_3"]
+
+
+@pytest.mark.slow
+def test_m1_gamma_phases_at_fraction_0_1(real_data: Path, tmp_path: Path, monkeypatch):
+    # MODEL_SPEC §0 A2 at fraction 0.1 (measured seed 0: L2/3 E -10°, FS 11°, LTS 78°): E and
+    # FS in phase and LTS later in the stimulated layer. A3 is not met (the column's L6 E cells
+    # are silent, fewer than 20 spikes; see the issue notes), so it is not asserted here.
+    monkeypatch.setenv("ZENTAI_DATA", str(real_data))
+    out = tmp_path / "gamma01"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert (
+            main(["run", "m1-gamma", "--fraction", "0.1", "--no-progress", "--out", str(out)]) == 0
+        )
+    s = json.loads((out / "summary.json").read_text())
+    c = s["checks"]
+    assert c["peak_in_band"]["pass"] and c["peak_ratio_ge_3"]["pass"]
+    assert c["e_fs_within_45"]["pass"] and c["lts_lags_fs"]["pass"], c
+    _check_consistent(s)

@@ -209,6 +209,7 @@ def cortex_spec(
     g: float = -4.0,
     check_memory: bool = True,
     pathway_gain: dict[tuple[str, str], float] | None = None,
+    background_gain: dict[str, float] | None = None,
 ) -> tuple[NetworkSpec, CortexLayout]:
     """A layered cortical sheet of ``regions`` at ``fraction`` of the real neuron density.
 
@@ -221,12 +222,15 @@ def cortex_spec(
     (:func:`psc_per_mv`). ``pathway_gain`` multiplies the recurrent weights of chosen
     pathways, keyed by ("<layer>.<class>", "<layer>.<class>") of (pre, post), e.g.
     ``{("L2/3.E", "L5A.E"): 2.0}`` (the mean-input compensation uses the unscaled weights).
+    ``background_gain`` multiplies the number of Poisson background sources (K_ext) of chosen
+    populations, keyed ``"<layer>.<class>"``, e.g. ``{"L6a.E": 1.1}``.
     """
     if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
         raise SpecError(f"cortex_spec fraction must be in (0, 1]; got {fraction!r}.")
     regions = (regions,) if isinstance(regions, str) else tuple(regions)
     model_for = _model_table(models)
     pathway_gain = dict(pathway_gain or {})
+    background_gain = dict(background_gain or {})
     geo = cortical_geometry(atlas, regions)
     keep = geo.layer >= 0
     if hemisphere is not None:
@@ -352,9 +356,14 @@ def cortex_spec(
             q = pd_of[p.name]
             w_e = psp_mv * psc_per_mv(p.model, "ex")[0]
             w_i = psp_mv * psc_per_mv(p.model, "in")[0]
+            gain = background_gain.get(f"{p.labels['layer']}.{p.labels['cell_class']}", 1.0)
             stimuli.append(
                 PoissonInput(
-                    target=p.name, rate=8.0, weight=w_e, n_sources=int(K_EXT[q]), receptor="ex"
+                    target=p.name,
+                    rate=8.0,
+                    weight=w_e,
+                    n_sources=max(1, round(K_EXT[q] * gain)),
+                    receptor="ex",
                 )
             )
             # inputs from Potjans-Diesmann populations absent here (L4 of agranular areas such
