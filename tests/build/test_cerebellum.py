@@ -1,5 +1,7 @@
 """The atlas-placed cerebellar cortex and nuclei (issue 4, "cerebellum")."""
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -176,7 +178,9 @@ def test_errors_name_the_argument(syn_atlas, syn_geo, monkeypatch):
         _spec(syn_atlas, syn_geo, mossy={"A": 0.7, "B": 0.6})
     with pytest.raises(SpecError, match="weights has no entry"):
         _spec(syn_atlas, syn_geo, weights={("CB.PC", "CB.GrC", "ampa"): 1.0})
-    monkeypatch.setattr(cb, "available_memory_bytes", lambda device="cpu": 2**20)
+    # zentai.build.network (the module, shadowed by the function of the same name)
+    net_module = importlib.import_module("zentai.build.network")
+    monkeypatch.setattr(net_module, "available_memory_bytes", lambda device="cpu": 2**20)
     with pytest.raises(MemoryBudgetError, match="largest fraction that fits is about"):
         _spec(syn_atlas, syn_geo, fraction=0.01)
 

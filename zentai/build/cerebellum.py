@@ -111,13 +111,13 @@ import numpy as np
 from zentai import rng
 from zentai.atlas.atlas import Atlas
 from zentai.atlas.cerebellum import CerebellarGeometry, CerebellarLayers, cerebellar_geometry
-from zentai.build.network import BYTES_PER_SYNAPSE, available_memory_bytes
+from zentai.build.network import BYTES_PER_SYNAPSE, refuse_if_too_big
 from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.celltypes.catalog import cell_type
 from zentai.celltypes.models import NeuronModel
 from zentai.connectome.rules import Explicit, FixedIndegree, Normal
-from zentai.errors import MemoryBudgetError, RegionError, SpecError
+from zentai.errors import RegionError, SpecError
 from zentai.stim import PoissonInput
 
 __all__ = [
@@ -281,14 +281,7 @@ class CerebellumEstimate:
 
     def check(self, fraction: float, memory_fraction: float = 0.8) -> None:
         """Raise :class:`MemoryBudgetError` with the largest fraction that fits."""
-        avail = available_memory_bytes("cpu")
-        if self.build_bytes > memory_fraction * avail:
-            # PF synapses grow with fraction² (targets x in-degree)
-            fits = fraction * math.sqrt(memory_fraction * avail / self.build_bytes)
-            raise MemoryBudgetError(
-                f"{self} but only {avail / 2**30:.1f} GiB are available; the largest fraction "
-                f"that fits is about {fits:.3g}."
-            )
+        refuse_if_too_big(self, self.build_bytes, fraction, memory_fraction)
 
 
 # ----------------------------------------------------------------------------- helpers

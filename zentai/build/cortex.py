@@ -44,12 +44,12 @@ from zentai.build.microcircuit import (
     N_FULL,
     psc_over_psp,
 )
-from zentai.build.network import BYTES_PER_SYNAPSE, available_memory_bytes
+from zentai.build.network import BYTES_PER_SYNAPSE, refuse_if_too_big
 from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.celltypes.models import LIF, Izhikevich2007, NeuronModel
 from zentai.connectome.rules import DistanceGaussian, Normal
-from zentai.errors import MemoryBudgetError, SpecError
+from zentai.errors import SpecError
 from zentai.stim import PoissonInput
 
 __all__ = ["CLASSES", "CortexEstimate", "CortexLayout", "cortex_spec"]
@@ -163,14 +163,7 @@ class CortexEstimate:
 
     def check(self, fraction: float, memory_fraction: float = 0.8) -> None:
         """Raise :class:`MemoryBudgetError` with the largest fraction that fits."""
-        avail = available_memory_bytes("cpu")
-        if self.build_bytes > memory_fraction * avail:
-            # synapses grow with fraction² (neurons x in-degree)
-            fits = fraction * math.sqrt(memory_fraction * avail / self.build_bytes)
-            raise MemoryBudgetError(
-                f"{self} but only {avail / 2**30:.1f} GiB are available; the largest fraction "
-                f"that fits is about {fits:.3g}."
-            )
+        refuse_if_too_big(self, self.build_bytes, fraction, memory_fraction)
 
 
 def _estimate(expected: dict[tuple[str, str], np.ndarray], fraction: float) -> CortexEstimate:

@@ -37,7 +37,7 @@ from zentai.connectome.rules import (
 )
 from zentai.errors import MemoryBudgetError, SpecError
 
-__all__ = ["Group", "Network", "estimate_synapses", "network"]
+__all__ = ["Group", "Network", "estimate_synapses", "network", "refuse_if_too_big"]
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +246,21 @@ def estimate_synapses(spec: NetworkSpec) -> int:
         elif isinstance(r, GroupBernoulli):
             total += float(r.expected_indegree().sum())
     return int(total)
+
+
+def refuse_if_too_big(
+    estimate: Any, build_bytes: float, fraction: float, memory_fraction: float = 0.8
+) -> None:
+    """Raise :class:`MemoryBudgetError` when building needs more than ``memory_fraction`` of the
+    available CPU memory, naming the largest fraction that fits (synapses grow with fraction²:
+    neurons x in-degree)."""
+    avail = available_memory_bytes("cpu")
+    if build_bytes > memory_fraction * avail:
+        fits = fraction * math.sqrt(memory_fraction * avail / build_bytes)
+        raise MemoryBudgetError(
+            f"{estimate} but only {avail / 2**30:.1f} GiB are available; the largest fraction "
+            f"that fits is about {fits:.3g}."
+        )
 
 
 def available_memory_bytes(device: torch.device | str = "cpu") -> int:

@@ -470,6 +470,7 @@ def run_scenario(
     t0 = time.perf_counter()
     if atlas is None:
         atlas = load_atlas("allen_mouse_100um")
+    common = {"fraction": frac, "hemisphere": sc.hemisphere, "seed": seed, "models": sc.models}
     if sc.kind == "brain":
         from zentai.build.brain import brain_spec, classify_regions
 
@@ -480,25 +481,11 @@ def run_scenario(
                 f"{list(sc.regions)!r} holds no isocortical area."
             )
         spec, layout = brain_spec(
-            atlas,
-            sc.regions,
-            fraction=frac,
-            hemisphere=sc.hemisphere,
-            seed=seed,
-            models=sc.models,
-            topography=sc.topography,
-            mossy_share=sc.mossy_share,
+            atlas, sc.regions, topography=sc.topography, mossy_share=sc.mossy_share, **common
         )
     else:
         cortical = sc.regions
-        spec, layout = cortex_spec(
-            atlas,
-            sc.regions,
-            fraction=frac,
-            hemisphere=sc.hemisphere,
-            seed=seed,
-            models=sc.models,
-        )
+        spec, layout = cortex_spec(atlas, sc.regions, **common)
     geo = cortical_geometry(atlas, cortical)
     stimuli, stimulated, stim_voxels = [], {}, []
     for i, st in enumerate(sc.stimuli):
