@@ -7,6 +7,7 @@ from scipy import stats
 import zentai as zt
 from zentai import rng
 from zentai.build.brain import _k_exc_total, brain_spec, classify_regions, kappa_for
+from zentai.build.network import estimate
 from zentai.build.wiring import connect
 from zentai.connectome.allen import load_knox2019
 from zentai.connectome.probability import long_range_indegree
@@ -145,3 +146,13 @@ def test_pontine_mossy_fibres_reach_granule_and_cn_cells(atlas):
     assert {p.post for p in mossy} >= {"CB.GrC", "CBN.E"}
     grc = [p for p in mossy if p.post == "CB.GrC"]
     assert sum(p.rule.k for p in grc if p.receptor == "ampa") == 2  # half of the 4 MF per GrC
+
+
+def test_estimate_predicts_the_build(built):
+    # printed before building by the scenario runner: neurons exact, synapses within 5 %
+    spec, _, net = built
+    est = estimate(spec)
+    assert est.n_neurons == net.n_neurons
+    assert est.n_synapses == pytest.approx(net.n_synapses, rel=0.05)
+    assert est.build_bytes > 0 and est.pairs > 0
+    assert "neurons" in str(est) and "s to wire" in str(est)

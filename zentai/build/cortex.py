@@ -44,7 +44,7 @@ from zentai.build.microcircuit import (
     N_FULL,
     psc_over_psp,
 )
-from zentai.build.network import BYTES_PER_SYNAPSE, refuse_if_too_big
+from zentai.build.network import BYTES_PER_SYNAPSE, PAIRS_PER_SECOND, refuse_if_too_big
 from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.celltypes.models import LIF, Izhikevich2007, NeuronModel
@@ -132,11 +132,6 @@ def _initial(model: NeuronModel) -> dict:
 
 
 _LIF = LIF()
-
-
-#: measured build throughput of the dense tangent-Gaussian wiring on 2 CPU cores
-#: (fraction 0.1 of MOp-left: 1.06e9 candidate pairs in 9 s)
-PAIRS_PER_SECOND = 1.1e8
 
 
 @dataclass(frozen=True)
