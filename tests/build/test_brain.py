@@ -12,7 +12,7 @@ from zentai.build.wiring import connect
 from zentai.connectome.allen import load_knox2019
 from zentai.connectome.probability import long_range_indegree
 from zentai.connectome.rules import GroupBernoulli
-from zentai.errors import RegionError
+from zentai.errors import RegionError, SpecError
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,11 @@ def test_relays_fire_in_their_range(built):
 def test_pontine_mossy_fibres_reach_granule_and_cn_cells(atlas):
     # PG and a lobule together: the cerebellum builder's mossy projections from P.PG (kept in
     # its layout, as its own spec cannot name P.PG) must be in the merged spec
-    spec, _ = brain_spec(atlas, ("PG", "SIM", "DN"), fraction=0.002, seed=1, mossy_share=0.5)
+    spec, layout = brain_spec(atlas, ("PG", "SIM", "DN"), fraction=0.002, seed=1, mossy_share=0.5)
+    # every cerebellar neuron is labelled with its own area (the 25 µm placement maps to the
+    # 100 µm voxels of the atlas)
+    assert np.all(layout.area["CB.GrC"] == layout.areas.index("SIM"))
+    assert np.all(layout.area["CBN.E"] == layout.areas.index("DN"))
     mossy = [p for p in spec.projections if p.pre == "P.PG"]
     assert {p.post for p in mossy} >= {"CB.GrC", "CBN.E"}
     grc = [p for p in mossy if p.post == "CB.GrC"]
@@ -156,3 +160,32 @@ def test_estimate_predicts_the_build(built):
     assert est.n_synapses == pytest.approx(net.n_synapses, rel=0.05)
     assert est.build_bytes > 0 and est.pairs > 0
     assert "neurons" in str(est) and "s to wire" in str(est)
+
+
+def test_brain_on_the_synthetic_atlas_builds_in_seconds(real_data):
+    # the synthetic atlas's cortex (SYN), cerebellar cortex (CBXs) and nuclei (CBNs), with a
+    # made-up two-region connectome: the whole pipeline without the CCF (densities still come
+    # from the staged tables, keyed by the synthetic ontology's Allen ids)
+    import time
+
+    from zentai.atlas.synthetic import synthetic_atlas
+    from zentai.connectome.allen import RegionalConnectome
+
+    coarse, fine = synthetic_atlas(100), synthetic_atlas(50)
+    regions = ("SYN", "CBXs", "CBNs")
+    w = np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 0.0], [2.0, 0.0, 0.0]])  # SYN <-> CBNs
+    conn = RegionalConnectome("toy", regions, regions, w, np.zeros_like(w), coarse.ontology)
+    t0 = time.perf_counter()
+    spec, _ = brain_spec(
+        coarse, ("SYN", "CBXs", "CBNs"), fraction=0.002, seed=3, connectome=conn,
+        cerebellum_atlas=fine, check_memory=False,
+    )  # fmt: skip
+    net = zt.build.network(spec, seed=3)
+    assert time.perf_counter() - t0 < 60.0
+    assert {"CB.GrC", "CB.PC", "CBN.E", "Isocortex.L2/3.E"} <= {p.name for p in spec.populations}
+    # CN E cells project to the cortex (the report's rule), never the reverse (post-ineligible)
+    lr = [p for p in spec.projections if p.name.endswith(":long_range")]
+    assert lr and all(p.pre == "CBN.E" and p.post.startswith("Isocortex.") for p in lr)
+    assert net.n_synapses > 0
+    with pytest.raises(SpecError, match="cerebellum_atlas"):
+        brain_spec(coarse, ("SYN", "CBXs"), fraction=0.002, connectome=conn)

@@ -109,6 +109,11 @@ class RegionKinds:
     nuclei: tuple[str, ...] = ()
 
 
+def _under(onto: Any, acr: str, ancestor: str) -> bool:
+    """``acr`` is ``ancestor`` or below it (False when the ontology lacks ``ancestor``)."""
+    return acr == ancestor or (ancestor in onto and onto.is_descendant(acr, ancestor))
+
+
 def classify_regions(atlas: Atlas, regions: Any) -> RegionKinds:
     """Sort CCF acronyms into cortex / thalamus / reticular / pons / lobules / nuclei."""
     onto = atlas.ontology
@@ -120,7 +125,7 @@ def classify_regions(atlas: Atlas, regions: Any) -> RegionKinds:
         acr = onto.acronym(r)  # RegionError with suggestions for an unknown name
 
         def under(a: str, acr: str = acr) -> bool:
-            return onto.is_descendant(acr, a) if acr != a else True
+            return _under(onto, acr, a)
 
         if under("Isocortex"):
             kinds["cortex"].append(acr)
@@ -162,7 +167,7 @@ def _eligible_pre_count(densities: CellDensities, onto: Any, sid: int, vox_mm3: 
     acr = onto.acronym(sid)
 
     def under(a: str) -> bool:
-        return acr == a or onto.is_descendant(acr, a)
+        return _under(onto, acr, a)
 
     dens, _ = densities.class_densities(sid)
     if under("Isocortex"):
@@ -404,6 +409,7 @@ def brain_spec(
             )
 
     # ---- cerebellum
+    cb_structure: dict[str, np.ndarray] = {}
     if kinds.lobules or kinds.nuclei:
         from zentai.build.cerebellum import cerebellum_spec
 
@@ -418,8 +424,15 @@ def brain_spec(
             from zentai.atlas.atlas import load
 
             cerebellum_atlas = load("allen_mouse_25um")
+        factor = atlas.resolution_um / cerebellum_atlas.resolution_um
+        if abs(factor - round(factor)) > 1e-9 or round(factor) < 1:
+            raise SpecError(
+                f"brain_spec cerebellum_atlas must be finer than the atlas by an integer factor; "
+                f"got {cerebellum_atlas.resolution_um:g} µm for a {atlas.resolution_um:g} µm atlas."
+            )
         cb_spec, cb_layout = cerebellum_spec(
             cerebellum_atlas,
+            coarse_factor=round(factor),
             lobules=kinds.lobules,
             nuclei=kinds.nuclei,
             hemisphere=hemisphere,
@@ -437,11 +450,20 @@ def brain_spec(
         stimuli += list(cb_spec.stimuli)
         layout.voxels.update(cb_layout.voxels)
         layout.positions.update(cb_layout.positions)
+        cb_structure = dict(cb_layout.structure)
 
     # ---- area of every neuron
     area_lut = _area_lut(atlas, areas)
     for name, vox in layout.voxels.items():
         layout.area[name] = area_lut[tuple(np.asarray(vox).T)] if len(vox) else np.zeros(0, int)
+    # cerebellar neurons: from the fine atlas's label of their own placement voxel (the coarse
+    # voxel's label can belong to a neighbouring structure at a border)
+    area_of_id: dict[int, int] = {}
+    for i, a in enumerate(areas):
+        for sid in onto.descendant_ids(a):
+            area_of_id.setdefault(int(sid), i)
+    for name, ids in cb_structure.items():
+        layout.area[name] = np.array([area_of_id.get(int(x), -1) for x in ids], dtype=np.int64)
 
     # ---- inter-area wiring
     pops, lr_proj, stimuli = _long_range(
