@@ -189,3 +189,26 @@ def test_brain_on_the_synthetic_atlas_builds_in_seconds(real_data):
     assert net.n_synapses > 0
     with pytest.raises(SpecError, match="cerebellum_atlas"):
         brain_spec(coarse, ("SYN", "CBXs"), fraction=0.002, connectome=conn)
+
+
+def test_topographic_mossy_fibres_keep_k_distinct_near_partners(atlas):
+    from zentai.build.brain import _map_coords
+
+    spec, layout = brain_spec(
+        atlas, ("PG", "SIM", "DN"), fraction=0.002, seed=1, mossy_share=0.5, topography=0.15
+    )
+    grc = [p for p in spec.projections if p.pre == "P.PG" and p.post == "CB.GrC"]
+    assert len(grc) == 2  # AMPA and NMDA, with the same partners
+    a, b = grc
+    assert np.array_equal(a.rule.pre_idx, b.rule.pre_idx)
+    pre, post = a.rule.pre_idx, a.rule.post_idx
+    n_grc = spec.population("CB.GrC").size
+    assert np.array_equal(np.bincount(post, minlength=n_grc), np.full(n_grc, 2))
+    pairs = pre * n_grc + post
+    assert np.unique(pairs).size == pairs.size  # distinct partners
+    c = _map_coords(layout)
+    d = np.linalg.norm(c["P.PG"][pre] - c["CB.GrC"][post], axis=1)
+    rnd = np.linalg.norm(
+        c["P.PG"][np.random.default_rng(0).permutation(pre)] - c["CB.GrC"][post], axis=1
+    )
+    assert np.median(d) < 0.5 * np.median(rnd)  # partners follow the map

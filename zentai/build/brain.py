@@ -38,10 +38,11 @@ Topography (``topography``, off by default): the regional model has no sub-area 
 within an area pair the synapses are spread uniformly. With ``topography=s`` each neuron gets
 map coordinates, its (AP, ML) position scaled to [0, 1] over its own area's extent, and a pair
 is weighted by a Gaussian of width ``s`` of their map distance (:class:`GroupBernoulli`, which
-keeps each area pair's mean in-degree). This homotopic map is our proxy [N] for the topography
-of the voxel-level Knox model, which is not staged here: corticocortical and corticothalamic
-projections of the mouse are topographic (e.g. MOp and SSp body maps; Mao et al. 2011, Neuron
-72:111; Hooks et al. 2013, J Neurosci 33:748).
+keeps each area pair's mean in-degree), and the pontine mossy fibres reach the granule cells
+through the same kind of map (:func:`_topographic_mossy`). This homotopic map is our proxy [N]
+for the topography of the voxel-level Knox model, which is not staged here: corticocortical and
+corticothalamic projections of the mouse are topographic (e.g. MOp and SSp body maps; Mao et
+al. 2011, Neuron 72:111; Hooks et al. 2013, J Neurosci 33:748).
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import torch
 
+from zentai import rng
 from zentai.atlas.atlas import Atlas
 from zentai.atlas.densities import CellDensities, load_densities
 from zentai.build.cortex import CortexLayout, cortex_spec, psc_per_mv
@@ -63,7 +66,13 @@ from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.celltypes.catalog import cell_type
 from zentai.connectome.probability import calibrate_kappa, distance_delay
-from zentai.connectome.rules import DistanceGaussian, GroupBernoulli, Normal
+from zentai.connectome.rules import (
+    DistanceGaussian,
+    Explicit,
+    FixedIndegree,
+    GroupBernoulli,
+    Normal,
+)
 from zentai.errors import RegionError, SpecError
 from zentai.stim import PoissonInput
 
@@ -95,6 +104,8 @@ THALAMUS_INDEGREE = {("TH.TC", "TH.RTN"): 40.0, ("TH.RTN", "TH.TC"): 40.0,
 #: Diesmann K_ext (~2,000) drives these Izhikevich cells, which lack the recurrent inhibition of
 #: the cortex, to 50-100 Hz.
 BACKGROUND_SOURCES = {"TH.TC": 150, "TH.RTN": 600, "P.PG": 250}
+#: inhibitory Poisson background (8 Hz, -4 x the PSP), none by default
+BACKGROUND_INHIBITORY_SOURCES: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -407,6 +418,18 @@ def brain_spec(
                     target=name, rate=8.0, weight=0.15 * per_mv, n_sources=n_src, receptor="ex"
                 )
             )
+            n_inh = BACKGROUND_INHIBITORY_SOURCES.get(name, 0)
+            if n_inh:
+                per_mv_i, _ = psc_per_mv(by_name[name].model, "in")
+                stimuli.append(
+                    PoissonInput(
+                        target=name,
+                        rate=8.0,
+                        weight=-4.0 * 0.15 * per_mv_i,
+                        n_sources=n_inh,
+                        receptor="in",
+                    )
+                )
 
     # ---- cerebellum
     cb_structure: dict[str, np.ndarray] = {}
@@ -470,6 +493,8 @@ def brain_spec(
         atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, long_range_scaling
     )
     projections += lr_proj
+    if topography is not None:
+        projections = _topographic_mossy(projections, layout, float(topography), seed)
     spec = NetworkSpec(
         populations=tuple(pops),
         projections=tuple(projections),
@@ -646,4 +671,52 @@ def _map_coords(layout: BrainLayout) -> dict[str, np.ndarray]:
             sel = a == g
             c[sel] = (layout.positions[name][sel][:, [0, 2]] - lo) / span
         out[name] = c
+    return out
+
+
+def _topographic_mossy(projections: list, layout: BrainLayout, sigma: float, seed: int) -> list:
+    """Pontine mossy fibres onto granule cells drawn through the homotopic map.
+
+    Each granule cell keeps its ``k`` distinct pontine inputs (FixedIndegree of the cerebellum
+    builder), but draws them with weights ``exp(-|c_i - c_j|² / 2 sigma²)`` of the map
+    distance (PG and the lobule each scaled to [0, 1]): Gumbel top-k on the log weights, the
+    Gumbel noise from the counter RNG keyed by (seed, granule, pontine cell), so the AMPA and
+    NMDA projections of one granule cell get the same partners. The pontocerebellar projection
+    is topographic (Leergaard et al. 2006, J Neurosci 26:7585 [S]); this homotopic map is our
+    proxy [N], as the corticopontine one is.
+    """
+    pre, post = "P.PG", "CB.GrC"
+    if pre not in layout.positions or post not in layout.positions:
+        return projections
+    coords = _map_coords(layout)
+    cp = torch.as_tensor(coords[pre])
+    cg = torch.as_tensor(coords[post])
+    key = rng.key(seed, "pontocerebellar map")
+    pres_all = torch.arange(cp.shape[0], dtype=torch.int64)
+    cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    out = []
+    for pr in projections:
+        if not (pr.pre == pre and pr.post == post and isinstance(pr.rule, FixedIndegree)):
+            out.append(pr)
+            continue
+        k = int(pr.rule.k)
+        if k > cp.shape[0]:
+            raise SpecError(
+                f"brain_spec: {k} pontine inputs per granule cell but only {cp.shape[0]} "
+                "pontine cells; raise the fraction or lower mossy_share."
+            )
+        if k not in cache:
+            pre_idx, post_idx = [], []
+            step = max(1, 2_000_000 // max(cp.shape[0], 1))
+            for j0 in range(0, cg.shape[0], step):
+                posts = torch.arange(j0, min(j0 + step, cg.shape[0]), dtype=torch.int64)
+                d2 = ((cg[posts][:, None, :] - cp[None, :, :]) ** 2).sum(-1)
+                u = rng.uniform(key, posts[:, None], pres_all[None, :]).clamp(min=1e-300)
+                score = -d2 / (2.0 * sigma**2) - torch.log(-torch.log(u))
+                top = torch.topk(score, k, dim=1).indices
+                pre_idx.append(top.reshape(-1).numpy())
+                post_idx.append(posts.repeat_interleave(k).numpy())
+            cache[k] = (np.concatenate(pre_idx), np.concatenate(post_idx))
+        pre_idx, post_idx = cache[k]
+        out.append(dataclasses.replace(pr, rule=Explicit(pre_idx, post_idx)))
     return out
