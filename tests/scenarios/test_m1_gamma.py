@@ -28,7 +28,7 @@ def test_toml_round_trip():
     sc = load_scenario("m1-gamma")
     assert sc.name == "m1-gamma" and sc.kind == "cortex"
     assert sc.regions == ("MOp",) and sc.hemisphere == "left"
-    assert sc.fraction == 0.01 and sc.models == "izhikevich" and sc.seed == 0
+    assert sc.fraction == 0.1 and sc.models == "izhikevich" and sc.seed == 0
     (st,) = sc.stimuli
     assert st.kind == "DC" and st.amplitude_pa == pytest.approx(1200.0)
     assert st.target.radius_um == pytest.approx(300.0)
@@ -128,9 +128,9 @@ def test_builtin_scenarios_ship():
 
 
 def test_m1_gamma_fs_paced_rhythm_in_the_gamma_band(real_data: Path, tmp_path: Path, monkeypatch):
-    # issue 4 / MODEL_SPEC §0 A1: DC into L2/3 of MOp gives a population-rate peak in 30-50 Hz
-    # at >= 3x the 1/f background (measured at fraction 0.01, seed 0: 32 Hz, ratio 6.95; at 0.1:
-    # 38 Hz, ratio 980). The phase criteria (A2, A3) are not met yet in the deep layers.
+    # issue 4 / MODEL_SPEC §0 A1 at fraction 0.01 (seconds): DC into L2/3 of MOp gives a
+    # population-rate peak in 30-50 Hz at >= 3x the 1/f background (measured seed 0: 32 Hz,
+    # ratio 4.8). The phases (A2, A3) are tested at 0.1 (slow test below).
     monkeypatch.setenv("ZENTAI_DATA", str(real_data))
     out = tmp_path / "gamma"
     with contextlib.redirect_stdout(io.StringIO()):
@@ -145,17 +145,13 @@ def test_m1_gamma_fs_paced_rhythm_in_the_gamma_band(real_data: Path, tmp_path: P
 
 @pytest.mark.slow
 def test_m1_gamma_phases_at_fraction_0_1(real_data: Path, tmp_path: Path, monkeypatch):
-    # MODEL_SPEC §0 A2 at fraction 0.1 (measured seed 0: L2/3 E -10°, FS 11°, LTS 78°): E and
-    # FS in phase and LTS later in the stimulated layer. A3 is not met (the column's L6 E cells
-    # are silent, fewer than 20 spikes; see the issue notes), so it is not asserted here.
+    # MODEL_SPEC §0 A1-A3 at the scenario's default fraction 0.1 (measured seed 0: peak 44 Hz,
+    # ratio 237; L2/3 E -16°, FS 1°, LTS 70°; E L2/3 -16° -> L5 83° -> L6 143°)
     monkeypatch.setenv("ZENTAI_DATA", str(real_data))
     out = tmp_path / "gamma01"
     with contextlib.redirect_stdout(io.StringIO()):
-        assert (
-            main(["run", "m1-gamma", "--fraction", "0.1", "--no-progress", "--out", str(out)]) == 0
-        )
+        assert main(["run", "m1-gamma", "--no-progress", "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text())
-    c = s["checks"]
-    assert c["peak_in_band"]["pass"] and c["peak_ratio_ge_3"]["pass"]
-    assert c["e_fs_within_45"]["pass"] and c["lts_lags_fs"]["pass"], c
+    assert s["fraction"] == 0.1
+    assert all(c["pass"] for c in s["checks"].values()), s["checks"]
     _check_consistent(s)

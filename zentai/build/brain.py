@@ -616,14 +616,20 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
                 positions=p.positions, normals=p.normals, labels=p.labels,
             )  # fmt: skip
         new_pops.append(p)
-    new_stimuli = []
+    # only the K_ext source (the first excitatory 8 Hz Poisson input of each cortical target,
+    # as cortex_spec emits them) shrinks; the balanced pair and the inputs standing in for absent
+    # layers stay
+    new_stimuli, reduced = [], set()
     for s in stimuli:
         if (
             isinstance(s, PoissonInput)
             and s.target in k_lr_full
+            and s.target not in reduced
             and s.rate == 8.0
+            and s.receptor == "ex"
             and s.target.startswith("Isocortex.")
         ):
+            reduced.add(s.target)
             n = round(s.n_sources - k_lr_full[s.target])
             if n < 1:
                 continue

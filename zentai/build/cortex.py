@@ -134,6 +134,17 @@ def _initial(model: NeuronModel) -> dict:
 _LIF = LIF()
 
 
+#: extra balanced background of Izhikevich sheets (``background_balance``), tuned. Under the
+#: Potjans-Diesmann K_ext alone the Izhikevich (2007) cells are mean-driven: measured on the
+#: MOp-left sheet at fraction 0.01, L2/3 E and L6 E fire 0.01 Hz (PD: 0.9, 1.1 Hz) and a 25 %
+#: change of K_ext flips a population between ~0 and ~10 Hz, so no per-population gain can be
+#: calibrated. 2 x K_ext of extra excitatory sources with the inhibitory ones cancelling their
+#: mean makes the input fluctuation-driven, as in vivo (balanced state; van Vreeswijk &
+#: Sompolinsky 1996), and the rates graded: L2/3 E 4.0, L5B E 2.6, L6 E 0.8-1.0 Hz (fraction
+#: 0.1 with the m1-gamma stimulus). With it m1-gamma at fraction 0.1 meets A1-A3 (seeds 0, 1).
+IZHIKEVICH_BALANCE = 2.0
+
+
 @dataclass(frozen=True)
 class CortexEstimate:
     """Expected size of a cortical sheet before it is built.
@@ -198,6 +209,7 @@ def cortex_spec(
     check_memory: bool = True,
     pathway_gain: dict[tuple[str, str], float] | None = None,
     background_gain: dict[str, float] | None = None,
+    background_balance: float | None = None,
 ) -> tuple[NetworkSpec, CortexLayout]:
     """A layered cortical sheet of ``regions`` at ``fraction`` of the real neuron density.
 
@@ -211,7 +223,10 @@ def cortex_spec(
     pathways, keyed by ("<layer>.<class>", "<layer>.<class>") of (pre, post), e.g.
     ``{("L2/3.E", "L5A.E"): 2.0}`` (the mean-input compensation uses the unscaled weights).
     ``background_gain`` multiplies the number of Poisson background sources (K_ext) of chosen
-    populations, keyed ``"<layer>.<class>"``, e.g. ``{"L6a.E": 1.1}``.
+    populations, keyed ``"<layer>.<class>"``, e.g. ``{"L6a.E": 1.1}``. ``background_balance``
+    adds ``background_balance x K_ext`` excitatory Poisson sources and the inhibitory ones
+    (8 Hz, g x the PSP) that cancel their mean: more input variance at the same mean. Default
+    (None): :data:`IZHIKEVICH_BALANCE` for ``models="izhikevich"``, 0 otherwise.
     """
     if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
         raise SpecError(f"cortex_spec fraction must be in (0, 1]; got {fraction!r}.")
@@ -219,6 +234,12 @@ def cortex_spec(
     model_for = _model_table(models)
     pathway_gain = dict(pathway_gain or {})
     background_gain = dict(background_gain or {})
+    if background_balance is None:
+        background_balance = IZHIKEVICH_BALANCE if models == "izhikevich" else 0.0
+    if not (isinstance(background_balance, (int, float)) and background_balance >= 0):
+        raise SpecError(
+            f"cortex_spec background_balance must be a number >= 0; got {background_balance!r}."
+        )
     geo = cortical_geometry(atlas, regions)
     keep = geo.layer >= 0
     if hemisphere is not None:
@@ -354,6 +375,24 @@ def cortex_spec(
                     receptor="ex",
                 )
             )
+            if background_balance > 0:
+                # extra balanced input: balance x K_ext more excitatory sources and as many
+                # inhibitory ones (g = -4 PSPs) as cancel their mean charge: same mean, more
+                # variance (a fluctuation-driven rather than mean-driven regime)
+                tau_e = p.model.receptors[p.model.receptor_index("ex")].tau
+                tau_i = p.model.receptors[p.model.receptor_index("in")].tau
+                n_x = round(background_balance * K_EXT[q] * gain)
+                n_i = round(n_x * w_e * tau_e / (-g * w_i * tau_i))
+                stimuli.append(
+                    PoissonInput(
+                        target=p.name, rate=8.0, weight=w_e, n_sources=n_x, receptor="ex"
+                    )
+                )
+                stimuli.append(
+                    PoissonInput(
+                        target=p.name, rate=8.0, weight=g * w_i, n_sources=n_i, receptor="in"
+                    )
+                )
             # inputs from Potjans-Diesmann populations absent here (L4 of agranular areas such
             # as MOp) arrive as Poisson input with their in-degree and full-scale rate
             for missing in sorted(set(range(8)) - set(share)):
