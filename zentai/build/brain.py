@@ -347,6 +347,13 @@ def brain_spec(
     projections: list[Projection] = []
     stimuli: list[Any] = []
 
+    def merge(part: NetworkSpec, part_layout: Any) -> None:
+        pops.extend(part.populations)
+        projections.extend(part.projections)
+        stimuli.extend(part.stimuli)
+        layout.voxels.update(part_layout.voxels)
+        layout.positions.update(part_layout.positions)
+
     # ---- cortex
     if kinds.cortex:
         cspec, clay = cortex_spec(
@@ -360,11 +367,7 @@ def brain_spec(
             check_memory=check_memory,
             **(cortex_options or {}),
         )
-        pops += list(cspec.populations)
-        projections += list(cspec.projections)
-        stimuli += list(cspec.stimuli)
-        layout.voxels.update(clay.voxels)
-        layout.positions.update(clay.positions)
+        merge(cspec, clay)
 
     # ---- thalamus and pons
     relay = [
@@ -465,14 +468,10 @@ def brain_spec(
             check_memory=check_memory,
             **(cerebellum_options or {}),
         )
-        pops += list(cb_spec.populations)
-        projections += list(cb_spec.projections)
+        merge(cb_spec, cb_layout)
         # the pontine mossy fibres and their CN collaterals (they name P.PG, which the
         # cerebellum's own spec does not hold)
         projections += list(cb_layout.mossy_projections)
-        stimuli += list(cb_spec.stimuli)
-        layout.voxels.update(cb_layout.voxels)
-        layout.positions.update(cb_layout.positions)
         cb_structure = dict(cb_layout.structure)
 
     # ---- area of every neuron

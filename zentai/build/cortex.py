@@ -384,9 +384,7 @@ def cortex_spec(
                 n_x = round(background_balance * K_EXT[q] * gain)
                 n_i = round(n_x * w_e * tau_e / (-g * w_i * tau_i))
                 stimuli.append(
-                    PoissonInput(
-                        target=p.name, rate=8.0, weight=w_e, n_sources=n_x, receptor="ex"
-                    )
+                    PoissonInput(target=p.name, rate=8.0, weight=w_e, n_sources=n_x, receptor="ex")
                 )
                 stimuli.append(
                     PoissonInput(
