@@ -45,6 +45,7 @@ Schema (quantities are strings with units, STYLE §8)::
                                # band-passed column E rate
     centroid_areas = ["MOs"]   # "brain": centroid of each area's evoked E response per stimulus
     n_surrogates = 100
+    gamma_checks = true        # the peak checks; false where the stimulus is not one long DC
 
 ``target``: ``region`` (default: the first cortical region) is where ``voxel = "center"``
 looks, and ``ap_offset_um`` moves the point it looks from along the AP axis (µm, positive is
@@ -105,6 +106,7 @@ _TABLES = {
         "vector_strength_of",
         "centroid_areas",
         "n_surrogates",
+        "gamma_checks",
     ),
 }
 _TARGET_KEYS = ("layer", "cell_class", "voxel", "radius_um", "region", "ap_offset_um")
@@ -210,6 +212,7 @@ class Scenario:
     vector_strength_of: tuple[str, ...] = ()
     centroid_areas: tuple[str, ...] = ()
     n_surrogates: int = 100
+    gamma_checks: bool = True
     source: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -354,6 +357,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             raise SpecError(f"analysis.{key} must be a list of names; got {v!r}.")
         names[key] = tuple(v)
+    gamma_checks = analysis.get("gamma_checks", True)
+    if not isinstance(gamma_checks, bool):
+        raise SpecError(f"analysis.gamma_checks must be true or false; got {gamma_checks!r}.")
     n_sur = analysis.get("n_surrogates", 100)
     if isinstance(n_sur, bool) or not isinstance(n_sur, int) or n_sur < 20:
         raise SpecError(f"analysis.n_surrogates must be an integer >= 20; got {n_sur!r}.")
@@ -388,6 +394,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         topography=topography,
         mossy_share=mossy_share,
         n_surrogates=n_sur,
+        gamma_checks=gamma_checks,
         **names,
         source=str(path),
         raw=data,
