@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from zentai import rng
@@ -63,3 +64,29 @@ def test_round_trip_and_errors():
         GroupBernoulli(p=[[0.5]], pre_groups=[0], post_groups=[0], topo_sigma=1.0)
     with pytest.raises(SpecError, match="one group per neuron"):
         connect(GroupBernoulli(p=[[0.5]], pre_groups=[0], post_groups=[0]), 2, 1, 1)
+
+
+@pytest.mark.parametrize("topo", [False, True])
+def test_visiting_only_nonzero_blocks_gives_the_dense_result(topo):
+    # connect() skips pairs whose block probability is 0; the dense tile loop visits all pairs.
+    # Same decisions, same order: identical synapses, for any post range.
+    from zentai.build.wiring import _GroupProb, _pairwise
+
+    rng_np = np.random.default_rng(1)
+    pre_g = rng_np.integers(-1, 3, 700)
+    post_g = rng_np.integers(0, 3, 500)
+    p = np.array([[0.0, 0.05, 0.2], [0.1, 0.0, 0.0], [0.0, 0.3, 0.02]])
+    kw = {}
+    if topo:
+        kw = {"topo_sigma": 0.2, "pre_coords": rng_np.uniform(0, 1, (700, 2)),
+                  "post_coords": rng_np.uniform(0, 1, (500, 2))}  # fmt: skip
+    rule = GroupBernoulli(p=p, pre_groups=pre_g, post_groups=post_g, **kw)
+    key = rng.key(9, "blocks")
+    for a, b in ((0, 500), (123, 377)):
+        fast = connect(rule, 700, 500, key, post_range=(a, b))
+        dense = _pairwise(
+            _GroupProb(rule, 700, 500, torch.device("cpu")), 700, key, a, b, False,
+            torch.device("cpu"),
+        )  # fmt: skip
+        assert torch.equal(fast[0], dense[0]) and torch.equal(fast[1], dense[1])
+        assert fast[0].numel() > 0

@@ -251,7 +251,7 @@ def connect(
         prob = _GroupProb(rule, n_pre, n_post, dev)
         if not prob.any:
             return _empty(dev)
-        return _pairwise(prob, n_pre, key, a, b, exclude_self, dev)
+        return _pairwise_by_group(prob, n_pre, key, a, b, exclude_self, dev)
     if isinstance(rule, OneToOne):
         if n_pre != n_post:
             raise SpecError(
@@ -550,7 +550,7 @@ class _GroupProb:
 
     def _norm(self, posts: torch.Tensor) -> torch.Tensor:
         """(rows, groups) mean kernel over each pre group, over all pres (cached per posts)."""
-        span = (int(posts[0]), int(posts[-1]))
+        span = (int(posts[0]), int(posts[-1]), posts.numel())
         if self._norm_for != span:
             n_pre = self.gpre.numel()
             total = torch.zeros(
@@ -661,6 +661,50 @@ def _pairwise(
             i, j = hit.nonzero(as_tuple=True)  # row-major: by post, then pre
             out.add(pres[j], posts[i])
     return out.result()
+
+
+def _pairwise_by_group(
+    prob: _GroupProb,
+    n_pre: int,
+    key: int,
+    a: int,
+    b: int,
+    exclude_self: bool,
+    dev: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_pairwise` for a :class:`GroupBernoulli`, visiting only pairs with p > 0.
+
+    For each post group, its posts in ``[a, b)`` meet only the pres of groups with a nonzero
+    probability to it. Every visited pair is decided exactly as in :func:`_pairwise` (same
+    uniform, same p), pairs skipped have p = 0, and the result is sorted by (post, pre), so
+    the synapses are the same as the dense evaluation's, in the same order.
+    """
+    kpair = rng.key(key, "pair")
+    step = _chunk_elems(dev)
+    out = _Buffer(step, dev)
+    posts_all = torch.arange(a, b, dtype=torch.int64, device=dev)
+    gpost = prob.gpost[a:b]
+    for h in torch.unique(gpost).tolist():
+        if h >= prob.p.shape[1] - 1:  # the "no group" column
+            continue
+        pres = torch.nonzero(prob.p[prob.gpre, h] > 0).flatten()
+        if pres.numel() == 0:
+            continue
+        posts_h = posts_all[gpost == h]
+        rows = max(1, step // pres.numel())
+        cols = pres.numel() if rows > 1 else min(pres.numel(), step)
+        for r0 in range(0, posts_h.numel(), rows):
+            posts = posts_h[r0 : r0 + rows]
+            for c0 in range(0, pres.numel(), cols):
+                pr = pres[c0 : c0 + cols]
+                hit = rng.uniform(kpair, posts[:, None], pr[None, :]) < prob(posts, pr)
+                if exclude_self:
+                    hit &= posts[:, None] != pr[None, :]
+                i, j = hit.nonzero(as_tuple=True)
+                out.add(pr[j], posts[i])
+    pre_idx, post_idx = out.result()
+    order = torch.argsort(post_idx * max(n_pre, 1) + pre_idx)
+    return pre_idx[order], post_idx[order]
 
 
 # ----------------------------------------------------------------------- explicit
