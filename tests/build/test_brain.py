@@ -212,3 +212,12 @@ def test_topographic_mossy_fibres_keep_k_distinct_near_partners(atlas):
         c["P.PG"][np.random.default_rng(0).permutation(pre)] - c["CB.GrC"][post], axis=1
     )
     assert np.median(d) < 0.5 * np.median(rnd)  # partners follow the map
+
+
+def test_pons_input_layers_restricts_corticopontine_cells(atlas, monkeypatch):
+    import zentai.build.brain as brain
+
+    monkeypatch.setattr(brain, "PONS_INPUT_LAYERS", ("L5B",))
+    spec, _ = brain_spec(atlas, ("MOp", "PG"), fraction=0.002, seed=1)
+    to_pons = {p.pre for p in spec.projections if p.post == "P.PG" and p.pre.startswith("Iso")}
+    assert to_pons == {"Isocortex.L5B.E"}

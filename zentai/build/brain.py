@@ -104,6 +104,9 @@ THALAMUS_INDEGREE = {("TH.TC", "TH.RTN"): 40.0, ("TH.RTN", "TH.TC"): 40.0,
 #: Diesmann K_ext (~2,000) drives these Izhikevich cells, which lack the recurrent inhibition of
 #: the cortex, to 50-100 Hz.
 BACKGROUND_SOURCES = {"TH.TC": 150, "TH.RTN": 600, "P.PG": 250}
+#: cortical layers whose E cells project to the pontine grey: None = the report's rule (all of
+#: L2-6); ("L5B",) = MODEL_SPEC §5 (L5B PT cells; Legg et al. 1989)
+PONS_INPUT_LAYERS: tuple[str, ...] | None = None
 #: inhibitory Poisson background (8 Hz, -4 x the PSP), none by default
 BACKGROUND_INHIBITORY_SOURCES: dict[str, int] = {}
 
@@ -568,6 +571,13 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
         gpre = layout.area[pre.name]
         n_pre_area = np.bincount(gpre[gpre >= 0], minlength=n_a)
         for post in post_pops:
+            if (
+                post.name == "P.PG"
+                and PONS_INPUT_LAYERS is not None
+                and pre.name.startswith("Isocortex.")
+                and pre.labels.get("layer") not in PONS_INPUT_LAYERS
+            ):
+                continue
             gpost = layout.area[post.name]
             # same-area pairs are local wiring; only area pairs s != t here (diagonal of w is 0)
             k_per_area = n_pre_area @ p_table  # in-degree per post area at this fraction
