@@ -7,7 +7,6 @@ stderr and exit status 2, never a traceback; see :func:`main`.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zentai.errors import SpecError, UnitError, ZentaiError, ZentaiInternalError, closest
+from zentai.io.jsonfile import write_json
 
 __all__ = ["BUILTIN_MODELS", "main"]
 
@@ -224,16 +224,6 @@ def _nan_to_none(d: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if math.isnan(v) else float(v)) for k, v in d.items()}
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _print_table(s: _Settings, summary: dict[str, Any], files: list[Path]) -> None:
     out = sys.stdout
     w0, w1 = summary["warmup_s"] * 1000.0, summary["t_stop_ms"]
@@ -403,7 +393,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "seed": s.seed,
     }
     ztoml.dump(spec, files[2], run=run_table)
-    _write_json(files[3], summary)
+    write_json(files[3], summary)
     _print_table(s, summary, files)
     return 0
 

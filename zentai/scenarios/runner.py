@@ -22,7 +22,6 @@ need them fail. The numbers are whatever the model gives.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from zentai.errors import SpecError, closest
+from zentai.io.jsonfile import write_json
 from zentai.scenarios import Scenario, load_scenario
 
 __all__ = ["PEAK_SEARCH_HZ", "evaluate_checks", "run_scenario"]
@@ -367,16 +367,6 @@ def _save_phases(path: Path, phase_deg: dict, vs: dict, title: str) -> None:
     fig.savefig(path, dpi=100)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _print_table(summary: dict[str, Any], files: list[Path]) -> None:
     out = sys.stdout
 
@@ -671,7 +661,7 @@ def run_scenario(
     title = f"{sc.name}, fraction {frac:g}"
     _save_psd(files[1], psd, band, f"{title}: stimulated group ({stim_ids.size} cells)")
     _save_phases(files[2], phase_deg, vs, title)
-    _write_json(files[3], summary)
+    write_json(files[3], summary)
     if echo:
         _print_table(summary, files)
     return summary
