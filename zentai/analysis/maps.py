@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from zentai.analysis.rates import _spike_arrays, _time_arg
+from zentai.analysis.rates import _spike_arrays, _time_arg, _time_window
 from zentai.errors import SpecError
-from zentai.record.result import Result
 
 __all__ = ["centroid", "top_view", "voxel_activity"]
 
@@ -93,15 +92,7 @@ def voxel_activity(
             f"{owner}.n_voxels must be a positive integer above every voxel index "
             f"(max {int(flat.max())}); got {n_voxels!r}."
         )
-    t0 = _time_arg(t_start_ms, f"{owner}.t_start_ms")
-    if t_stop_ms is None:
-        if not isinstance(spikes, Result):
-            raise SpecError(f"{owner}.t_stop_ms must be given for raw spike arrays; got None.")
-        t1 = float(spikes.t_stop_ms)
-    else:
-        t1 = _time_arg(t_stop_ms, f"{owner}.t_stop_ms")
-    if not t1 > t0:
-        raise SpecError(f"{owner}.t_stop_ms must be after t_start_ms ({t0:g} ms); got {t1:g} ms.")
+    t0, t1 = _time_window(spikes, t_start_ms, t_stop_ms, owner)
     bin_w = t1 - t0 if bin_ms is None else _time_arg(bin_ms, f"{owner}.bin_ms")
     if bin_w <= 0:
         raise SpecError(f"{owner}.bin_ms must be positive; got {bin_ms!r}.")

@@ -133,6 +133,20 @@ def _time_arg(value: Any, owner: str) -> float:
     return float(v)
 
 
+def _time_window(spikes: Any, t_start_ms: Any, t_stop_ms: Any, owner: str) -> tuple[float, float]:
+    """(t0, t1) in ms; ``t_stop_ms=None`` means the end of a :class:`Result`."""
+    t0 = _time_arg(t_start_ms, f"{owner}.t_start_ms")
+    if t_stop_ms is None:
+        if not isinstance(spikes, Result):
+            raise SpecError(f"{owner}.t_stop_ms must be given for raw spike arrays; got None.")
+        t1 = float(spikes.t_stop_ms)
+    else:
+        t1 = _time_arg(t_stop_ms, f"{owner}.t_stop_ms")
+    if not t1 > t0:
+        raise SpecError(f"{owner}.t_stop_ms must be after t_start_ms ({t0:g} ms); got {t1:g} ms.")
+    return t0, t1
+
+
 # ---------------------------------------------------------------------------- population rate
 def population_rate(
     spikes: Any,
@@ -177,15 +191,7 @@ def population_rate(
     bin_w = _time_arg(bin_ms, f"{owner}.bin_ms")
     if bin_w <= 0:
         raise SpecError(f"{owner}.bin_ms must be positive; got {bin_ms!r}.")
-    t0 = _time_arg(t_start_ms, f"{owner}.t_start_ms")
-    if t_stop_ms is None:
-        if not isinstance(spikes, Result):
-            raise SpecError(f"{owner}.t_stop_ms must be given for raw spike arrays; got None.")
-        t1 = float(spikes.t_stop_ms)
-    else:
-        t1 = _time_arg(t_stop_ms, f"{owner}.t_stop_ms")
-    if not t1 > t0:
-        raise SpecError(f"{owner}.t_stop_ms must be after t_start_ms ({t0:g} ms); got {t1:g} ms.")
+    t0, t1 = _time_window(spikes, t_start_ms, t_stop_ms, owner)
     n_bins = int(np.floor((t1 - t0) / bin_w + 1e-9))
     if n_bins < 1:
         raise SpecError(
