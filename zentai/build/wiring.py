@@ -644,23 +644,40 @@ def _pairwise(
     """Connect (i, j) when uniform(key_pair, j, i) < prob(j, i); tiles of posts x pres."""
     if n_pre == 0 or a == b:
         return _empty(dev)
-    kpair = rng.key(key, "pair")
     step = _chunk_elems(dev)
-    rows = max(1, step // n_pre)
-    cols = n_pre if rows > 1 else min(n_pre, step)  # split a row only when it alone is too big
     # capacity: expected count + 6 standard deviations, so that it rarely has to grow
     cap = step if expected is None else int(expected + 6 * math.sqrt(expected) + 1024)
     out = _Buffer(cap, dev)
-    for r0 in range(a, b, rows):
-        posts = torch.arange(r0, min(r0 + rows, b), dtype=torch.int64, device=dev)
-        for c0 in range(0, n_pre, cols):
-            pres = torch.arange(c0, min(c0 + cols, n_pre), dtype=torch.int64, device=dev)
-            hit = rng.uniform(kpair, posts[:, None], pres[None, :]) < prob(posts, pres)
-            if exclude_self:
-                hit &= posts[:, None] != pres[None, :]
-            i, j = hit.nonzero(as_tuple=True)  # row-major: by post, then pre
-            out.add(pres[j], posts[i])
+    posts = torch.arange(a, b, dtype=torch.int64, device=dev)
+    pres = torch.arange(n_pre, dtype=torch.int64, device=dev)
+    _tiles(prob, rng.key(key, "pair"), posts, pres, exclude_self, out, step)
     return out.result()
+
+
+def _tiles(
+    prob: Any,
+    kpair: int,
+    posts: torch.Tensor,
+    pres: torch.Tensor,
+    exclude_self: bool,
+    out: _Buffer,
+    step: int,
+) -> None:
+    """Decide every (post, pre) pair of two ascending index lists, in tiles of about ``step``
+    pairs: connected when uniform(kpair, post, pre) < prob(posts, pres). A tile spans whole
+    rows of pres unless one row alone is too big; hits are added by post, then pre."""
+    n = pres.numel()
+    rows = max(1, step // max(n, 1))
+    cols = n if rows > 1 else min(n, step)
+    for r0 in range(0, posts.numel(), rows):
+        po = posts[r0 : r0 + rows]
+        for c0 in range(0, n, cols):
+            pr = pres[c0 : c0 + cols]
+            hit = rng.uniform(kpair, po[:, None], pr[None, :]) < prob(po, pr)
+            if exclude_self:
+                hit &= po[:, None] != pr[None, :]
+            i, j = hit.nonzero(as_tuple=True)  # row-major: by post, then pre
+            out.add(pr[j], po[i])
 
 
 def _pairwise_by_group(
@@ -688,20 +705,8 @@ def _pairwise_by_group(
         if h >= prob.p.shape[1] - 1:  # the "no group" column
             continue
         pres = torch.nonzero(prob.p[prob.gpre, h] > 0).flatten()
-        if pres.numel() == 0:
-            continue
-        posts_h = posts_all[gpost == h]
-        rows = max(1, step // pres.numel())
-        cols = pres.numel() if rows > 1 else min(pres.numel(), step)
-        for r0 in range(0, posts_h.numel(), rows):
-            posts = posts_h[r0 : r0 + rows]
-            for c0 in range(0, pres.numel(), cols):
-                pr = pres[c0 : c0 + cols]
-                hit = rng.uniform(kpair, posts[:, None], pr[None, :]) < prob(posts, pr)
-                if exclude_self:
-                    hit &= posts[:, None] != pr[None, :]
-                i, j = hit.nonzero(as_tuple=True)
-                out.add(pr[j], posts[i])
+        if pres.numel():
+            _tiles(prob, kpair, posts_all[gpost == h], pres, exclude_self, out, step)
     pre_idx, post_idx = out.result()
     order = torch.argsort(post_idx * max(n_pre, 1) + pre_idx)
     return pre_idx[order], post_idx[order]
