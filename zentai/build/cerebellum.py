@@ -111,7 +111,7 @@ import numpy as np
 from zentai import rng
 from zentai.atlas.atlas import Atlas
 from zentai.atlas.cerebellum import CerebellarGeometry, CerebellarLayers, cerebellar_geometry
-from zentai.build.network import BYTES_PER_SYNAPSE, refuse_if_too_big
+from zentai.build.network import BYTES_PER_SYNAPSE, SpecEstimate
 from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.celltypes.catalog import cell_type
@@ -124,7 +124,6 @@ __all__ = [
     "DENSITY_PER_MM3",
     "POPULATIONS",
     "WEIGHTS_NS",
-    "CerebellumEstimate",
     "CerebellumLayout",
     "cerebellum_spec",
 ]
@@ -263,25 +262,6 @@ class CerebellumLayout:
         """Indices (within ``population``) of its neurons in coarse ``voxel``."""
         v = self.voxels[population]
         return np.flatnonzero((v == np.asarray(voxel)[None, :]).all(axis=1))
-
-
-@dataclass(frozen=True)
-class CerebellumEstimate:
-    """Expected size before building: neurons, synapses, bytes to build."""
-
-    n_neurons: int
-    n_synapses: int
-    build_bytes: int
-
-    def __str__(self) -> str:
-        return (
-            f"cerebellum estimate: {self.n_neurons:,} neurons, {self.n_synapses:,} synapses, "
-            f"{self.build_bytes / 2**30:.2f} GiB to build"
-        )
-
-    def check(self, fraction: float, memory_fraction: float = 0.8) -> None:
-        """Raise :class:`MemoryBudgetError` with the largest fraction that fits."""
-        refuse_if_too_big(self, self.build_bytes, fraction, memory_fraction)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -709,7 +689,7 @@ def cerebellum_spec(
 
 def _estimate(
     expected: dict[str, np.ndarray], fraction: float, geo: CerebellarGeometry, sel: dict
-) -> CerebellumEstimate:
+) -> SpecEstimate:
     n = {k: float(v.sum()) for k, v in expected.items()}
     syn = (
         n["CB.GrC"] * (2 * K_GOC_GRC + 2 * K_MF_GRC)
@@ -720,7 +700,8 @@ def _estimate(
         + n["CBN.E"] * K_PC_CNE
         + n["CBN.I"] * K_PC_CNI
     )
-    return CerebellumEstimate(
+    return SpecEstimate(
+        label="cerebellum",
         n_neurons=round(sum(n.values())),
         n_synapses=round(syn),
         build_bytes=round(syn * (BYTES_PER_SYNAPSE + 20 + 16)),

@@ -44,7 +44,7 @@ from zentai.build.microcircuit import (
     N_FULL,
     psc_over_psp,
 )
-from zentai.build.network import BYTES_PER_SYNAPSE, PAIRS_PER_SECOND, refuse_if_too_big
+from zentai.build.network import BYTES_PER_SYNAPSE, PAIRS_PER_SECOND, SpecEstimate
 from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.celltypes.models import LIF, Izhikevich2007, NeuronModel
@@ -52,7 +52,7 @@ from zentai.connectome.rules import DistanceGaussian, Normal
 from zentai.errors import SpecError
 from zentai.stim import PoissonInput
 
-__all__ = ["CLASSES", "CortexEstimate", "CortexLayout", "cortex_spec"]
+__all__ = ["CLASSES", "CortexLayout", "cortex_spec"]
 
 log = logging.getLogger(__name__)
 
@@ -145,34 +145,7 @@ _LIF = LIF()
 IZHIKEVICH_BALANCE = 2.0
 
 
-@dataclass(frozen=True)
-class CortexEstimate:
-    """Expected size of a cortical sheet before it is built.
-
-    ``n_synapses`` is the sum of the calibrated mean in-degrees; ``build_bytes`` counts the
-    synapse tables and build temporaries (``zentai.build.network.BYTES_PER_SYNAPSE`` + 20 B);
-    ``pairs`` is the number of (pre, post) candidates the dense wiring evaluates, and
-    ``build_s`` the build time predicted from :data:`PAIRS_PER_SECOND`.
-    """
-
-    n_neurons: int
-    n_synapses: int
-    build_bytes: int
-    pairs: float
-    build_s: float
-
-    def __str__(self) -> str:
-        return (
-            f"cortex estimate: {self.n_neurons:,} neurons, {self.n_synapses:,} synapses, "
-            f"{self.build_bytes / 2**30:.2f} GiB to build, ~{self.build_s:.0f} s to wire"
-        )
-
-    def check(self, fraction: float, memory_fraction: float = 0.8) -> None:
-        """Raise :class:`MemoryBudgetError` with the largest fraction that fits."""
-        refuse_if_too_big(self, self.build_bytes, fraction, memory_fraction)
-
-
-def _estimate(expected: dict[tuple[str, str], np.ndarray], fraction: float) -> CortexEstimate:
+def _estimate(expected: dict[tuple[str, str], np.ndarray], fraction: float) -> SpecEstimate:
     counts = np.zeros(8)  # expected neurons per Potjans-Diesmann population index
     for (lname, cls), per_voxel in expected.items():
         counts[_pd_index(lname, cls)] += per_voxel.sum()
@@ -181,7 +154,8 @@ def _estimate(expected: dict[tuple[str, str], np.ndarray], fraction: float) -> C
     synapses = float((counts[:, None] * k_pd * present[None, :]).sum() * fraction)
     n = float(counts.sum())
     pairs = n * n
-    return CortexEstimate(
+    return SpecEstimate(
+        label="cortex",
         n_neurons=round(n),
         n_synapses=round(synapses),
         build_bytes=round(synapses * (BYTES_PER_SYNAPSE + 20)),

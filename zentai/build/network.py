@@ -45,7 +45,6 @@ __all__ = [
     "estimate",
     "estimate_synapses",
     "network",
-    "refuse_if_too_big",
 ]
 
 log = logging.getLogger(__name__)
@@ -264,25 +263,41 @@ PAIRS_PER_SECOND = 1.1e8
 
 @dataclass(frozen=True)
 class SpecEstimate:
-    """What building a spec will take, computed from the descriptions alone.
+    """What building a network will take, computed from descriptions alone.
 
-    ``n_synapses`` is :func:`estimate_synapses`; ``build_bytes`` the synapse tables and build
-    temporaries (``BYTES_PER_SYNAPSE`` + 20 B each); ``pairs`` the (pre, post) candidates the
-    pairwise rules visit and ``build_s`` the wiring time predicted from
-    :data:`PAIRS_PER_SECOND` (CPU; other rules are much cheaper and not counted).
+    ``n_synapses`` is :func:`estimate_synapses` (or a builder's own count); ``build_bytes`` the
+    synapse tables and build temporaries (``BYTES_PER_SYNAPSE`` + 20 B each); ``pairs`` the
+    (pre, post) candidates the pairwise rules visit and ``build_s`` the wiring time predicted
+    from :data:`PAIRS_PER_SECOND` (CPU; other rules are much cheaper and not counted; None
+    where a builder does not estimate them);
+    ``label`` names what is estimated in the printed line (e.g. ``"cortex"``).
     """
 
     n_neurons: int
     n_synapses: int
     build_bytes: int
-    pairs: float
-    build_s: float
+    pairs: float | None = None
+    build_s: float | None = None
+    label: str = ""
 
     def __str__(self) -> str:
+        wire = "" if self.build_s is None else f", ~{self.build_s:.0f} s to wire"
         return (
-            f"estimate: {self.n_neurons:,} neurons, {self.n_synapses:,} synapses, "
-            f"{self.build_bytes / 2**30:.2f} GiB to build, ~{self.build_s:.0f} s to wire"
+            f"{self.label + ' ' if self.label else ''}estimate: {self.n_neurons:,} neurons, "
+            f"{self.n_synapses:,} synapses, {self.build_bytes / 2**30:.2f} GiB to build{wire}"
         )
+
+    def check(self, fraction: float, memory_fraction: float = 0.8) -> None:
+        """Raise :class:`MemoryBudgetError` when building needs more than ``memory_fraction``
+        of the available CPU memory, naming the largest ``fraction`` that fits (synapses grow
+        with fraction²: neurons x in-degree)."""
+        avail = available_memory_bytes("cpu")
+        if self.build_bytes > memory_fraction * avail:
+            fits = fraction * math.sqrt(memory_fraction * avail / self.build_bytes)
+            raise MemoryBudgetError(
+                f"{self} but only {avail / 2**30:.1f} GiB are available; the largest fraction "
+                f"that fits is about {fits:.3g}."
+            )
 
 
 def estimate(spec: NetworkSpec) -> SpecEstimate:
@@ -299,21 +314,6 @@ def estimate(spec: NetworkSpec) -> SpecEstimate:
         pairs=pairs,
         build_s=pairs / PAIRS_PER_SECOND,
     )
-
-
-def refuse_if_too_big(
-    estimate: Any, build_bytes: float, fraction: float, memory_fraction: float = 0.8
-) -> None:
-    """Raise :class:`MemoryBudgetError` when building needs more than ``memory_fraction`` of the
-    available CPU memory, naming the largest fraction that fits (synapses grow with fraction²:
-    neurons x in-degree)."""
-    avail = available_memory_bytes("cpu")
-    if build_bytes > memory_fraction * avail:
-        fits = fraction * math.sqrt(memory_fraction * avail / build_bytes)
-        raise MemoryBudgetError(
-            f"{estimate} but only {avail / 2**30:.1f} GiB are available; the largest fraction "
-            f"that fits is about {fits:.3g}."
-        )
 
 
 def available_memory_bytes(device: torch.device | str = "cpu") -> int:

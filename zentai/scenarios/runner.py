@@ -433,7 +433,7 @@ def run_scenario(
     from zentai.atlas.geometry import cortical_geometry
     from zentai.build import network
     from zentai.build.cortex import cortex_spec
-    from zentai.build.network import estimate, refuse_if_too_big
+    from zentai.build.network import estimate
     from zentai.io import hdf5
     from zentai.record.recorders import Spikes
     from zentai.sim import Simulator, resolve_device
@@ -504,7 +504,7 @@ def run_scenario(
     est = estimate(spec)
     if echo:
         print(f"{sc.name} | fraction {frac:g} | {est}", flush=True)
-    refuse_if_too_big(est, est.build_bytes, frac)
+    est.check(frac)
     net = network(spec, seed=seed)
     build_s = time.perf_counter() - t0
 
