@@ -51,7 +51,6 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -195,9 +194,7 @@ def _eligible_pre_count(densities: CellDensities, onto: Any, sid: int, vox_mm3: 
     return 0.0
 
 
-@lru_cache(maxsize=8)
-def _kappa_cached(atlas_id: int, connectome_id: int, f_lr: float) -> float:
-    atlas, connectome = _KAPPA_ARGS[(atlas_id, connectome_id)]
+def _kappa(atlas: Atlas, connectome: Any, f_lr: float) -> float:
     onto = atlas.ontology
     densities = load_densities(onto)
     vox = atlas.voxel_volume_mm3
@@ -228,7 +225,9 @@ def _kappa_cached(atlas_id: int, connectome_id: int, f_lr: float) -> float:
     return calibrate_kappa(w, n_pre, n_post, n_pyr, _k_exc_total(), f_lr)
 
 
-_KAPPA_ARGS: dict[tuple[int, int], tuple[Atlas, Any]] = {}
+#: (id(atlas), id(connectome), f_lr) -> (atlas, connectome, κ); the objects are kept so that
+#: their ids stay theirs
+_KAPPA_CACHE: dict[tuple[int, int, float], tuple[Atlas, Any, float]] = {}
 
 
 def _k_exc_total() -> float:
@@ -247,8 +246,10 @@ def kappa_for(atlas: Atlas, connectome: Any, f_lr: float = F_LR) -> float:
     left hemisphere); targets: the isocortical regions, averaged by their pyramidal cells.
     The total excitatory in-degree is the Potjans-Diesmann one (local E + external), ~3,900.
     """
-    _KAPPA_ARGS[(id(atlas), id(connectome))] = (atlas, connectome)
-    return _kappa_cached(id(atlas), id(connectome), float(f_lr))
+    key = (id(atlas), id(connectome), float(f_lr))
+    if key not in _KAPPA_CACHE:
+        _KAPPA_CACHE[key] = (atlas, connectome, _kappa(atlas, connectome, float(f_lr)))
+    return _KAPPA_CACHE[key][2]
 
 
 # ------------------------------------------------------------------------ nuclei
@@ -491,12 +492,14 @@ def brain_spec(
         layout.area[name] = np.array([area_of_id.get(int(x), -1) for x in ids], dtype=np.int64)
 
     # ---- inter-area wiring
+    coords = _map_coords(layout) if topography is not None else None
     pops, lr_proj, stimuli = _long_range(
-        atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, long_range_scaling
-    )
+        atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, coords,
+        long_range_scaling,
+    )  # fmt: skip
     projections += lr_proj
-    if topography is not None:
-        projections = _topographic_mossy(projections, layout, float(topography), seed)
+    if coords is not None:
+        projections = _topographic_mossy(projections, coords, float(topography), seed)
     spec = NetworkSpec(
         populations=tuple(pops),
         projections=tuple(projections),
@@ -537,7 +540,9 @@ def _rate_of(pop: Population) -> float:
     return ASSUMED_RATE_HZ[pop.name]
 
 
-def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, scaling):
+def _long_range(
+    atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, coords, scaling
+):
     areas = layout.areas
     pre_pops = [p for p in pops if _eligible(p)[0]]
     post_pops = [p for p in pops if _eligible(p)[1]]
@@ -563,13 +568,15 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
         p_table = p_table / math.sqrt(fraction)
     p_table = np.minimum(p_table, 1.0)
     log.info("inter-area: kappa %.4g, p table\n%s", kappa, p_table)
-    coords = _map_coords(layout) if topography is not None else None
+    centroids = {p.name: _centroids(layout, p.name) for p in (*pre_pops, *post_pops)}
     dc: dict[str, float] = {}
     k_lr_full: dict[str, float] = {}
     out = []
     for pre in pre_pops:
         gpre = layout.area[pre.name]
         n_pre_area = np.bincount(gpre[gpre >= 0], minlength=n_a)
+        # same-area pairs are local wiring; only area pairs s != t here (diagonal of w is 0)
+        k_per_area = n_pre_area @ p_table  # in-degree per post area at this fraction
         for post in post_pops:
             if (
                 post.name == "P.PG"
@@ -579,8 +586,6 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
             ):
                 continue
             gpost = layout.area[post.name]
-            # same-area pairs are local wiring; only area pairs s != t here (diagonal of w is 0)
-            k_per_area = n_pre_area @ p_table  # in-degree per post area at this fraction
             if not np.any(k_per_area[np.unique(gpost[gpost >= 0])] > 0):
                 continue
             per_mv, tau_s = psc_per_mv(post.model, "ex")
@@ -593,7 +598,7 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
                 )
             k_lr_full[post.name] = k_lr_full.get(post.name, 0.0) + k_full
             # delay from the centroids of the connected area pairs, weighted by synapses
-            d = _mean_delay(layout, pre.name, post.name, n_pre_area, p_table)
+            d = _mean_delay(centroids[pre.name], centroids[post.name], gpost, n_pre_area, p_table)
             w_scaled = w_full / math.sqrt(fraction)
             topo = {}
             if coords is not None:
@@ -647,12 +652,8 @@ def _long_range(atlas, pops, stimuli, layout, fraction, f_lr, connectome, topogr
     return new_pops, out, new_stimuli
 
 
-def _mean_delay(layout, pre, post, n_pre_area, p_table) -> float:
-    cen_pre = _centroids(layout, pre)
-    cen_post = _centroids(layout, post)
-    n_post_area = np.bincount(
-        layout.area[post][layout.area[post] >= 0], minlength=len(layout.areas)
-    )
+def _mean_delay(cen_pre, cen_post, gpost, n_pre_area, p_table) -> float:
+    n_post_area = np.bincount(gpost[gpost >= 0], minlength=len(n_pre_area))
     syn = n_pre_area[:, None] * p_table * n_post_area[None, :]
     tot, acc = 0.0, 0.0
     for s, t in zip(*np.nonzero(syn)):
@@ -689,7 +690,9 @@ def _map_coords(layout: BrainLayout) -> dict[str, np.ndarray]:
     return out
 
 
-def _topographic_mossy(projections: list, layout: BrainLayout, sigma: float, seed: int) -> list:
+def _topographic_mossy(
+    projections: list, coords: dict[str, np.ndarray], sigma: float, seed: int
+) -> list:
     """Pontine mossy fibres onto granule cells drawn through the homotopic map.
 
     Each granule cell keeps its ``k`` distinct pontine inputs (FixedIndegree of the cerebellum
@@ -701,9 +704,8 @@ def _topographic_mossy(projections: list, layout: BrainLayout, sigma: float, see
     proxy [N], as the corticopontine one is.
     """
     pre, post = "P.PG", "CB.GrC"
-    if pre not in layout.positions or post not in layout.positions:
+    if pre not in coords or post not in coords:
         return projections
-    coords = _map_coords(layout)
     cp = torch.as_tensor(coords[pre])
     cg = torch.as_tensor(coords[post])
     key = rng.key(seed, "pontocerebellar map")
