@@ -297,11 +297,12 @@ def _centroids(sc, result, layout, stim_voxels, atlas, t_start) -> tuple[dict, l
                 gids.append(result.populations[p][0] + sel)
                 pos.append(layout.positions[p][sel])
         gids_a, pos_a = np.concatenate(gids), np.concatenate(pos)
-        lut = {int(g): k for k, g in enumerate(gids_a)}
+        order = np.argsort(gids_a)
 
-        def rate(lo: float, hi: float, gids_a=gids_a, lut=lut) -> np.ndarray:
+        def rate(lo: float, hi: float, gids_a=gids_a, order=order) -> np.ndarray:
             keep = (times >= lo) & (times < hi) & np.isin(ids, gids_a)
-            counts = np.bincount([lut[int(g)] for g in ids[keep]], minlength=gids_a.size)
+            cell = order[np.searchsorted(gids_a, ids[keep], sorter=order)]
+            counts = np.bincount(cell, minlength=gids_a.size)
             return counts / max(hi - lo, 1e-9) * 1e3
 
         base = rate(t_start, first)
