@@ -124,6 +124,11 @@ class Simulator:
         operations and a second thread only adds synchronisation (measured: 100 ms of the
         scale-0.1 microcircuit took 0.33 s on one thread and 0.3-9 s on two threads of a loaded
         2-core machine), else torch's default (full scale: RTF 29 on 2 threads, 48 on 1).
+    backend : str
+        ``"torch"``: the reference path (tensor operations, CPU or CUDA). ``"compiled"``: the
+        numba loop of :mod:`zentai.sim.cpu_kernels` (CPU; LIF neurons; Poisson, DC and injected
+        inputs; spike and population-rate recording), which gives the reference's spikes
+        exactly. ``"auto"`` (default): compiled where it applies, else torch.
 
     Examples
     --------
@@ -153,6 +158,7 @@ class Simulator:
         nan_check_ms: float = 10.0,
         memory_fraction: float = 0.9,
         num_threads: int | None = None,
+        backend: str = "auto",
     ) -> None:
         if not isinstance(network, Network):
             raise SpecError(
@@ -199,6 +205,9 @@ class Simulator:
         self._setup_groups()
         self._setup_stimuli()
         self._setup_recorders()
+        self.backend = self._choose_backend(backend)
+        if self.backend == "compiled":
+            self._setup_compiled()
 
     # ================================================================== setup
     def _check_memory(self, fraction: float) -> None:
@@ -397,6 +406,237 @@ class Simulator:
         self._spk_pending: list[tuple[int, torch.Tensor]] = []
         self._rate_chunks: list[np.ndarray] = []
         self._mon_data: list[list[tuple[int, torch.Tensor]]] = [[] for _ in self._monitors]
+
+    # ================================================================== compiled CPU loop
+    def _compiled_unsupported(self) -> str | None:
+        """Why the compiled loop cannot run this simulation (None if it can)."""
+        from zentai.celltypes import LIF
+        from zentai.sim import cpu_kernels
+
+        if self.device.type != "cpu":
+            return f"it runs on the CPU only (device is {self.device})"
+        if not cpu_kernels.HAVE_NUMBA:
+            return "numba is not installed"
+        other = sorted({g.model_class.__name__ for g in self.net.groups} - {"LIF"})
+        if other or any(g.model_class is not LIF for g in self.net.groups):
+            return f"it implements the LIF model only (this network has {other})"
+        if self._train_events:
+            return "it does not deliver SpikeTrain stimuli"
+        if self._monitors:
+            return "it does not record StateMonitor variables"
+        return None
+
+    def _choose_backend(self, backend: str) -> str:
+        if backend not in ("auto", "torch", "compiled"):
+            raise SpecError(
+                f"Simulator.backend must be 'auto', 'torch' or 'compiled'; got {backend!r}."
+            )
+        if backend == "torch":
+            return "torch"
+        why = self._compiled_unsupported()
+        if why is None:
+            return "compiled"
+        if backend == "compiled":
+            raise SpecError(f"Simulator(backend='compiled') cannot run this network: {why}.")
+        return "torch"
+
+    def _setup_compiled(self) -> None:
+        """Move the group states into network-wide arrays the loop indexes directly.
+
+        ``states[g]`` keeps views into them, so get_state/set_state, checkpoints (restored in
+        place) and the torch step see the same memory.
+        """
+        B, N, groups = self.B, self.net.n_neurons, self.net.groups
+        dt = self.dtype
+        v = torch.empty((B, N), dtype=dt)
+        refr = torch.empty((B, N), dtype=torch.int32)
+        syn = torch.empty(sum(len(g.receptors) * B * g.size for g in groups), dtype=dt)
+        soff = []
+        off = 0
+        for g, st in zip(groups, self.states):
+            a, b, n, r = g.start, g.stop, g.size, len(g.receptors)
+            v[:, a:b] = st["v"]
+            refr[:, a:b] = st["refr"]
+            view = syn[off : off + r * B * n].view(r, B, n)
+            view.copy_(st["syn"])
+            st["v"], st["refr"], st["syn"] = v[:, a:b], refr[:, a:b], view
+            soff.append(off)
+            off += r * B * n
+        self._cv, self._crefr, self._csyn = v, refr, syn
+        i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
+        self._cgroups = (
+            i64([g.start for g in groups]),
+            i64([g.size for g in groups]),
+            i64([g.slot_offset for g in groups]),
+            i64([len(g.receptors) for g in groups]),
+            i64(soff),
+        )
+        self._cspiked = np.zeros((B, N), dtype=np.bool_)
+        self._cspk_b = np.zeros(B * N, dtype=np.int64)
+        self._cspk_i = np.zeros(B * N, dtype=np.int64)
+        cap = max(4 * B * N, 1 << 16)
+        self._cout = (
+            np.zeros(cap, np.int64),
+            np.zeros(cap, np.int64),
+            np.zeros(cap, np.int64),
+        )
+        T = self.num_threads
+        S = self.S
+        self._cbounds = (
+            np.array([S * k // T for k in range(T)] + [S], dtype=np.int64),
+            np.array([N * k // T for k in range(T)] + [N], dtype=np.int64),
+        )
+        # Poisson entries grouped by the thread owning their slot (stable, so entries that
+        # share a slot keep their order); the loop reads them through this permutation
+        if self._has_poisson:
+            owner = np.searchsorted(self._cbounds[0], self._p_slots.numpy(), side="right") - 1
+            self._cperm = torch.from_numpy(np.argsort(owner, kind="stable"))
+            counts = np.bincount(owner, minlength=T)
+            self._cpb = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            ncount = int(np.diff(np.append(self._p_tab_start.numpy(), self._p_cdf.numel())).max())
+        else:
+            self._cpb = np.zeros(T + 1, np.int64)
+            ncount = 0
+        ftype = torch.empty(0, dtype=dt).numpy().dtype
+        self._cval = np.arange(ncount + 1).astype(ftype)
+        m = self._p_slots.numel() if self._has_poisson else 0
+        self._cxs = np.zeros(m, np.float64)
+        self._cidx = np.zeros((T, m + 1), np.int64)
+
+    def _compiled_params(self) -> tuple:
+        """(B, N) parameter arrays (and the decay table) from the groups' propagators.
+
+        Each value is formed by the same expression as in :class:`LIFDynamics` and cast to
+        the state type the way torch casts it, so the loop's arithmetic equals the reference.
+        """
+        B, N, dt = self.B, self.net.n_neurons, self.dtype
+        groups = self.net.groups
+        rmax = max(len(g.receptors) for g in groups)
+        names = ("e_l", "p22", "c0", "v_th", "v_reset")
+        out = {k: torch.empty((B, N), dtype=dt) for k in names}
+        p21 = torch.zeros((rmax, B, N), dtype=dt)
+        ref = torch.empty((B, N), dtype=torch.int32)
+        decay = torch.zeros((len(groups), rmax), dtype=dt)
+        for gi, (g, d) in enumerate(zip(groups, self.dyn)):
+            a, b = g.start, g.stop
+            i_stim = self._i_stim[gi]
+            i0 = d.params["i_e"] if i_stim is None else i_stim + d.params["i_e"]
+            vals = {
+                "e_l": d.params["e_l"],
+                "p22": d.p22,
+                "c0": i0 * d.p20,
+                "v_th": d.params["v_th"],
+                "v_reset": d.params["v_reset"],
+            }
+            for k, x in vals.items():
+                out[k][:, a:b] = x
+            for r in range(len(g.receptors)):
+                p21[r, :, a:b] = d.p21[r]
+            ref[:, a:b] = d.ref_steps
+            decay[gi, : len(g.receptors)] = d.syn_decay.reshape(-1)
+        arrs = [out[k].numpy() for k in ("e_l", "p22", "c0")]
+        return (
+            *arrs,
+            p21.numpy(),
+            decay.numpy(),
+            out["v_th"].numpy(),
+            out["v_reset"].numpy(),
+            ref.numpy(),
+        )
+
+    def _compiled_steps(self, n: int) -> None:
+        """Advance ``n`` steps with the compiled loop (chunks end where inputs change)."""
+        from zentai.sim import cpu_kernels
+
+        end = self.t_step + n
+        params = None
+        if self._has_poisson:  # member keys may have changed (restore): permute them here
+            perm = self._cperm
+            poisson = (
+                self._p_h[:, perm].contiguous().numpy().view(np.uint64),
+                self._p_tab_f[perm].numpy(),
+                self._p_tab_start[self._p_tab[perm]].numpy(),
+                self._p_cdf.numpy(),
+                self._p_slots[perm].numpy(),
+            )
+        else:
+            poisson = (
+                np.zeros((self.B, 0), np.uint64),
+                np.zeros(0),
+                np.zeros(0, np.int64),
+                np.zeros(1),
+                np.zeros(0, np.int64),
+            )
+        while self.t_step < end:
+            t = self.t_step
+            changed = t in self._dc_change
+            if changed:
+                self._update_dc()
+            if self._has_poisson and t in self._p_change:
+                self._update_poisson_weights()
+            if params is None or changed:
+                params = self._compiled_params()
+            later = [c for c in self._dc_change if t < c < end]
+            if self._has_poisson:
+                later += [c for c in self._p_change if t < c < end]
+            stop = min([end, *later])
+            p_w = (
+                self._p_w[self._cperm].numpy()
+                if self._has_poisson
+                else np.zeros(0, self._cval.dtype)
+            )
+            ob, oi, ot = self._cout
+            done, n_out = cpu_kernels.run_lif(
+                self.num_threads,
+                t,
+                stop - t,
+                self.D,
+                self.B,
+                self.S,
+                self.buf.view(-1).numpy(),
+                self.indptr.numpy(),
+                self.target.numpy(),
+                self.weight.numpy(),
+                self.dsteps.numpy(),
+                *self._cgroups,
+                self._cv.numpy(),
+                self._csyn.numpy(),
+                self._crefr.numpy(),
+                *params,
+                *poisson,
+                p_w,
+                self._cval,
+                self._cpb,
+                self._cxs,
+                self._cidx,
+                *self._cbounds,
+                self._cspiked,
+                self._cspk_b,
+                self._cspk_i,
+                ob,
+                oi,
+                ot,
+                0,
+                ob.shape[0],
+            )
+            if n_out:
+                self._compiled_record(ob[:n_out], oi[:n_out], ot[:n_out])
+            self.t_step = t + done
+
+    def _compiled_record(self, b: np.ndarray, i: np.ndarray, steps: np.ndarray) -> None:
+        if self._rate is not None:
+            pop = self._pop_of.numpy()[i]
+            flat = ((steps - self._rate_t0) * self.B + b) * self._n_pops + pop
+            self._rate_cur.view(-1).index_add_(
+                0, torch.from_numpy(flat), torch.ones(flat.size, dtype=torch.int32)
+            )
+        if self._record_spikes:
+            if self._spike_mask is not None:
+                keep = self._spike_mask.numpy()[i]
+                b, i, steps = b[keep], i[keep], steps[keep]
+            if b.size:
+                self._flush()
+                self._spk_chunks.append((b.astype(np.int32), i.copy(), steps.copy()))
 
     # ================================================================== inputs
     def _update_dc(self) -> None:
@@ -688,8 +928,11 @@ class Simulator:
             last_save = self.t_step
             while done < n:
                 k = min(chunk, n - done)
-                for _ in range(k):
-                    self._step()
+                if self.backend == "compiled":
+                    self._compiled_steps(k)
+                else:
+                    for _ in range(k):
+                        self._step()
                 done += k
                 self._check_nan(last_check)
                 last_check = self.t_ms
