@@ -5,17 +5,26 @@ of which costs 5-20 µs of dispatch on a CPU however few neurons it touches; at 
 microcircuit that alone is ~300 µs per 0.1 ms step, where Brian2's generated C++ takes ~50 µs.
 :func:`run_lif` runs many whole steps in one call instead: Poisson input, the ``iaf_psc_exp``
 update (Rotter & Diesmann 1999 propagators, computed by :class:`LIFDynamics`), threshold,
-reset, refractoriness and spike delivery through the delay ring buffer.
+reset, refractoriness and spike delivery.
 
-It does exactly the reference's arithmetic in the reference's order — the same SplitMix64
-draws (:mod:`zentai.rng`), the same Poisson CDF tables, the same propagators, additions into a
-ring-buffer cell in the same order (spikes by member, then neuron, then CSR position; Poisson
-input last) — so it reproduces the torch path spike for spike (tested in float32 and float64).
+Delivery. Writing each synaptic event straight into the (D, B x S) ring buffer touches a
+random cell of a ~40 MB table (full-scale microcircuit), one cache miss per event. Instead an
+event is appended, as (cell, weight), to the *bin* of its arrival row (sequential writes); at
+the start of step t the bin of row t is added into that row (random, but within one row of
+B x S values, which stays in cache). Bins are emptied into the ring buffer at the end of each
+call, so between calls the ring buffer holds every event in flight, as on the torch path.
 
-Threads: ``n_threads`` > 1 splits the input slots (Poisson input and delivery: each thread
-scans every spiking row but writes only its own slots, so no two threads touch a cell and the
-order of additions into a cell is unchanged) and the neurons (membrane update) between threads,
-with one parallel region per phase and step.
+It does exactly the reference's arithmetic in the reference's order, so it reproduces the
+torch path spike for spike (tested in float32 and float64): the same SplitMix64 draws
+(:mod:`zentai.rng`), the same Poisson CDF tables, the same propagators, and the additions into
+one ring-buffer cell in the same order — events in order of emission step, then member, then
+neuron, then CSR position (a bin is filled in that order and emptied after what the ring
+buffer already held), then the Poisson count.
+
+Threads: ``n_threads`` > 1 splits the input slots (each thread scans every spiking row but
+bins only events for its own slots, adds its own bins and Poisson entries, so no two threads
+touch a cell and the order within a cell is kept) and the neurons (membrane update), with one
+parallel region per phase and step.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     prange = range
     HAVE_NUMBA = False
 
-__all__ = ["HAVE_NUMBA", "run_lif"]
+__all__ = ["HAVE_NUMBA", "poisson_segments", "run_lif"]
 
 # SplitMix64 constants (as zentai.rng)
 _G2 = np.uint64(0xD1B54A32D192ED03)
@@ -61,46 +70,91 @@ def _mix64(x):
     return x ^ (x >> _S31)
 
 
-@_jit()
-def _poisson(bufflat, base, S, B, t, p_h, p_x0, p_start, p_cdf, p_slot, p_w, cval, e0, e1, xs, idx):
-    """Add the Poisson counts of step ``t`` of entries [e0, e1) to ring-buffer row ``base``.
+def poisson_segments(tab, slot, cdf_rows, bounds, p_count_tail=1e-3):
+    """Split Poisson entries into runs of one CDF row, within each thread's entry range.
 
-    Two passes: the hashes and uniforms (a loop the compiler vectorises), then the counts of
-    the few entries (about λ of them) whose uniform passes the first CDF value, collected
-    without branches. ``cval[c]`` is the count c in the state's float type, so count x weight
-    is computed in that type, as the reference does.
+    Returns (start, stop, row, n_vector, contiguous) per run and the run bounds per thread.
+    ``n_vector`` is the number of CDF values compared for every entry of the run (the smallest
+    J with P(count >= J) <= ``p_count_tail``); the few entries whose count reaches it are
+    finished one by one. ``contiguous``: the run's slots are consecutive.
+    """
+    starts, stops, rows, nvec, contig, seg_bounds = [], [], [], [], [], [0]
+    for k in range(len(bounds) - 1):
+        a = int(bounds[k])
+        e = int(bounds[k + 1])
+        while a < e:
+            z = a + 1
+            while z < e and tab[z] == tab[a]:
+                z += 1
+            row = int(tab[a])
+            cdf = cdf_rows[row] - row
+            j = int(np.searchsorted(cdf, 1.0 - p_count_tail, side="left")) + 1
+            starts.append(a)
+            stops.append(z)
+            rows.append(row)
+            nvec.append(min(j, cdf_rows.shape[1]))
+            contig.append(bool(np.all(np.diff(slot[a:z]) == 1)))
+            a = z
+        seg_bounds.append(len(starts))
+    i64 = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    return (i64(starts), i64(stops), i64(rows), i64(nvec), np.asarray(contig, np.bool_)), i64(
+        seg_bounds
+    )
+
+
+@_jit()
+def _poisson(row, S, B, t, q0, q1, seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, cnt):
+    """Add the Poisson counts of step ``t`` of runs [q0, q1) to ``row`` (B x S values).
+
+    ``cdf`` holds one row of values per rate: its CDF + row index, padded with values above
+    any uniform + row index. An entry's count is the number of values of its row that are
+    <= its uniform + row index (the reference's ``bucketize``). The hashes, uniforms and the
+    first ``n_vector`` comparisons are loops over a run that the compiler vectorises (one CDF
+    value against every entry); ``cval[c]`` is the count c in the state's float type, so count
+    x weight is computed in that type, as the reference does.
     """
     tg = np.uint64(t) * _G2
-    L = p_cdf.shape[0]
-    # 1-D slices indexed from 0: no negative-index checks, so the hash loop vectorises
-    x0, st, sl, w = p_x0[e0:e1], p_start[e0:e1], p_slot[e0:e1], p_w[e0:e1]
-    xsl = xs[e0:e1]
+    L = cdf.shape[1]
+    s_a, s_z, s_row, s_j, s_contig = seg
     for b in range(B):
-        hb = p_h[b, e0:e1]
-        rowb = base + b * S
-        for m in range(xsl.shape[0]):
-            xsl[m] = np.float64(_mix64(hb[m] + tg) >> _S11) * _INV53 + x0[m]
-        n = 0
-        for m in range(xsl.shape[0]):
-            idx[n] = m
-            n += p_cdf[st[m]] <= xsl[m]
-        for q in range(n):
-            m = idx[q]
-            x = xsl[m]
-            k = st[m]
-            c = 1
-            while k + c < L and p_cdf[k + c] <= x:
-                c += 1
-            bufflat[rowb + sl[m]] += cval[c] * w[m]
+        rowb = b * S
+        for q in range(q0, q1):
+            a, z = s_a[q], s_z[q]
+            r = cdf[s_row[q]]
+            J = s_j[q]
+            hb, x0, xsl, cs = p_h[b, a:z], p_x0[a:z], xs[a:z], cnt[a:z]
+            sl, w = p_slot[a:z], p_w[a:z]
+            for m in range(z - a):
+                xsl[m] = np.float64(_mix64(hb[m] + tg) >> _S11) * _INV53 + x0[m]
+                cs[m] = 0
+            for j in range(J):
+                thr = r[j]
+                for m in range(z - a):
+                    cs[m] += xsl[m] >= thr
+            for m in range(z - a):
+                if cs[m] == J:  # rare: finish the count
+                    c = J
+                    while c < L and r[c] <= xsl[m]:
+                        c += 1
+                    cs[m] = c
+            if s_contig[q]:
+                out = row[rowb + sl[0] : rowb + sl[0] + (z - a)]
+                for m in range(z - a):
+                    out[m] += cval[cs[m]] * w[m]
+            else:
+                for m in range(z - a):
+                    row[rowb + sl[m]] += cval[cs[m]] * w[m]
 
 
 @_jit()
-def _deliver(bufflat, t, D, BS, S, spk_b, spk_i, n_spk, indptr, target, weight, dsteps, lo, hi):
+def _bin_events(
+    k, t, D, S, spk_b, spk_i, n_spk, indptr, target, weight, dsteps, lo, hi, bin_c, bin_w, bin_n
+):
+    """Append the events of this step's spikes for slots in [lo, hi) to thread k's bins."""
     tD = t % D
     for q in range(n_spk):
-        b = spk_b[q]
+        off = spk_b[q] * S
         i = spk_i[q]
-        off = b * S
         for s in range(indptr[i], indptr[i + 1]):
             tg = target[s]
             if tg < lo or tg >= hi:
@@ -108,7 +162,31 @@ def _deliver(bufflat, t, D, BS, S, spk_b, spk_i, n_spk, indptr, target, weight, 
             r = tD + dsteps[s]
             if r >= D:
                 r -= D
-            bufflat[r * BS + off + tg] += weight[s]
+            n = bin_n[k, r]
+            bin_c[k, r, n] = off + tg
+            bin_w[k, r, n] = weight[s]
+            bin_n[k, r] = n + 1
+
+
+@_jit()
+def _empty_bin(row, k, r, bin_c, bin_w, bin_n):
+    """Add bin (k, r) into ``row`` in the order it was filled, and empty it."""
+    c, w = bin_c[k, r], bin_w[k, r]
+    for n in range(bin_n[k, r]):
+        row[c[n]] += w[n]
+    bin_n[k, r] = 0
+
+
+@_jit()
+def _grow(bin_c, bin_w, need):
+    cap = bin_c.shape[2]
+    while cap < need:
+        cap *= 2
+    c = np.empty((bin_c.shape[0], bin_c.shape[1], cap), bin_c.dtype)
+    w = np.empty((bin_w.shape[0], bin_w.shape[1], cap), bin_w.dtype)
+    c[:, :, : bin_c.shape[2]] = bin_c
+    w[:, :, : bin_w.shape[2]] = bin_w
+    return c, w
 
 
 @_jit(inline="always")
@@ -139,8 +217,7 @@ def _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1):
 
 @_jit()
 def _update(
-    bufflat,
-    base,
+    row,
     S,
     b,
     j0,
@@ -170,7 +247,7 @@ def _update(
     synaptic state decays and takes this step's input, then threshold and reset (which do not
     read the synaptic state, so they run in the first loop).
     """
-    rowb = base + b * S
+    rowb = b * S
     for g in range(g_start.shape[0]):
         g0 = g_start[g]
         n = g_size[g]
@@ -212,7 +289,7 @@ def _update(
         for r in range(R):
             d = decay[g, r]
             sr = syn[so + r * rs + a : so + r * rs + z]
-            br = bufflat[bo + r * n + a : bo + r * n + z]
+            br = row[bo + r * n + a : bo + r * n + z]
             for i in range(z - a):
                 sr[i] = sr[i] * d + br[i]
 
@@ -223,7 +300,7 @@ def _run(
     D,
     B,
     S,
-    bufflat,
+    buf,
     indptr,
     target,
     weight,
@@ -244,63 +321,69 @@ def _run(
     v_th,
     v_reset,
     ref_steps,
+    seg,
+    seg_bounds,
     p_h,
     p_x0,
-    p_start,
     p_cdf,
     p_slot,
     p_w,
     cval,
-    p_bounds,
     xs,
-    idx,
+    cnt,
     slot_bounds,
     neuron_bounds,
     spiked,
     spk_b,
     spk_i,
+    bin_c,
+    bin_w,
+    bin_n,
     out_b,
     out_i,
     out_t,
-    n_out,
     cap,
 ):
-    BS = B * S
+    """Run up to ``n_steps`` steps from step ``t0``; see the module docstring.
+
+    ``buf`` is the ring buffer viewed as (D, B x S). Stops early when the spike output
+    (``out_*``, capacity ``cap``) could overflow. Returns (steps done, spikes written, bins)
+    — the bins are reallocated when they must grow.
+    """
     N = v.shape[1]
     T = slot_bounds.shape[0] - 1
     done = 0
+    n_out = 0
     for step in range(n_steps):
         if n_out + B * N > cap:
             break
         t = t0 + step
-        base = (t % D) * BS
+        row = buf[t % D]
         for k in prange(T):
+            _empty_bin(row, k, t % D, bin_c, bin_w, bin_n)
             _poisson(
-                bufflat,
-                base,
+                row,
                 S,
                 B,
                 t,
+                seg_bounds[k],
+                seg_bounds[k + 1],
+                seg,
                 p_h,
                 p_x0,
-                p_start,
                 p_cdf,
                 p_slot,
                 p_w,
                 cval,
-                p_bounds[k],
-                p_bounds[k + 1],
                 xs,
-                idx[k],
+                cnt,
             )
         for k in prange(T * B):
-            b = k // T
             th = k % T
             _update(
-                bufflat,
-                base,
+                row,
                 S,
-                b,
+                k // T,
                 neuron_bounds[th],
                 neuron_bounds[th + 1],
                 g_start,
@@ -322,8 +405,8 @@ def _run(
                 ref_steps,
                 spiked,
             )
-        bufflat[base : base + BS] = 0
         n_spk = 0
+        events = 0
         for b in range(B):
             sb = spiked[b]
             for i in range(N):
@@ -334,27 +417,38 @@ def _run(
             out_b[n_out + q] = spk_b[q]
             out_i[n_out + q] = spk_i[q]
             out_t[n_out + q] = t
+            events += indptr[spk_i[q] + 1] - indptr[spk_i[q]]
         n_out += n_spk
-        if n_spk:
-            for k in prange(T):
-                _deliver(
-                    bufflat,
-                    t,
-                    D,
-                    BS,
-                    S,
-                    spk_b,
-                    spk_i,
-                    n_spk,
-                    indptr,
-                    target,
-                    weight,
-                    dsteps,
-                    slot_bounds[k],
-                    slot_bounds[k + 1],
-                )
+        if bin_n.max() + events > bin_c.shape[2]:
+            bin_c, bin_w = _grow(bin_c, bin_w, bin_n.max() + events)
+        for k in prange(T):
+            lo, hi = slot_bounds[k], slot_bounds[k + 1]
+            for b in range(B):
+                row[b * S + lo : b * S + hi] = 0
+            _bin_events(
+                k,
+                t,
+                D,
+                S,
+                spk_b,
+                spk_i,
+                n_spk,
+                indptr,
+                target,
+                weight,
+                dsteps,
+                lo,
+                hi,
+                bin_c,
+                bin_w,
+                bin_n,
+            )
         done += 1
-    return done, n_out
+    # leave every event in flight in the ring buffer, after what its row already held
+    for k in prange(T):
+        for r in range(D):
+            _empty_bin(buf[r], k, r, bin_c, bin_w, bin_n)
+    return done, n_out, bin_c, bin_w
 
 
 _run_serial = _jit()(_run)
@@ -362,7 +456,7 @@ _run_parallel = _jit(parallel=True)(_run)
 
 
 def run_lif(n_threads: int, *args):
-    """Run steps with the serial (``n_threads`` = 1) or the threaded kernel; see module doc."""
+    """Run steps with the serial (``n_threads`` = 1) or the threaded kernel; see :func:`_run`."""
     if n_threads > 1:
         numba.set_num_threads(n_threads)
         return _run_parallel(*args)

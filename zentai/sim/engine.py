@@ -124,6 +124,7 @@ class Simulator:
         operations and a second thread only adds synchronisation (measured: 100 ms of the
         scale-0.1 microcircuit took 0.33 s on one thread and 0.3-9 s on two threads of a loaded
         2-core machine), else torch's default (full scale: RTF 29 on 2 threads, 48 on 1).
+        The compiled backend uses 1 thread unless told otherwise.
     backend : str
         ``"torch"``: the reference path (tensor operations, CPU or CUDA). ``"compiled"``: the
         numba loop of :mod:`zentai.sim.cpu_kernels` (CPU; LIF neurons; Poisson, DC and injected
@@ -180,6 +181,7 @@ class Simulator:
         self.B = n_ensembles
         self.seed = int(seed)
         self.nan_check_steps = max(1, round(nan_check_ms / dt))
+        threads_given = num_threads
         if num_threads is None:
             small = self.B * network.n_neurons < 200_000 and network.n_synapses < 20_000_000
             num_threads = 1 if small else torch.get_num_threads()
@@ -207,6 +209,10 @@ class Simulator:
         self._setup_recorders()
         self.backend = self._choose_backend(backend)
         if self.backend == "compiled":
+            if threads_given is None:
+                # measured on 2 cores, full-scale microcircuit: RTF 9.9 on one thread, 12.2
+                # on two (each thread scans every spiking row; see cpu_kernels)
+                self.num_threads = 1
             self._setup_compiled()
 
     # ================================================================== setup
@@ -441,11 +447,14 @@ class Simulator:
         return "torch"
 
     def _setup_compiled(self) -> None:
-        """Move the group states into network-wide arrays the loop indexes directly.
+        """Prepare the compiled loop: tables, bins, and the group states moved into
+        network-wide arrays the loop indexes directly.
 
         ``states[g]`` keeps views into them, so get_state/set_state, checkpoints (restored in
         place) and the torch step see the same memory.
         """
+        from zentai.sim import cpu_kernels
+
         B, N, groups = self.B, self.net.n_neurons, self.net.groups
         dt = self.dtype
         v = torch.empty((B, N), dtype=dt)
@@ -486,22 +495,40 @@ class Simulator:
             np.array([S * k // T for k in range(T)] + [S], dtype=np.int64),
             np.array([N * k // T for k in range(T)] + [N], dtype=np.int64),
         )
+        ftype = torch.empty(0, dtype=dt).numpy().dtype
         # Poisson entries grouped by the thread owning their slot (stable, so entries that
-        # share a slot keep their order); the loop reads them through this permutation
+        # share a slot keep their order), then cut into runs of one rate
         if self._has_poisson:
             owner = np.searchsorted(self._cbounds[0], self._p_slots.numpy(), side="right") - 1
             self._cperm = torch.from_numpy(np.argsort(owner, kind="stable"))
             counts = np.bincount(owner, minlength=T)
-            self._cpb = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            ncount = int(np.diff(np.append(self._p_tab_start.numpy(), self._p_cdf.numel())).max())
+            entry_bounds = np.concatenate([[0], np.cumsum(counts)])
+            # one row of equal length per rate, padded above any uniform + row index
+            flat = self._p_cdf.numpy()
+            starts = self._p_tab_start.numpy()
+            lens = np.diff(np.append(starts, flat.size))
+            width = -(-int(lens.max()) // 8) * 8
+            rows = np.arange(len(starts), dtype=np.float64)[:, None] + 2.0 + np.zeros(width)
+            for i, (a, n) in enumerate(zip(starts, lens)):
+                rows[i, :n] = flat[a : a + n]
+            self._crows = rows
+            self._cseg = cpu_kernels.poisson_segments(
+                self._p_tab[self._cperm].numpy(),
+                self._p_slots[self._cperm].numpy(),
+                rows,
+                entry_bounds,
+            )
         else:
-            self._cpb = np.zeros(T + 1, np.int64)
-            ncount = 0
-        ftype = torch.empty(0, dtype=dt).numpy().dtype
-        self._cval = np.arange(ncount + 1).astype(ftype)
+            self._crows = np.full((1, 8), 2.0)
+            z = np.zeros(0, np.int64)
+            self._cseg = ((z, z, z, z, np.zeros(0, np.bool_)), np.zeros(T + 1, np.int64))
+        self._cval = np.arange(self._crows.shape[1] + 1).astype(ftype)
         m = self._p_slots.numel() if self._has_poisson else 0
         self._cxs = np.zeros(m, np.float64)
-        self._cidx = np.zeros((T, m + 1), np.int64)
+        self._ccnt = np.zeros(m, np.int64)
+        cell = np.int32 if B * S < 2**31 else np.int64
+        self._cbins = (np.zeros((T, self.D, 1024), cell), np.zeros((T, self.D, 1024), ftype))
+        self._cbin_n = np.zeros((T, self.D), np.int64)
 
     def _compiled_params(self) -> tuple:
         """(B, N) parameter arrays (and the decay table) from the groups' propagators.
@@ -555,18 +582,11 @@ class Simulator:
             poisson = (
                 self._p_h[:, perm].contiguous().numpy().view(np.uint64),
                 self._p_tab_f[perm].numpy(),
-                self._p_tab_start[self._p_tab[perm]].numpy(),
-                self._p_cdf.numpy(),
+                self._crows,
                 self._p_slots[perm].numpy(),
             )
         else:
-            poisson = (
-                np.zeros((self.B, 0), np.uint64),
-                np.zeros(0),
-                np.zeros(0, np.int64),
-                np.zeros(1),
-                np.zeros(0, np.int64),
-            )
+            poisson = (np.zeros((self.B, 0), np.uint64), np.zeros(0), self._crows, self._ccnt)
         while self.t_step < end:
             t = self.t_step
             changed = t in self._dc_change
@@ -586,14 +606,14 @@ class Simulator:
                 else np.zeros(0, self._cval.dtype)
             )
             ob, oi, ot = self._cout
-            done, n_out = cpu_kernels.run_lif(
+            done, n_out, *self._cbins = cpu_kernels.run_lif(
                 self.num_threads,
                 t,
                 stop - t,
                 self.D,
                 self.B,
                 self.S,
-                self.buf.view(-1).numpy(),
+                self.buf.view(self.D, self.B * self.S).numpy(),
                 self.indptr.numpy(),
                 self.target.numpy(),
                 self.weight.numpy(),
@@ -603,20 +623,21 @@ class Simulator:
                 self._csyn.numpy(),
                 self._crefr.numpy(),
                 *params,
+                *self._cseg,
                 *poisson,
                 p_w,
                 self._cval,
-                self._cpb,
                 self._cxs,
-                self._cidx,
+                self._ccnt,
                 *self._cbounds,
                 self._cspiked,
                 self._cspk_b,
                 self._cspk_i,
+                *self._cbins,
+                self._cbin_n,
                 ob,
                 oi,
                 ot,
-                0,
                 ob.shape[0],
             )
             if n_out:
