@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from zentai import rng
+from zentai.build.csr import scatter_rows
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.build.wiring import connect, draw, slots
 from zentai.connectome.rules import (
@@ -415,13 +416,15 @@ def network(
     groups, pop_slices = _layout(spec)
     group_of_pop = {p: g for g in groups for p in g.populations}
 
-    pre_parts, tgt_parts, w_parts, d_parts = [], [], [], []
+    # pass 1: partners of every projection (kept as int32), and the row sizes
+    n = spec.n_neurons
+    parts = []
+    counts = torch.zeros(n, dtype=torch.int64)
     infos = []
     for proj in spec.projections:
         pre_pop = spec.population(proj.pre)
         post_pop = spec.population(proj.post)
         rname, ridx = _receptor_of(proj, post_pop)
-        rec = post_pop.model.receptors[ridx]
         key = rng.key(seed, "projection", proj.name)
         pre_l, post_l = connect(
             proj.rule,
@@ -433,45 +436,45 @@ def network(
             post_normals=post_pop.normals,
             self_connection=proj.pre == proj.post,
         )
+        pre_g = (pre_l + pop_slices[pre_pop.name][0]).to(torch.int32)
+        del pre_l
+        counts += torch.bincount(pre_g, minlength=n)
+        parts.append((proj, ridx, pre_g, post_l.to(torch.int32)))
+        infos.append(
+            ProjectionInfo(proj.name, proj.pre, proj.post, rname, int(post_l.numel()), proj.delay)
+        )
+        del post_l
+    indptr = torch.zeros(n + 1, dtype=torch.int64)
+    torch.cumsum(counts, 0, out=indptr[1:])
+    n_syn = int(indptr[-1])
+    target = torch.empty(n_syn, dtype=torch.int32)
+    weight = torch.empty(n_syn, dtype=torch.float32)
+    delay = torch.empty(n_syn, dtype=torch.float32)
+    cursor = indptr[:-1].clone()
+    # pass 2: weights and delays (keyed by post neuron and its synapse index), placed by row
+    while parts:
+        proj, ridx, pre_g, post_l = parts.pop(0)
+        post_pop = spec.population(proj.post)
+        rec = post_pop.model.receptors[ridx]
+        key = rng.key(seed, "projection", proj.name)
+        post_l = post_l.to(torch.int64)
         k = slots(post_l)
         wdist = proj.weight.in_unit(rec.weight_unit, f"Projection {proj.name!r} weight")
-        w = draw(wdist, rng.key(key, "weight"), post_l, k)
+        w = draw(wdist, rng.key(key, "weight"), post_l, k).to(torch.float32)
         d = draw(proj.delay, rng.key(key, "delay"), post_l, k)
+        del k
         if d.numel() and not bool((d > 0).all()):
             raise SpecError(
                 f"Projection {proj.name!r}: delays must be positive; the delay distribution "
                 f"{proj.delay} gave {float(d.min())} ms. Set a lower bound (low=...)."
             )
+        d = d.to(torch.float32)
         g = group_of_pop[post_pop.name]
         post_start = pop_slices[post_pop.name][0] - g.start
-        tgt = g.slot_offset + ridx * g.size + post_start + post_l
-        pre_parts.append((pre_l + pop_slices[pre_pop.name][0]).to(torch.int32))
-        tgt_parts.append(tgt.to(torch.int32))
-        w_parts.append(w.to(torch.float32))
-        d_parts.append(d.to(torch.float32))
-        infos.append(
-            ProjectionInfo(proj.name, proj.pre, proj.post, rname, int(pre_l.numel()), proj.delay)
-        )
-    n = spec.n_neurons
-    if pre_parts:
-        pre = torch.cat(pre_parts)
-        del pre_parts
-        order = torch.argsort(pre, stable=True)
-        counts = torch.bincount(pre, minlength=n)
-        del pre
-        target = torch.cat(tgt_parts)[order]
-        del tgt_parts
-        weight = torch.cat(w_parts)[order]
-        del w_parts
-        delay = torch.cat(d_parts)[order]
-        del d_parts, order
-    else:
-        counts = torch.zeros(n, dtype=torch.int64)
-        target = torch.zeros(0, dtype=torch.int32)
-        weight = torch.zeros(0, dtype=torch.float32)
-        delay = torch.zeros(0, dtype=torch.float32)
-    indptr = torch.zeros(n + 1, dtype=torch.int64)
-    torch.cumsum(counts, 0, out=indptr[1:])
+        tgt = (g.slot_offset + ridx * g.size + post_start + post_l).to(torch.int32)
+        del post_l
+        scatter_rows(pre_g, tgt, w, d, cursor, target, weight, delay)
+        del pre_g, tgt, w, d
     net = Network(
         spec,
         seed,
