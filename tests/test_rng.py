@@ -188,3 +188,21 @@ def test_cuda_gives_the_same_numbers_as_cpu():
     assert torch.equal(
         rng.uniform_int(k, s.cuda(), c.cuda(), 977).cpu(), rng.uniform_int(k, s, c, 977)
     )
+
+
+def test_compiled_cpu_draws_equal_the_tensor_draws(monkeypatch):
+    # the numba loops used for large CPU draws give the same integers and normals as the
+    # whole-tensor torch operations, for signed keys, negative streams and broadcasting
+    g = torch.Generator().manual_seed(0)
+    s = torch.randint(-(2**62), 2**62, (20000,), generator=g)
+    c = torch.randint(0, 2**40, (20000,), generator=g)
+    if rng._compiled() is None:
+        pytest.skip("numba not installed")
+    for k in (rng.key(3, "x"), -5, 2**62 + 7):
+        fast_bits, fast_normal = rng.bits(k, s, c), rng.normal(k, s, c)
+        fast_2d = rng.bits(k, s.reshape(100, 200), torch.tensor(3))
+        monkeypatch.setattr(rng, "_COMPILED_MIN", 10**12)
+        assert torch.equal(fast_bits, rng.bits(k, s, c))
+        assert torch.equal(fast_normal, rng.normal(k, s, c))
+        assert torch.equal(fast_2d, rng.bits(k, s.reshape(100, 200), torch.tensor(3)))
+        monkeypatch.setattr(rng, "_COMPILED_MIN", 4096)

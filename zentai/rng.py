@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -98,8 +100,50 @@ def bits_from(h: torch.Tensor, counter: torch.Tensor | int) -> torch.Tensor:
     return mix64(h + torch.as_tensor(counter, dtype=torch.int64, device=h.device) * _s64(_G2))
 
 
+def _compiled():
+    """The numba module for CPU draws, or None (not installed / disabled)."""
+    global _NB
+    if _NB is None:
+        try:
+            from zentai import _rng_cpu
+
+            _NB = _rng_cpu
+        except ImportError:  # pragma: no cover - without numba
+            _NB = False
+    return _NB or None
+
+
+_NB = None
+#: smallest draw for which the compiled CPU path is used (below it, dispatch dominates)
+_COMPILED_MIN = 4096
+
+
+def _flat_u64(stream: torch.Tensor, counter: torch.Tensor) -> tuple:
+    s, c = torch.broadcast_tensors(stream, counter)
+    shape = s.shape
+    s = s.contiguous().reshape(-1).numpy().view(np.uint64)
+    c = c.contiguous().reshape(-1).numpy().view(np.uint64)
+    return s, c, shape
+
+
+def _use_compiled(k: Any, *ts: torch.Tensor) -> bool:
+    return (
+        isinstance(k, int)
+        and all(t.device.type == "cpu" for t in ts)
+        and max(t.numel() for t in ts) >= _COMPILED_MIN
+        and _compiled() is not None
+    )
+
+
 def bits(k: int | torch.Tensor, stream: torch.Tensor, counter: torch.Tensor | int) -> torch.Tensor:
     """64 random bits (int64) for each (stream, counter) pair under key ``k``."""
+    stream = torch.as_tensor(stream, dtype=torch.int64)
+    counter = torch.as_tensor(counter, dtype=torch.int64, device=stream.device)
+    if _use_compiled(k, stream, counter):
+        s, c, shape = _flat_u64(stream, counter)
+        out = np.empty(s.shape[0], np.uint64)
+        _compiled().bits(np.uint64(k & _M64), s, c, out)
+        return torch.from_numpy(out.view(np.int64)).reshape(shape)
     return bits_from(stream_key(k, stream), counter)
 
 
@@ -142,8 +186,16 @@ def normal(
 
     Counters ``2c`` and ``2c + 1`` are used for draw ``c``.
     """
-    counter = torch.as_tensor(counter, dtype=torch.int64)
-    u1 = uniform(k, stream, 2 * counter)
-    u2 = uniform(k, stream, 2 * counter + 1)
+    stream = torch.as_tensor(stream, dtype=torch.int64)
+    counter = torch.as_tensor(counter, dtype=torch.int64, device=stream.device)
+    if _use_compiled(k, stream, counter):
+        s, c, shape = _flat_u64(stream, counter)
+        u1n, u2n = np.empty(s.shape[0]), np.empty(s.shape[0])
+        _compiled().uniform_pair(np.uint64(k & _M64), s, c, u1n, u2n)
+        u1 = torch.from_numpy(u1n).reshape(shape)
+        u2 = torch.from_numpy(u2n).reshape(shape)
+    else:
+        u1 = uniform(k, stream, 2 * counter)
+        u2 = uniform(k, stream, 2 * counter + 1)
     r = torch.sqrt(-2.0 * torch.log1p(-u1))  # 1 - u1 in (0, 1]
     return r * torch.cos(2.0 * math.pi * u2)
