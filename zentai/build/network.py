@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from zentai import rng
-from zentai.build.csr import scatter_rows
+from zentai.build.csr import delay_steps_into, scatter_rows
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.build.wiring import connect, draw, slots
 from zentai.connectome.rules import (
@@ -457,24 +457,21 @@ def network(
         post_pop = spec.population(proj.post)
         rec = post_pop.model.receptors[ridx]
         key = rng.key(seed, "projection", proj.name)
-        post_l = post_l.to(torch.int64)
-        k = slots(post_l)
+        post64 = post_l.to(torch.int64)
+        k = slots(post64)
         wdist = proj.weight.in_unit(rec.weight_unit, f"Projection {proj.name!r} weight")
-        w = draw(wdist, rng.key(key, "weight"), post_l, k).to(torch.float32)
-        d = draw(proj.delay, rng.key(key, "delay"), post_l, k)
-        del k
+        w = draw(wdist, rng.key(key, "weight"), post64, k)
+        d = draw(proj.delay, rng.key(key, "delay"), post64, k)
+        del k, post64
         if d.numel() and not bool((d > 0).all()):
             raise SpecError(
                 f"Projection {proj.name!r}: delays must be positive; the delay distribution "
                 f"{proj.delay} gave {float(d.min())} ms. Set a lower bound (low=...)."
             )
-        d = d.to(torch.float32)
         g = group_of_pop[post_pop.name]
-        post_start = pop_slices[post_pop.name][0] - g.start
-        tgt = (g.slot_offset + ridx * g.size + post_start + post_l).to(torch.int32)
-        del post_l
-        scatter_rows(pre_g, tgt, w, d, cursor, target, weight, delay)
-        del pre_g, tgt, w, d
+        base = g.slot_offset + ridx * g.size + pop_slices[post_pop.name][0] - g.start
+        scatter_rows(pre_g, post_l, base, w, d, cursor, target, weight, delay)
+        del pre_g, post_l, w, d
     net = Network(
         spec,
         seed,
@@ -511,9 +508,11 @@ def delay_steps(net: Network, dt: float) -> torch.Tensor:
                     f"Projection {info.name!r}: delay must be a multiple of the time step dt = "
                     f"{dt} ms; got {float(d.value)} ms (nearest: {round(ratio) * dt:g} ms)."
                 )
-    steps = torch.clamp(torch.round(net.delay_ms.to(torch.float64) / dt), min=1)
-    max_steps = int(steps.max()) if steps.numel() else 1
-    dtype = torch.int16 if max_steps < 2**15 else torch.int32
-    if not math.isfinite(max_steps):  # pragma: no cover
+    d = net.delay_ms
+    if d.numel() and not math.isfinite(float(d.max())):  # pragma: no cover
         raise SpecError("non-finite delay")
-    return steps.to(dtype)
+    # int16 holds delays up to 3276 ms at dt = 0.1 ms; check the bound before converting
+    fits16 = not d.numel() or float(d.max()) / dt < 2**15 - 1
+    out = torch.empty(d.numel(), dtype=torch.int16 if fits16 else torch.int32)
+    delay_steps_into(d, dt, out)
+    return out
