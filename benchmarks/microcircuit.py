@@ -148,6 +148,7 @@ def run_zentai(a: argparse.Namespace) -> dict:
         "simulator": f"zentai {getattr(zentai, '__version__', '?')} (torch {torch.__version__})",
         "device": str(dev),
         "threads": sim.num_threads,
+        "backend": sim.backend,
         "build_threads": a.threads,
         "n_neurons": int(net.n_neurons),
         "n_synapses": int(net.n_synapses),

@@ -109,6 +109,22 @@ def _empty(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return e, e.clone()
 
 
+def _compiled():
+    """The numba wiring loops, or None without numba."""
+    global _NB
+    if _NB is None:
+        try:
+            from zentai.build import _wiring_cpu
+
+            _NB = _wiring_cpu
+        except ImportError:  # pragma: no cover - without numba
+            _NB = False
+    return _NB or None
+
+
+_NB = None
+
+
 def _skip_self(r: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
     """Map draws ``r`` in [0, n - 1) onto [0, n) without ``post`` (a bijection)."""
     return r + (r >= post).to(torch.int64)
@@ -273,6 +289,23 @@ def _draw_per_post(
     kpre: int, a: int, degrees: torch.Tensor, n_eff: int, exclude_self: bool, dev: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``degrees[j - a]`` uniform draws in [0, n_eff) for each post j in [a, a + len)."""
+    nb = _compiled()
+    if nb is not None and dev.type == "cpu" and degrees.numel():
+        first = torch.cumsum(degrees, 0) - degrees
+        total = int(degrees.sum())
+        pre_out = torch.empty(total, dtype=torch.int64)
+        post_out = torch.empty(total, dtype=torch.int64)
+        nb.draw_per_post(
+            np.uint64(kpre & (2**64 - 1)),
+            a,
+            degrees.numpy(),
+            first.numpy(),
+            n_eff,
+            exclude_self,
+            pre_out.numpy(),
+            post_out.numpy(),
+        )
+        return pre_out, post_out
     posts = torch.arange(a, a + degrees.numel(), dtype=torch.int64, device=dev)
     post_out = torch.repeat_interleave(posts, degrees)
     total = post_out.numel()
@@ -766,6 +799,14 @@ def slots(post_idx: torch.Tensor) -> torch.Tensor:
     n = post.numel()
     dev = post.device
     out = torch.empty(n, dtype=torch.int64, device=dev)
+    nb = _compiled()
+    if nb is not None and dev.type == "cpu" and n >= 4096:
+        if not nb.slots(post.contiguous().numpy(), out.numpy()):
+            raise SpecError(
+                "slots.post_idx must be sorted in non-decreasing order (as connect returns "
+                "it); got an unsorted tensor."
+            )
+        return out
     step = _chunk_elems(dev)
     run_start = torch.zeros((), dtype=torch.int64, device=dev)  # run holding element s0 - 1
     for s0 in range(0, n, step):
@@ -913,8 +954,15 @@ def _draw_normal(
     for s0 in range(0, n, step):
         s1 = min(s0 + step, n)
         p, c = post[s0:s1], slot[s0:s1]
-        x = mu + sigma * rng.normal(key, p, c)
-        bad = ((x < low) | (x > high)).nonzero().squeeze(1)
+        z = rng.normal(key, p, c)
+        nb = _compiled()
+        if nb is not None and z.device.type == "cpu" and z.numel() >= 4096:
+            x = out[s0:s1] if out.dtype == torch.float64 and out.is_contiguous() else z
+            n_bad = nb.affine(z.numpy(), mu, sigma, low, high, x.numpy())
+            bad = ((x < low) | (x > high)).nonzero().squeeze(1) if n_bad else x[:0].long()
+        else:
+            x = mu + sigma * z
+            bad = ((x < low) | (x > high)).nonzero().squeeze(1)
         rnd = 0
         while bad.numel():
             rnd += 1
