@@ -94,10 +94,15 @@ def test_compiled_equals_torch_on_a_mixed_network(dtype, threads):
         assert torch.equal(ref.get_state(p, "v"), fast.get_state(p, "v"))
 
 
-def test_compiled_equals_torch_on_the_microcircuit():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_compiled_equals_torch_on_the_microcircuit(threads):
+    # its projections are listed by post population, so every CSR row is ordered by target
+    # and two threads split rows by binary search (the mixed network tests the other case)
     net = zt.build.network(zt.build.microcircuit(0.05), seed=1)
     a = zt.sim.Simulator(net, backend="torch", seed=2).run(100.0)
-    b = zt.sim.Simulator(net, backend="compiled", seed=2).run(100.0)
+    fast = zt.sim.Simulator(net, backend="compiled", seed=2, num_threads=threads)
+    assert fast._cbounds[2] == (threads > 1)
+    b = fast.run(100.0)
     assert a.spike_neuron.size > 300
     _assert_same(a, b)
 

@@ -41,7 +41,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     prange = range
     HAVE_NUMBA = False
 
-__all__ = ["HAVE_NUMBA", "poisson_segments", "run_lif"]
+__all__ = ["HAVE_NUMBA", "poisson_segments", "rows_sorted", "run_lif"]
 
 # SplitMix64 constants (as zentai.rng)
 _G2 = np.uint64(0xD1B54A32D192ED03)
@@ -148,16 +148,51 @@ def _poisson(row, S, B, t, q0, q1, seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, c
 
 @_jit()
 def _bin_events(
-    k, t, D, S, spk_b, spk_i, n_spk, indptr, target, weight, dsteps, lo, hi, bin_c, bin_w, bin_n
+    k,
+    t,
+    D,
+    S,
+    spk_b,
+    spk_i,
+    n_spk,
+    indptr,
+    target,
+    weight,
+    dsteps,
+    lo,
+    hi,
+    sorted_rows,
+    bin_c,
+    bin_w,
+    bin_n,
 ):
-    """Append the events of this step's spikes for slots in [lo, hi) to thread k's bins."""
+    """Append the events of this step's spikes for slots in [lo, hi) to thread k's bins.
+
+    With ``sorted_rows`` (every CSR row ordered by target, as the wiring makes them when the
+    projections are listed by postsynaptic population) the thread's part of a row is found by
+    binary search; else every synapse is tested.
+    """
     tD = t % D
     for q in range(n_spk):
         off = spk_b[q] * S
         i = spk_i[q]
-        for s in range(indptr[i], indptr[i + 1]):
+        s0, s1 = indptr[i], indptr[i + 1]
+        if sorted_rows:
+            a, z = s0, s1
+            while a < z:  # first synapse with target >= lo
+                mid = (a + z) >> 1
+                if target[mid] < lo:
+                    a = mid + 1
+                else:
+                    z = mid
+            s0 = a
+        for s in range(s0, s1):
             tg = target[s]
-            if tg < lo or tg >= hi:
+            if tg >= hi:
+                if sorted_rows:
+                    break
+                continue
+            if tg < lo:
                 continue
             r = tD + dsteps[s]
             if r >= D:
@@ -166,6 +201,19 @@ def _bin_events(
             bin_c[k, r, n] = off + tg
             bin_w[k, r, n] = weight[s]
             bin_n[k, r] = n + 1
+
+
+@_jit(parallel=True)
+def rows_sorted(indptr, target):
+    """True when every CSR row lists its targets in non-decreasing order."""
+    n = indptr.shape[0] - 1
+    bad = 0
+    for i in prange(n):
+        for s in range(indptr[i] + 1, indptr[i + 1]):
+            if target[s] < target[s - 1]:
+                bad += 1
+                break
+    return bad == 0
 
 
 @_jit()
@@ -333,7 +381,9 @@ def _run(
     cnt,
     slot_bounds,
     neuron_bounds,
+    sorted_rows,
     spiked,
+    task_n,
     spk_b,
     spk_i,
     bin_c,
@@ -380,12 +430,14 @@ def _run(
             )
         for k in prange(T * B):
             th = k % T
+            b = k // T
+            j0, j1 = neuron_bounds[th], neuron_bounds[th + 1]
             _update(
                 row,
                 S,
-                k // T,
-                neuron_bounds[th],
-                neuron_bounds[th + 1],
+                b,
+                j0,
+                j1,
                 g_start,
                 g_size,
                 g_slot,
@@ -405,19 +457,29 @@ def _run(
                 ref_steps,
                 spiked,
             )
+            # this task's spikes, in neuron order, at the start of its own stretch
+            sb = spiked[b]
+            m = b * N + j0
+            for i in range(j0, j1):
+                if sb[i]:  # (an unconditional store would reach the next task's stretch)
+                    spk_i[m] = i
+                    m += 1
+            task_n[k] = m - (b * N + j0)
+        # concatenate the tasks' spikes in (member, neuron) order
         n_spk = 0
         events = 0
-        for b in range(B):
-            sb = spiked[b]
-            for i in range(N):
-                spk_b[n_spk] = b
+        for k in range(T * B):
+            b = k // T
+            m0 = b * N + neuron_bounds[k % T]
+            for q in range(task_n[k]):
+                i = spk_i[m0 + q]
                 spk_i[n_spk] = i
-                n_spk += sb[i]
-        for q in range(n_spk):
-            out_b[n_out + q] = spk_b[q]
-            out_i[n_out + q] = spk_i[q]
-            out_t[n_out + q] = t
-            events += indptr[spk_i[q] + 1] - indptr[spk_i[q]]
+                spk_b[n_spk] = b
+                out_b[n_out + n_spk] = b
+                out_i[n_out + n_spk] = i
+                out_t[n_out + n_spk] = t
+                events += indptr[i + 1] - indptr[i]
+                n_spk += 1
         n_out += n_spk
         if bin_n.max() + events > bin_c.shape[2]:
             bin_c, bin_w = _grow(bin_c, bin_w, bin_n.max() + events)
@@ -439,6 +501,7 @@ def _run(
                 dsteps,
                 lo,
                 hi,
+                sorted_rows,
                 bin_c,
                 bin_w,
                 bin_n,

@@ -491,10 +491,15 @@ class Simulator:
         )
         T = self.num_threads
         S = self.S
+        sorted_rows = T > 1 and bool(
+            cpu_kernels.rows_sorted(self.indptr.numpy(), self.target.numpy())
+        )
         self._cbounds = (
             np.array([S * k // T for k in range(T)] + [S], dtype=np.int64),
             np.array([N * k // T for k in range(T)] + [N], dtype=np.int64),
+            sorted_rows,
         )
+        self._ctask_n = np.zeros(T * B, np.int64)
         ftype = torch.empty(0, dtype=dt).numpy().dtype
         # Poisson entries grouped by the thread owning their slot (stable, so entries that
         # share a slot keep their order), then cut into runs of one rate
@@ -631,6 +636,7 @@ class Simulator:
                 self._ccnt,
                 *self._cbounds,
                 self._cspiked,
+                self._ctask_n,
                 self._cspk_b,
                 self._cspk_i,
                 *self._cbins,
