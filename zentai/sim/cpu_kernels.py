@@ -393,12 +393,15 @@ def _run(
     out_i,
     out_t,
     cap,
+    ex_c,
+    ex_w,
 ):
     """Run up to ``n_steps`` steps from step ``t0``; see the module docstring.
 
     ``buf`` is the ring buffer viewed as (D, B x S). Stops early when the spike output
     (``out_*``, capacity ``cap``) could overflow. Returns (steps done, spikes written, bins)
-    — the bins are reallocated when they must grow.
+    — the bins are reallocated when they must grow. ``ex_c``/``ex_w``: cells and weights added
+    at the first step after the Poisson input (SpikeTrain events, as the reference adds them).
     """
     N = v.shape[1]
     T = slot_bounds.shape[0] - 1
@@ -428,6 +431,9 @@ def _run(
                 xs,
                 cnt,
             )
+        if step == 0:  # SpikeTrain events entering at t0, after the Poisson input
+            for q in range(ex_c.shape[0]):
+                row[ex_c[q]] += ex_w[q]
         for k in prange(T * B):
             th = k % T
             b = k // T

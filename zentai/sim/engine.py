@@ -426,10 +426,6 @@ class Simulator:
         other = sorted({g.model_class.__name__ for g in self.net.groups} - {"LIF"})
         if other or any(g.model_class is not LIF for g in self.net.groups):
             return f"it implements the LIF model only (this network has {other})"
-        if self._train_events:
-            return "it does not deliver SpikeTrain stimuli"
-        if self._monitors:
-            return "it does not record StateMonitor variables"
         return None
 
     def _choose_backend(self, backend: str) -> str:
@@ -604,7 +600,11 @@ class Simulator:
             later = [c for c in self._dc_change if t < c < end]
             if self._has_poisson:
                 later += [c for c in self._p_change if t < c < end]
+            # a SpikeTrain's events enter at the start of a call; monitors record after one
+            later += [c for c in self._train_events if t < c < end]
+            later += [(t // every + 1) * every for *_, every in self._monitors]
             stop = min([end, *later])
+            ex_c, ex_w = self._compiled_train_events(t)
             p_w = (
                 self._p_w[self._cperm].numpy()
                 if self._has_poisson
@@ -645,10 +645,31 @@ class Simulator:
                 oi,
                 ot,
                 ob.shape[0],
+                ex_c,
+                ex_w,
             )
             if n_out:
                 self._compiled_record(ob[:n_out], oi[:n_out], ot[:n_out])
             self.t_step = t + done
+            for k, (rec, gi, idx, every) in enumerate(self._monitors):
+                if self.t_step % every == 0:
+                    st = self.states[gi]
+                    self._mon_data[k].append(
+                        (self.t_step, torch.stack([st[v][:, idx] for v in rec.variables]))
+                    )
+
+    def _compiled_train_events(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cells and weights of the SpikeTrain events entering at step ``t`` (in order)."""
+        ftype = self._cval.dtype
+        events = self._train_events.get(t)
+        if not events:
+            return np.zeros(0, np.int64), np.zeros(0, ftype)
+        cells, weights = [], []
+        for slots, w in events:
+            for b in range(self.B):
+                cells.append(slots.numpy() + b * self.S)
+                weights.append(np.full(slots.numel(), w, dtype=ftype))
+        return np.concatenate(cells), np.concatenate(weights)
 
     def _compiled_record(self, b: np.ndarray, i: np.ndarray, steps: np.ndarray) -> None:
         if self._rate is not None:
