@@ -1,5 +1,6 @@
 """The compiled CPU loop against the torch reference path: the same spikes, exactly."""
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -179,3 +180,18 @@ def test_compiled_refuses_what_it_does_not_implement():
     assert zt.sim.Simulator(zt.build.network(izh)).backend == "torch"
     with pytest.raises(SpecError, match="backend must be"):
         zt.sim.Simulator(zt.build.network(izh), backend="fast")
+
+
+def test_compiled_uses_all_cores_for_large_networks(monkeypatch):
+    import os
+
+    from zentai.sim import engine
+
+    net = zt.build.network(zt.build.microcircuit(0.05), seed=1)
+    assert zt.sim.Simulator(net).num_threads == 1
+    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_SYNAPSES", 0)
+    sim = zt.sim.Simulator(net, seed=2)
+    assert sim.backend == "compiled"
+    assert sim.num_threads == min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+    ref = zt.sim.Simulator(net, backend="torch", seed=2).run(50.0)
+    _assert_same(ref, sim.run(50.0))

@@ -29,6 +29,8 @@ parallel region per phase and step.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 try:  # numba is a dependency, but the engine must still work (reference path) without it
@@ -520,8 +522,23 @@ def _run(
     return done, n_out, bin_c, bin_w
 
 
-_run_serial = _jit()(_run)
-_run_parallel = _jit(parallel=True)(_run)
+def _named(f, name: str):
+    """A copy of function ``f`` under another name.
+
+    numba names its cache files after the Python function, not after the options it was
+    compiled with: jitting ``_run`` twice (serial and parallel) made both dispatchers share one
+    cache entry per signature, so the "parallel" kernel could load the serial code (measured:
+    2 threads no faster than 1). Each kernel gets its own function, hence its own cache.
+    """
+    code = f.__code__.replace(co_name=name, co_qualname=name)
+    g = types.FunctionType(code, f.__globals__, name, f.__defaults__, f.__closure__)
+    g.__qualname__ = name
+    g.__doc__ = f.__doc__
+    return g
+
+
+_run_serial = _jit()(_named(_run, "_run_serial"))
+_run_parallel = _jit(parallel=True)(_named(_run, "_run_parallel"))
 
 
 def run_lif(n_threads: int, *args):

@@ -52,6 +52,8 @@ __all__ = ["Simulator", "resolve_device", "run"]
 log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
+#: the compiled loop moves to all cores from this many synapses (x members) on
+AUTO_THREADS_MIN_SYNAPSES = 50_000_000
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -210,9 +212,14 @@ class Simulator:
         self.backend = self._choose_backend(backend)
         if self.backend == "compiled":
             if threads_given is None:
-                # measured on 2 cores, full-scale microcircuit: RTF 9.9 on one thread, 12.2
-                # on two (each thread scans every spiking row; see cpu_kernels)
-                self.num_threads = 1
+                # all cores for large networks (full-scale microcircuit, 2 cores: 0.76 ms per
+                # step on 1 thread, 0.58 on 2), else one (a parallel region per phase and step
+                # costs more than it saves: scale 0.1, 22 vs 25 µs per step)
+                import numba
+
+                cores = min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+                big = self.B * network.n_synapses >= AUTO_THREADS_MIN_SYNAPSES
+                self.num_threads = cores if big else 1
             self._setup_compiled()
 
     # ================================================================== setup
@@ -449,7 +456,6 @@ class Simulator:
         ``states[g]`` keeps views into them, so get_state/set_state, checkpoints (restored in
         place) and the torch step see the same memory.
         """
-        from zentai.sim import cpu_kernels
 
         B, N, groups = self.B, self.net.n_neurons, self.net.groups
         dt = self.dtype
@@ -485,26 +491,9 @@ class Simulator:
             np.zeros(cap, np.int64),
             np.zeros(cap, np.int64),
         )
-        T = self.num_threads
-        S = self.S
-        sorted_rows = T > 1 and bool(
-            cpu_kernels.rows_sorted(self.indptr.numpy(), self.target.numpy())
-        )
-        self._cbounds = (
-            np.array([S * k // T for k in range(T)] + [S], dtype=np.int64),
-            np.array([N * k // T for k in range(T)] + [N], dtype=np.int64),
-            sorted_rows,
-        )
-        self._ctask_n = np.zeros(T * B, np.int64)
         ftype = torch.empty(0, dtype=dt).numpy().dtype
-        # Poisson entries grouped by the thread owning their slot (stable, so entries that
-        # share a slot keep their order), then cut into runs of one rate
+        # one row of equal length per Poisson rate, padded above any uniform + row index
         if self._has_poisson:
-            owner = np.searchsorted(self._cbounds[0], self._p_slots.numpy(), side="right") - 1
-            self._cperm = torch.from_numpy(np.argsort(owner, kind="stable"))
-            counts = np.bincount(owner, minlength=T)
-            entry_bounds = np.concatenate([[0], np.cumsum(counts)])
-            # one row of equal length per rate, padded above any uniform + row index
             flat = self._p_cdf.numpy()
             starts = self._p_tab_start.numpy()
             lens = np.diff(np.append(starts, flat.size))
@@ -513,21 +502,47 @@ class Simulator:
             for i, (a, n) in enumerate(zip(starts, lens)):
                 rows[i, :n] = flat[a : a + n]
             self._crows = rows
-            self._cseg = cpu_kernels.poisson_segments(
-                self._p_tab[self._cperm].numpy(),
-                self._p_slots[self._cperm].numpy(),
-                rows,
-                entry_bounds,
-            )
         else:
             self._crows = np.full((1, 8), 2.0)
-            z = np.zeros(0, np.int64)
-            self._cseg = ((z, z, z, z, np.zeros(0, np.bool_)), np.zeros(T + 1, np.int64))
         self._cval = np.arange(self._crows.shape[1] + 1).astype(ftype)
         m = self._p_slots.numel() if self._has_poisson else 0
         self._cxs = np.zeros(m, np.float64)
         self._ccnt = np.zeros(m, np.int64)
+        self._csorted: bool | None = None
+        self._compiled_threads(self.num_threads)
+
+    def _compiled_threads(self, T: int) -> None:
+        """Split slots, neurons and Poisson entries between ``T`` threads."""
+        from zentai.sim import cpu_kernels
+
+        B, N, S = self.B, self.net.n_neurons, self.S
+        self.num_threads = T
+        if T > 1 and self._csorted is None:
+            self._csorted = bool(cpu_kernels.rows_sorted(self.indptr.numpy(), self.target.numpy()))
+        self._cbounds = (
+            np.array([S * k // T for k in range(T)] + [S], dtype=np.int64),
+            np.array([N * k // T for k in range(T)] + [N], dtype=np.int64),
+            T > 1 and bool(self._csorted),
+        )
+        self._ctask_n = np.zeros(T * B, np.int64)
+        # Poisson entries grouped by the thread owning their slot (stable, so entries that
+        # share a slot keep their order), then cut into runs of one rate
+        if self._has_poisson:
+            owner = np.searchsorted(self._cbounds[0], self._p_slots.numpy(), side="right") - 1
+            self._cperm = torch.from_numpy(np.argsort(owner, kind="stable"))
+            counts = np.bincount(owner, minlength=T)
+            entry_bounds = np.concatenate([[0], np.cumsum(counts)])
+            self._cseg = cpu_kernels.poisson_segments(
+                self._p_tab[self._cperm].numpy(),
+                self._p_slots[self._cperm].numpy(),
+                self._crows,
+                entry_bounds,
+            )
+        else:
+            z = np.zeros(0, np.int64)
+            self._cseg = ((z, z, z, z, np.zeros(0, np.bool_)), np.zeros(T + 1, np.int64))
         cell = np.int32 if B * S < 2**31 else np.int64
+        ftype = self._cval.dtype
         self._cbins = (np.zeros((T, self.D, 1024), cell), np.zeros((T, self.D, 1024), ftype))
         self._cbin_n = np.zeros((T, self.D), np.int64)
 
@@ -611,8 +626,7 @@ class Simulator:
                 else np.zeros(0, self._cval.dtype)
             )
             ob, oi, ot = self._cout
-            done, n_out, *self._cbins = cpu_kernels.run_lif(
-                self.num_threads,
+            args = (
                 t,
                 stop - t,
                 self.D,
@@ -648,6 +662,7 @@ class Simulator:
                 ex_c,
                 ex_w,
             )
+            done, n_out, *self._cbins = cpu_kernels.run_lif(self.num_threads, *args)
             if n_out:
                 self._compiled_record(ob[:n_out], oi[:n_out], ot[:n_out])
             self.t_step = t + done
