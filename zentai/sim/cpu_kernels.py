@@ -240,6 +240,12 @@ def _grow(bin_c, bin_w, need):
 
 
 @_jit(inline="always")
+def _row(table, b):
+    """Row ``b`` of a (B, N) table, or its only row when all members share it."""
+    return table[b if table.shape[0] > 1 else 0]
+
+
+@_jit(inline="always")
 def _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1):
     """iaf_psc_exp membrane step, threshold and reset for one slice of neurons (R <= 2).
 
@@ -310,13 +316,15 @@ def _update(
         bo = rowb + g_slot[g] - g0  # buffer index of receptor 0: bo + i
         rs = B * n  # receptor stride in syn
         vg, rg, sg = v[b, a:z], refr[b, a:z], spiked[b, a:z]
-        elg, p22g, c0g = e_l[b, a:z], p22[b, a:z], c0[b, a:z]
-        thg, vrg, refg = v_th[b, a:z], v_reset[b, a:z], ref_steps[b, a:z]
+        # parameter tables have one row per member, or one row shared by all members
+        elg, p22g, c0g = _row(e_l, b)[a:z], _row(p22, b)[a:z], _row(c0, b)[a:z]
+        thg, vrg, refg = _row(v_th, b)[a:z], _row(v_reset, b)[a:z], _row(ref_steps, b)[a:z]
+        pb = b if p21.shape[1] > 1 else 0
         if R <= 2:
             x0 = syn[so + a : so + z] if R > 0 else c0g
-            q0 = p21[0, b, a:z] if R > 0 else p21[0, b, a:z] * 0
+            q0 = p21[0, pb, a:z] if R > 0 else p21[0, pb, a:z] * 0
             x1 = syn[so + rs + a : so + rs + z] if R > 1 else x0
-            q1 = p21[1, b, a:z] if R > 1 else q0 * 0
+            q1 = p21[1, pb, a:z] if R > 1 else q0 * 0
             _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1)
         else:
             for i in range(z - a):
@@ -324,7 +332,7 @@ def _update(
                 el = elg[i]
                 vn = (vv - el) * p22g[i] + c0g[i]
                 for r in range(R):
-                    vn = vn + syn[so + r * rs + a + i] * p21[r, b, a + i]
+                    vn = vn + syn[so + r * rs + a + i] * p21[r, pb, a + i]
                 rf = rg[i]
                 if rf <= 0:
                     vv = vn + el

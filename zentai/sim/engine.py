@@ -547,44 +547,62 @@ class Simulator:
         self._cbin_n = np.zeros((T, self.D), np.int64)
 
     def _compiled_params(self) -> tuple:
-        """(B, N) parameter arrays (and the decay table) from the groups' propagators.
+        """(P, N) parameter arrays (and the decay table) from the groups' propagators.
 
         Each value is formed by the same expression as in :class:`LIFDynamics` and cast to
         the state type the way torch casts it, so the loop's arithmetic equals the reference.
+        P is B for a parameter that differs between members (set_param per member; c0 with a
+        DC or injected current), else 1: ensemble members share one cached row.
         """
         B, N, dt = self.B, self.net.n_neurons, self.dtype
         groups = self.net.groups
         rmax = max(len(g.receptors) for g in groups)
-        names = ("e_l", "p22", "c0", "v_th", "v_reset")
-        out = {k: torch.empty((B, N), dtype=dt) for k in names}
-        p21 = torch.zeros((rmax, B, N), dtype=dt)
-        ref = torch.empty((B, N), dtype=torch.int32)
-        decay = torch.zeros((len(groups), rmax), dtype=dt)
+        vals = []
         for gi, (g, d) in enumerate(zip(groups, self.dyn)):
-            a, b = g.start, g.stop
             i_stim = self._i_stim[gi]
             i0 = d.params["i_e"] if i_stim is None else i_stim + d.params["i_e"]
-            vals = {
+            v = {
                 "e_l": d.params["e_l"],
                 "p22": d.p22,
                 "c0": i0 * d.p20,
                 "v_th": d.params["v_th"],
                 "v_reset": d.params["v_reset"],
+                "ref": d.ref_steps,
             }
-            for k, x in vals.items():
-                out[k][:, a:b] = x
             for r in range(len(g.receptors)):
-                p21[r, :, a:b] = d.p21[r]
-            ref[:, a:b] = d.ref_steps
+                v[f"p21_{r}"] = d.p21[r]
+            vals.append(v)
+
+        def rows(key: str) -> int:
+            per_member = (
+                isinstance(v.get(key), torch.Tensor) and v[key].ndim == 2 and v[key].shape[0] > 1
+                for v in vals
+            )
+            return B if B > 1 and any(per_member) else 1
+
+        def table(key: str, dtype: torch.dtype = dt) -> torch.Tensor:
+            out = torch.zeros((rows(key), N), dtype=dtype)
+            for g, v in zip(groups, vals):
+                if key in v:
+                    out[:, g.start : g.stop] = v[key]
+            return out
+
+        p21_rows = max([rows(f"p21_{r}") for r in range(rmax)] + [1])
+        p21 = torch.zeros((rmax, p21_rows, N), dtype=dt)
+        for r in range(rmax):
+            p21[r] = table(f"p21_{r}")
+        decay = torch.zeros((len(groups), rmax), dtype=dt)
+        for gi, (g, d) in enumerate(zip(groups, self.dyn)):
             decay[gi, : len(g.receptors)] = d.syn_decay.reshape(-1)
-        arrs = [out[k].numpy() for k in ("e_l", "p22", "c0")]
         return (
-            *arrs,
+            table("e_l").numpy(),
+            table("p22").numpy(),
+            table("c0").numpy(),
             p21.numpy(),
             decay.numpy(),
-            out["v_th"].numpy(),
-            out["v_reset"].numpy(),
-            ref.numpy(),
+            table("v_th").numpy(),
+            table("v_reset").numpy(),
+            table("ref", torch.int32).numpy(),
         )
 
     def _compiled_steps(self, n: int) -> None:
