@@ -16,21 +16,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-_G1 = np.uint64(0x9E3779B97F4A7C15)
-_G2 = np.uint64(0xD1B54A32D192ED03)
-_C1 = np.uint64(0xBF58476D1CE4E5B9)
-_C2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
+from zentai._rng_cpu import _G1, _G2, _mix
+
 _S32 = np.uint64(32)
-
-
-@njit(inline="always")
-def _mix(x):
-    x = (x ^ (x >> _S30)) * _C1
-    x = (x ^ (x >> _S27)) * _C2
-    return x ^ (x >> _S31)
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -37,6 +37,9 @@ try:  # numba is a dependency, but the engine must still work (reference path) w
     import numba
     from numba import njit, prange
 
+    from zentai._rng_cpu import _G2, _INV53, _S11
+    from zentai._rng_cpu import _mix as _mix64
+
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     numba = None
@@ -44,16 +47,6 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     HAVE_NUMBA = False
 
 __all__ = ["HAVE_NUMBA", "poisson_segments", "rows_sorted", "run_lif"]
-
-# SplitMix64 constants (as zentai.rng)
-_G2 = np.uint64(0xD1B54A32D192ED03)
-_C1 = np.uint64(0xBF58476D1CE4E5B9)
-_C2 = np.uint64(0x94D049BB133111EB)
-_S30 = np.uint64(30)
-_S27 = np.uint64(27)
-_S31 = np.uint64(31)
-_S11 = np.uint64(11)
-_INV53 = 1.0 / (1 << 53)
 
 
 def _jit(**kw):
@@ -63,13 +56,6 @@ def _jit(**kw):
         return njit(cache=True, nogil=True, **kw)(f)
 
     return wrap
-
-
-@_jit(inline="always")
-def _mix64(x):
-    x = (x ^ (x >> _S30)) * _C1
-    x = (x ^ (x >> _S27)) * _C2
-    return x ^ (x >> _S31)
 
 
 def poisson_segments(tab, slot, cdf_rows, bounds, p_count_tail=1e-3):
