@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     prange = range
     HAVE_NUMBA = False
 
-__all__ = ["HAVE_NUMBA", "poisson_segments", "rows_sorted", "run_lif"]
+__all__ = ["HAVE_NUMBA", "poisson_row", "poisson_segments", "rows_sorted", "run_lif"]
 
 
 def _jit(**kw):
@@ -132,6 +132,13 @@ def _poisson(row, S, B, t, q0, q1, seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, c
             else:
                 for m in range(z - a):
                     row[rowb + sl[m]] += cval[cs[m]] * w[m]
+
+
+@_jit()
+def poisson_row(row, S, B, t, seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, cnt):
+    """Add step ``t``'s Poisson input of every run to ``row`` (B x S values), as the
+    reference's ``_poisson_step`` does; used by the torch step on the CPU."""
+    _poisson(row, S, B, t, 0, seg[0].shape[0], seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, cnt)
 
 
 @_jit()
