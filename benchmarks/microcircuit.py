@@ -496,10 +496,14 @@ def summarize(runs: list[dict]) -> dict:
 
 
 def table(summary: dict[str, dict], order: list[str]) -> str:
-    """One Markdown table: a row per quantity, a column per simulator, then zentai/NEST."""
+    """One Markdown table: a row per quantity, a column per simulator, then zentai/peer."""
     cols = [s for s in order if s in summary]
-    have_ratio = all("build_s" in summary.get(s, {}) for s in ("zentai", "nest"))
-    head = ["", *(LABELS[s] for s in cols)] + (["zentai/NEST"] if have_ratio else [])
+    peers = [
+        s
+        for s in cols
+        if s != "zentai" and "build_s" in summary[s] and "build_s" in summary.get("zentai", {})
+    ]
+    head = ["", *(LABELS[s] for s in cols)] + [f"zentai/{LABELS[s]}" for s in peers]
     rows = [head, ["---"] + ["---:"] * (len(head) - 1)]
 
     def cell(s: str, key: str) -> str:
@@ -513,8 +517,8 @@ def table(summary: dict[str, dict], order: list[str]) -> str:
             return str(v)
         return fmt(v)
 
-    def ratio(key: str) -> str:
-        z, n = summary["zentai"].get(key), summary["nest"].get(key)
+    def ratio(key: str, peer: str) -> str:
+        z, n = summary["zentai"].get(key), summary[peer].get(key)
         if z is None or n is None or n == 0:
             return ""
         return f"{z / n:.2f}×"
@@ -534,16 +538,14 @@ def table(summary: dict[str, dict], order: list[str]) -> str:
             row = [label] + [summary[s].get("simulator", LABELS[s]) for s in cols]
         else:
             row = [label] + [cell(s, key) for s in cols]
-        if have_ratio:
-            row.append(ratio(key) if with_ratio else "")
+        row += [ratio(key, p) if with_ratio else "" for p in peers]
         rows.append(row)
     for p in POPULATIONS:
         row = [f"rate {p} (Hz)"]
         for s in cols:
             r = summary[s]
             row.append(fmt(r["rates_hz"][p]) if "rates_hz" in r else "")
-        if have_ratio:
-            row.append("")
+        row += [""] * len(peers)
         rows.append(row)
     return "\n".join("| " + " | ".join(r) + " |" for r in rows)
 
