@@ -7,7 +7,7 @@ import torch
 
 import zentai as zt
 from zentai.build import NetworkSpec, Population, Projection
-from zentai.celltypes import LIF, Izhikevich2003
+from zentai.celltypes import LIF, Izhikevich2003, Izhikevich2007
 from zentai.celltypes.models import Receptor
 from zentai.connectome import FixedIndegree, Normal
 from zentai.errors import SpecError
@@ -175,9 +175,15 @@ def test_compiled_state_monitors_and_spike_trains():
 
 def test_compiled_refuses_what_it_does_not_implement():
     izh = NetworkSpec(populations=(Population(name="A", size=3, model=Izhikevich2003()),))
-    with pytest.raises(SpecError, match="LIF model only"):
+    with pytest.raises(SpecError, match="Izhikevich2007 models only"):
         zt.sim.Simulator(zt.build.network(izh), backend="compiled")
     assert zt.sim.Simulator(zt.build.network(izh)).backend == "torch"
+    cond = Receptor(name="ampa", tau=2.0, e_rev=0.0)
+    izh_cond = NetworkSpec(
+        populations=(Population(name="A", size=3, model=Izhikevich2007(receptors=(cond,))),)
+    )
+    with pytest.raises(SpecError, match="current receptors only"):
+        zt.sim.Simulator(zt.build.network(izh_cond), backend="compiled")
     with pytest.raises(SpecError, match="backend must be"):
         zt.sim.Simulator(zt.build.network(izh), backend="fast")
 
@@ -201,21 +207,19 @@ def test_compiled_uses_all_cores_for_large_networks(monkeypatch):
 def test_torch_step_with_compiled_poisson_input_equals_the_reference(dtype):
     # networks the compiled loop does not cover step with torch, but take their Poisson input
     # from the compiled kernel unless backend="torch": the spikes must not change
-    from zentai.celltypes import Izhikevich2007
-
     spec = NetworkSpec(
         populations=(
-            Population(name="E", size=200, model=Izhikevich2007.preset("RS")),
-            Population(name="I", size=50, model=Izhikevich2007.preset("FS")),
+            Population(name="E", size=200, model=Izhikevich2003()),
+            Population(name="I", size=50, model=Izhikevich2003()),
         ),
         projections=(
-            Projection(pre="E", post="I", rule=FixedIndegree(20), weight=30.0, delay=1.0),
-            Projection(pre="I", post="E", rule=FixedIndegree(10), weight=-60.0, delay=0.8),
+            Projection(pre="E", post="I", rule=FixedIndegree(20), weight=1.0, delay=1.0),
+            Projection(pre="I", post="E", rule=FixedIndegree(10), weight=-2.0, delay=0.8),
         ),
         stimuli=(
-            PoissonInput(target="E", n_sources=800, rate=8.0, weight=60.0),
-            PoissonInput(target="I", n_sources=300, rate=8.0, weight=40.0, start=20.0),
-            PoissonInput(target="E", n_sources=100, rate=20.0, weight=-30.0, stop=60.0),
+            PoissonInput(target="E", n_sources=800, rate=8.0, weight=2.0),
+            PoissonInput(target="I", n_sources=300, rate=8.0, weight=3.0, start=20.0),
+            PoissonInput(target="E", n_sources=100, rate=20.0, weight=-1.0, stop=60.0),
         ),
         recorders=(Spikes(),),
     )
@@ -226,3 +230,58 @@ def test_torch_step_with_compiled_poisson_input_equals_the_reference(dtype):
     a, b = ref.run(100.0), hyb.run(100.0)
     assert a.spike_neuron.size > 200
     _assert_same(a, b)
+
+
+def _izhikevich_spec(variants):
+    """Izhikevich (2007) populations of the given presets (one group, mixed variant codes when
+    there are several) with a LIF population, random wiring, Poisson input and a DC window."""
+    drive = {"RS": (1500, 60.0), "FS": (600, 50.0), "LTS": (300, 50.0), "TC": (1500, 60.0)}
+    drive |= {"RTN": (300, 50.0), "CH": (1500, 60.0), "IB": (1500, 60.0)}
+    pops = [Population(name=v, size=60, model=Izhikevich2007.preset(v)) for v in variants]
+    pops.append(Population(name="L", size=40, model=LIF()))
+    names = [p.name for p in pops]
+    projs = []
+    for pre in names:
+        inhibitory = pre in ("FS", "LTS", "RTN")
+        for post in names:
+            projs.append(
+                Projection(
+                    pre=pre,
+                    post=post,
+                    rule=FixedIndegree(8),
+                    weight=Normal(-50, 10, high=0) if inhibitory else Normal(40, 10, low=0),
+                    delay=Normal(1.2, 0.4, low=0.1),
+                )
+            )
+    stims = [
+        PoissonInput(target=v, n_sources=drive[v][0], rate=8.0, weight=drive[v][1])
+        for v in variants
+    ]
+    stims.append(PoissonInput(target="L", n_sources=2000, rate=8.0, weight=87.8))
+    stims.append(DC(target=variants[0], amplitude=30.0, start=20.0, stop=60.0))
+    rec = (Spikes(), StateMonitor(population=variants[0], variables=("v", "u")))
+    return NetworkSpec(
+        populations=tuple(pops), projections=tuple(projs), stimuli=tuple(stims), recorders=rec
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "variants", [("RS", "FS", "LTS", "TC", "RTN"), ("FS",), ("TC",), ("LTS",), ("CH",)]
+)
+def test_compiled_izhikevich_equals_torch(dtype, variants):
+    # one population: a group of one variant (the torch step's uniform code path); several:
+    # one group with per-neuron variant codes (its mixed path)
+    net = zt.build.network(_izhikevich_spec(variants), seed=2)
+    kw = {"seed": 1, "dtype": dtype, "n_ensembles": 2}
+    ref = zt.sim.Simulator(net, backend="torch", **kw)
+    fast = zt.sim.Simulator(net, **kw)
+    assert fast.backend == "compiled"
+    a, b = ref.run(120.0), fast.run(120.0)
+    for name in variants:
+        lo, hi = a.populations[name]
+        assert ((a.spike_neuron >= lo) & (a.spike_neuron < hi)).sum() > 20, name
+    _assert_same(a, b)
+    for var in ("v", "u"):
+        key = f"{variants[0]}.{var}"
+        assert np.array_equal(a.states[key].values, b.states[key].values)

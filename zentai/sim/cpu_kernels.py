@@ -264,6 +264,63 @@ def _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1):
         rg[i] = rf
 
 
+# rows of the Izhikevich (2007) parameter table ``izh`` (K, P, N)
+IZH_ROWS = (
+    "k", "v_r", "v_t", "c_m", "ha", "b", "v_b", "b_hyper", "c", "d_eff", "v_peak", "peak_u",
+    "reset_u", "u_max", "i_e", "i_stim",
+)  # fmt: skip
+_K, _VR, _VT, _CM, _HA, _B, _VB, _BH, _C, _DE, _VP, _PU, _RU, _UM, _IE, _IS = range(16)
+
+
+@_jit(inline="always")
+def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, consts):
+    """Izhikevich (2007) step for neurons [a, z) of one group and member (current receptors).
+
+    The torch update's operations in its order (:class:`Izhikevich2007Dynamics`): forward Euler
+    with the synaptic current of step t, spike at ``v_peak + peak_u u``, ``u`` advanced only to
+    the crossing in a spiking step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``.
+    ``consts`` = (h, 1e-30, -65, 0, 1) in the state's float type.
+    """
+    h, tiny, b_switch, zero, one = consts[0], consts[1], consts[2], consts[3], consts[4]
+    for i in range(z - a):
+        j = a + i
+        vv = vg[i]
+        uu = ug[i]
+        isyn = zero
+        for r in range(R):
+            isyn = isyn + syn[so + r * rs + j]
+        itot = isyn + tab[_IE, pb, j]
+        itot = itot + tab[_IS, pb, j]
+        vr = tab[_VR, pb, j]
+        dv = (tab[_K, pb, j] * (vv - vr) * (vv - tab[_VT, pb, j]) - uu + itot) / tab[_CM, pb, j]
+        cd = code[j]
+        if cd == 1:  # FS: cubic above v_b
+            x = max(vv - tab[_VB, pb, j], zero)
+            nullc = tab[_B, pb, j] * x * x * x
+        elif cd == 2 and vv <= b_switch:  # TC / RTN below -65 mV
+            nullc = tab[_BH, pb, j] * (vv - vr)
+        else:
+            nullc = tab[_B, pb, j] * (vv - vr)
+        hdu = tab[_HA, pb, j] * (nullc - uu)
+        vnew = vv + h * dv
+        ueul = uu + hdu
+        vpk, pu = tab[_VP, pb, j], tab[_PU, pb, j]
+        vsp = vpk + pu * ueul
+        fired = vnew >= vsp
+        if fired:
+            gap = max((vpk + pu * uu) - vv, zero)
+            theta = min(gap / max(gap + (vnew - vsp), tiny), one)
+            usp = uu + theta * hdu
+            vv = tab[_C, pb, j] + tab[_RU, pb, j] * usp
+            uu = min(usp + tab[_DE, pb, j], tab[_UM, pb, j])
+        else:
+            vv = vnew
+            uu = ueul
+        sg[i] = fired
+        vg[i] = vv
+        ug[i] = uu
+
+
 @_jit()
 def _update(
     row,
@@ -276,8 +333,10 @@ def _update(
     g_slot,
     g_R,
     g_soff,
+    g_model,
     B,
     v,
+    u,
     syn,
     refr,
     e_l,
@@ -288,9 +347,14 @@ def _update(
     v_th,
     v_reset,
     ref_steps,
+    izh,
+    izh_code,
+    consts,
     spiked,
 ):
     """Update neurons [j0, j1) (global ids) of member ``b``; set ``spiked[b, i]``.
+
+    ``g_model[g]``: 0 LIF (``iaf_psc_exp``), 1 Izhikevich (2007).
 
     Order as the reference: the membrane moves with the synaptic state of step t, then the
     synaptic state decays and takes this step's input, then threshold and reset (which do not
@@ -309,11 +373,16 @@ def _update(
         bo = rowb + g_slot[g] - g0  # buffer index of receptor 0: bo + i
         rs = B * n  # receptor stride in syn
         vg, rg, sg = v[b, a:z], refr[b, a:z], spiked[b, a:z]
+        if g_model[g] == 1:
+            pb = b if izh.shape[1] > 1 else 0
+            _izhikevich(vg, u[b, a:z], sg, syn, so, rs, R, a, z, izh, pb, izh_code, consts)
         # parameter tables have one row per member, or one row shared by all members
         elg, p22g, c0g = _row(e_l, b)[a:z], _row(p22, b)[a:z], _row(c0, b)[a:z]
         thg, vrg, refg = _row(v_th, b)[a:z], _row(v_reset, b)[a:z], _row(ref_steps, b)[a:z]
         pb = b if p21.shape[1] > 1 else 0
-        if R <= 2:
+        if g_model[g] == 1:
+            pass
+        elif R <= 2:
             x0 = syn[so + a : so + z] if R > 0 else c0g
             q0 = p21[0, pb, a:z] if R > 0 else p21[0, pb, a:z] * 0
             x1 = syn[so + rs + a : so + rs + z] if R > 1 else x0
@@ -361,7 +430,9 @@ def _run(
     g_slot,
     g_R,
     g_soff,
+    g_model,
     v,
+    u,
     syn,
     refr,
     e_l,
@@ -372,6 +443,9 @@ def _run(
     v_th,
     v_reset,
     ref_steps,
+    izh,
+    izh_code,
+    consts,
     seg,
     seg_bounds,
     p_h,
@@ -452,8 +526,10 @@ def _run(
                 g_slot,
                 g_R,
                 g_soff,
+                g_model,
                 B,
                 v,
+                u,
                 syn,
                 refr,
                 e_l,
@@ -464,6 +540,9 @@ def _run(
                 v_th,
                 v_reset,
                 ref_steps,
+                izh,
+                izh_code,
+                consts,
                 spiked,
             )
             # this task's spikes, in neuron order, at the start of its own stretch

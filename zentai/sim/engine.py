@@ -129,8 +129,8 @@ class Simulator:
         The compiled backend uses 1 thread unless told otherwise.
     backend : str
         ``"torch"``: the reference path (tensor operations, CPU or CUDA). ``"compiled"``: the
-        numba loop of :mod:`zentai.sim.cpu_kernels` (CPU; LIF neurons; Poisson, DC and injected
-        inputs; spike and population-rate recording), which gives the reference's spikes
+        numba loop of :mod:`zentai.sim.cpu_kernels` (CPU; LIF and Izhikevich2007 neurons with
+        current receptors; every stimulus and recorder), which gives the reference's spikes
         exactly. ``"auto"`` (default): compiled where it applies, else torch — on the CPU with
         the Poisson input drawn by the compiled kernel (same counts, much faster than
         ``torch.bucketize``).
@@ -458,9 +458,21 @@ class Simulator:
             return f"it runs on the CPU only (device is {self.device})"
         if not cpu_kernels.HAVE_NUMBA:
             return "numba is not installed"
-        other = sorted({g.model_class.__name__ for g in self.net.groups} - {"LIF"})
-        if other or any(g.model_class is not LIF for g in self.net.groups):
-            return f"it implements the LIF model only (this network has {other})"
+        from zentai.celltypes import Izhikevich2007
+
+        other = sorted(
+            {g.model_class.__name__ for g in self.net.groups} - {"LIF", "Izhikevich2007"}
+        )
+        if other or any(g.model_class not in (LIF, Izhikevich2007) for g in self.net.groups):
+            return (
+                f"it implements the LIF and Izhikevich2007 models only (this network has {other})"
+            )
+        for g in self.net.groups:
+            if any(r.is_conductance for r in g.receptors):
+                return (
+                    f"it implements current receptors only ({g.model_class.__name__} group of "
+                    f"{g.populations} has conductance receptors)"
+                )
         return None
 
     def _choose_backend(self, backend: str) -> str:
@@ -484,10 +496,12 @@ class Simulator:
         ``states[g]`` keeps views into them, so get_state/set_state, checkpoints (restored in
         place) and the torch step see the same memory.
         """
+        from zentai.celltypes import LIF
 
         B, N, groups = self.B, self.net.n_neurons, self.net.groups
         dt = self.dtype
         v = torch.empty((B, N), dtype=dt)
+        u = torch.zeros((B, N), dtype=dt)  # Izhikevich recovery variable (0 for LIF)
         refr = torch.empty((B, N), dtype=torch.int32)
         syn = torch.empty(sum(len(g.receptors) * B * g.size for g in groups), dtype=dt)
         soff = []
@@ -499,9 +513,12 @@ class Simulator:
             view = syn[off : off + r * B * n].view(r, B, n)
             view.copy_(st["syn"])
             st["v"], st["refr"], st["syn"] = v[:, a:b], refr[:, a:b], view
+            if "u" in st:
+                u[:, a:b] = st["u"]
+                st["u"] = u[:, a:b]
             soff.append(off)
             off += r * B * n
-        self._cv, self._crefr, self._csyn = v, refr, syn
+        self._cv, self._cu, self._crefr, self._csyn = v, u, refr, syn
         i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
         self._cgroups = (
             i64([g.start for g in groups]),
@@ -509,6 +526,7 @@ class Simulator:
             i64([g.slot_offset for g in groups]),
             i64([len(g.receptors) for g in groups]),
             i64(soff),
+            i64([0 if g.model_class is LIF else 1 for g in groups]),
         )
         self._cspiked = np.zeros((B, N), dtype=np.bool_)
         self._cspk_b = np.zeros(B * N, dtype=np.int64)
@@ -588,20 +606,43 @@ class Simulator:
         B, N, dt = self.B, self.net.n_neurons, self.dtype
         groups = self.net.groups
         rmax = max(len(g.receptors) for g in groups)
+        from zentai.celltypes import LIF
+        from zentai.sim.cpu_kernels import IZH_ROWS
+
         vals = []
+        izh_code = np.zeros(N, np.int64)
         for gi, (g, d) in enumerate(zip(groups, self.dyn)):
             i_stim = self._i_stim[gi]
-            i0 = d.params["i_e"] if i_stim is None else i_stim + d.params["i_e"]
-            v = {
-                "e_l": d.params["e_l"],
-                "p22": d.p22,
-                "c0": i0 * d.p20,
-                "v_th": d.params["v_th"],
-                "v_reset": d.params["v_reset"],
-                "ref": d.ref_steps,
-            }
-            for r in range(len(g.receptors)):
-                v[f"p21_{r}"] = d.p21[r]
+            if g.model_class is LIF:
+                i0 = d.params["i_e"] if i_stim is None else i_stim + d.params["i_e"]
+                v = {
+                    "e_l": d.params["e_l"],
+                    "p22": d.p22,
+                    "c0": i0 * d.p20,
+                    "v_th": d.params["v_th"],
+                    "v_reset": d.params["v_reset"],
+                    "ref": d.ref_steps,
+                }
+                for r in range(len(g.receptors)):
+                    v[f"p21_{r}"] = d.p21[r]
+            else:  # Izhikevich2007: each value as the torch step combines it (see its step)
+                p = d.p
+                v = {k: p[k] for k in ("k", "v_r", "v_t", "c_m", "b", "v_b", "c", "v_peak")}
+                v.update(
+                    ha=d.dt * p["a"],  # a double product when a is a Python float, as there
+                    b_hyper=d.b_hyper_t,
+                    d_eff=d.d_eff,
+                    peak_u=d.peak_u,
+                    reset_u=d.reset_u,
+                    u_max=d.u_max,
+                    i_e=p["i_e"],
+                    i_stim=0.0 if i_stim is None else i_stim,
+                )
+                if d.mixed:
+                    code = torch.where(d.is_fs, 1, torch.where(d.is_switch, 2, 0))
+                    izh_code[g.start : g.stop] = code.reshape(-1).cpu().numpy()
+                else:
+                    izh_code[g.start : g.stop] = 1 if d.cubic else (2 if d.switch else 0)
             vals.append(v)
 
         def rows(key: str) -> int:
@@ -625,6 +666,11 @@ class Simulator:
         decay = torch.zeros((len(groups), rmax), dtype=dt)
         for gi, (g, d) in enumerate(zip(groups, self.dyn)):
             decay[gi, : len(g.receptors)] = d.syn_decay.reshape(-1)
+        izh_rows = max(rows(k) for k in IZH_ROWS)
+        izh = torch.zeros((len(IZH_ROWS), izh_rows, N), dtype=dt)
+        for r, key in enumerate(IZH_ROWS):
+            izh[r] = table(key)
+        consts = torch.tensor([self.dt, 1e-30, -65.0, 0.0, 1.0], dtype=dt)
         return (
             table("e_l").numpy(),
             table("p22").numpy(),
@@ -634,6 +680,9 @@ class Simulator:
             table("v_th").numpy(),
             table("v_reset").numpy(),
             table("ref", torch.int32).numpy(),
+            izh.numpy(),
+            izh_code,
+            consts.numpy(),
         )
 
     def _compiled_steps(self, n: int) -> None:
@@ -688,6 +737,7 @@ class Simulator:
                 self.dsteps.numpy(),
                 *self._cgroups,
                 self._cv.numpy(),
+                self._cu.numpy(),
                 self._csyn.numpy(),
                 self._crefr.numpy(),
                 *params,
