@@ -1,11 +1,13 @@
-"""Compiled CPU loop (numba) for networks of current-based LIF neurons.
+"""Compiled CPU loop (numba) for networks of LIF and Izhikevich (2007) neurons (current
+receptors).
 
 The torch step (:meth:`zentai.sim.Simulator._step`) is about 30 small tensor operations, each
 of which costs 5-20 µs of dispatch on a CPU however few neurons it touches; at the scale-0.1
 microcircuit that alone is ~300 µs per 0.1 ms step, where Brian2's generated C++ takes ~50 µs.
 :func:`run_lif` runs many whole steps in one call instead: Poisson input, the ``iaf_psc_exp``
-update (Rotter & Diesmann 1999 propagators, computed by :class:`LIFDynamics`), threshold,
-reset, refractoriness and spike delivery.
+update (Rotter & Diesmann 1999 propagators, computed by :class:`LIFDynamics`) or the
+Izhikevich (2007) update (as :class:`Izhikevich2007Dynamics`), threshold, reset,
+refractoriness and spike delivery.
 
 Delivery. Writing each synaptic event straight into the (D, B x S) ring buffer touches a
 random cell of a ~40 MB table (full-scale microcircuit), one cache miss per event. Instead an
