@@ -189,6 +189,8 @@ def test_command_line_flags_override_the_run_table(tmp_path):
         (["run", "microcircuit", "--background", "noise"], "invalid choice: 'noise'"),
         (["run", "missing.toml"], "spec file 'missing.toml' does not exist"),
         (["run", "microcircuit", "--seed", "-2"], "--seed must be an integer >= 0"),
+        (["run", "microcircuit", "--threads", "0"], "--threads must be an integer >= 1"),
+        (["run", "microcircuit", "--backend", "gpu"], "invalid choice: 'gpu'"),
     ],
 )
 def test_bad_values_give_one_line_and_exit_code_2(tmp_path, capsys, argv, message):
@@ -268,3 +270,23 @@ def test_python_dash_m_zentai(tmp_path):
         "built-in model (microcircuit) or the path of a TOML spec file.\n"
     )
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_backend_and_threads_flags_give_the_same_spikes(tmp_path, mc_run):
+    # the tensor reference path and the compiled loop on two threads write the same spikes
+    # as the default run
+    _, summary, _ = mc_run
+    assert summary["backend"] == "compiled"
+    ref_out, fast_out = tmp_path / "torch", tmp_path / "two"
+    tail = ["--warmup", "50 ms", "--duration", "0.1"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*MC, *tail, "--backend", "torch", "--out", str(ref_out)]) == 0
+        assert main([*MC, *tail, "--threads", "2", "--out", str(fast_out)]) == 0
+    ref = json.loads((ref_out / "summary.json").read_text())
+    two = json.loads((fast_out / "summary.json").read_text())
+    assert ref["backend"] == "torch" and two["threads"] == 2
+    a = hdf5.read_result(ref_out / "spikes.h5")
+    b = hdf5.read_result(fast_out / "spikes.h5")
+    assert a.spike_neuron.size > 0
+    assert np.array_equal(a.spike_neuron, b.spike_neuron)
+    assert np.array_equal(a.spike_time_ms, b.spike_time_ms)

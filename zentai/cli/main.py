@@ -168,6 +168,7 @@ class _Settings:
         if self.checkpoint_every_ms is not None and self.checkpoint_every_ms <= 0:
             raise SpecError(f"--checkpoint-every must be a positive time; got {every!r}.")
         self.progress = False if args.no_progress else None
+        self.engine = _engine_options(args)
 
     def steps(self, seconds: float) -> int:
         n = seconds * 1000.0 / self.dt_ms
@@ -204,8 +205,9 @@ def _simulator(s: _Settings, net: Any) -> tuple[Any, float | None]:
     from zentai.sim import Simulator
 
     if s.checkpoint is None or not s.checkpoint.exists():
-        return Simulator(net, dt=s.dt_ms, device=s.device, dtype=s.dtype, seed=s.seed), None
-    sim = Simulator.restore(s.checkpoint, net, device=s.device)
+        sim = Simulator(net, dt=s.dt_ms, device=s.device, dtype=s.dtype, seed=s.seed, **s.engine)
+        return sim, None
+    sim = Simulator.restore(s.checkpoint, net, device=s.device, **s.engine)
     dtype = str(sim.dtype).replace("torch.", "")
     for flag, ours, theirs in (
         ("dt", s.dt_ms, sim.dt),
@@ -254,6 +256,14 @@ def _is_scenario(source: str) -> bool:
     return source in SCENARIOS or (os.path.isfile(source) and is_scenario_file(source))
 
 
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``backend`` and ``num_threads`` for the Simulator, from --backend and --threads."""
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise SpecError(f"--threads must be an integer >= 1; got {threads!r}.")
+    return {"backend": getattr(args, "backend", None) or "auto", "num_threads": threads}
+
+
 def cmd_scenario(args: argparse.Namespace) -> int:
     """``zentai run <scenario>``: :func:`zentai.scenarios.runner.run_scenario`."""
     from zentai.scenarios.runner import run_scenario
@@ -289,6 +299,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         duration_ms=duration,
         warmup_ms=warmup,
         dtype=args.dtype or DEFAULTS["dtype"],
+        **_engine_options(args),
     )
     return 0
 
@@ -349,6 +360,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "background": s.background,
         "seed": s.seed,
         "device": str(sim.device),
+        "backend": sim.backend,
+        "threads": sim.num_threads,
         "dtype": s.dtype,
         "dt_ms": s.dt_ms,
         "duration_s": s.duration_s,
@@ -497,6 +510,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-every",
         metavar="T",
         help="with --checkpoint: also save every T of biological time (seconds or e.g. '200 ms')",
+    )
+    run.add_argument(
+        "--backend",
+        choices=("auto", "torch", "compiled"),
+        help="auto (default): the compiled CPU loop where it applies; torch: the tensor "
+        "reference path; compiled: the compiled loop or an error saying why not",
+    )
+    run.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads to step with (default: all cores for large networks, else 1)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)

@@ -419,6 +419,8 @@ def run_scenario(
     dtype: str = "float32",
     atlas: Any = None,
     echo: bool = True,
+    backend: str = "auto",
+    num_threads: int | None = None,
 ) -> dict[str, Any]:
     """Build, stimulate, simulate and analyse a scenario; write the files into ``out``.
 
@@ -509,7 +511,15 @@ def run_scenario(
     net = network(spec, seed=seed)
     build_s = time.perf_counter() - t0
 
-    sim = Simulator(net, dt=sc.dt_ms, device=device, dtype=dtype, seed=seed)
+    sim = Simulator(
+        net,
+        dt=sc.dt_ms,
+        device=device,
+        dtype=dtype,
+        seed=seed,
+        backend=backend,
+        num_threads=num_threads,
+    )
     sim.run(round(n_steps) * sc.dt_ms, progress=progress)
     result = sim.result()
     sim_s = sim.wall_s
@@ -605,6 +615,8 @@ def run_scenario(
         "models": sc.models,
         "seed": seed,
         "device": str(sim.device),
+        "backend": sim.backend,
+        "threads": sim.num_threads,
         "dtype": dtype,
         "dt_ms": sc.dt_ms,
         "duration_ms": duration,

@@ -1255,9 +1255,18 @@ class Simulator:
 
     @classmethod
     def restore(
-        cls, path: str | os.PathLike, network: Network, *, device: str = "cpu"
+        cls,
+        path: str | os.PathLike,
+        network: Network,
+        *,
+        device: str = "cpu",
+        backend: str = "auto",
+        num_threads: int | None = None,
     ) -> Simulator:
-        """A simulator continuing from checkpoint ``path`` (written by :meth:`save`)."""
+        """A simulator continuing from checkpoint ``path`` (written by :meth:`save`).
+
+        ``backend`` and ``num_threads`` as for :class:`Simulator` (they do not change the
+        spikes)."""
         path = os.fspath(path)
         if not os.path.exists(path):
             raise SpecError(f"checkpoint file {path!r} does not exist.")
@@ -1275,7 +1284,14 @@ class Simulator:
             )
         dtype = ck["dtype"].replace("torch.", "")
         sim = cls(
-            network, dt=ck["dt"], device=device, dtype=dtype, n_ensembles=ck["B"], seed=ck["seed"]
+            network,
+            dt=ck["dt"],
+            device=device,
+            dtype=dtype,
+            n_ensembles=ck["B"],
+            seed=ck["seed"],
+            backend=backend,
+            num_threads=num_threads,
         )
         sim.member_seeds = ck["member_seeds"]
         if sim._has_poisson:
