@@ -207,6 +207,7 @@ class Simulator:
                     f"got {member_seeds!r}."
                 )
             self.member_seeds = [rng.key(int(s), "member-seed") for s in ms]
+        self._invalidate()
         self._setup_connectivity()
         self._setup_groups()
         self._setup_stimuli()
@@ -564,6 +565,7 @@ class Simulator:
         """Split slots, neurons and Poisson entries between ``T`` threads."""
         from zentai.sim import cpu_kernels
 
+        self._invalidate()
         B, N, S = self.B, self.net.n_neurons, self.S
         self.num_threads = T
         if T > 1 and self._csorted is None:
@@ -690,26 +692,23 @@ class Simulator:
         from zentai.sim import cpu_kernels
 
         end = self.t_step + n
-        params = None
-        if self._has_poisson:  # member keys may have changed (restore): permute them here
-            perm = self._cperm
-            poisson = (
-                self._p_h[:, perm].contiguous().numpy().view(np.uint64),
-                self._p_tab_f[perm].numpy(),
-                self._crows,
-                self._p_slots[perm].numpy(),
-            )
-        else:
-            poisson = (np.zeros((self.B, 0), np.uint64), np.zeros(0), self._crows, self._ccnt)
         while self.t_step < end:
             t = self.t_step
-            changed = t in self._dc_change
-            if changed:
+            if t in self._dc_change:
                 self._update_dc()
             if self._has_poisson and t in self._p_change:
                 self._update_poisson_weights()
-            if params is None or changed:
-                params = self._compiled_params()
+            # tables are rebuilt only after what they depend on changed (see _invalidate)
+            if self._cparams is None:
+                self._cparams = self._compiled_params()
+            if self._cpoisson is None:
+                self._cpoisson = self._compiled_poisson()
+            if self._cpw is None:
+                self._cpw = (
+                    self._p_w[self._cperm].numpy()
+                    if self._has_poisson
+                    else np.zeros(0, self._cval.dtype)
+                )
             later = [c for c in self._dc_change if t < c < end]
             if self._has_poisson:
                 later += [c for c in self._p_change if t < c < end]
@@ -718,11 +717,6 @@ class Simulator:
             later += [(t // every + 1) * every for *_, every in self._monitors]
             stop = min([end, *later])
             ex_c, ex_w = self._compiled_train_events(t)
-            p_w = (
-                self._p_w[self._cperm].numpy()
-                if self._has_poisson
-                else np.zeros(0, self._cval.dtype)
-            )
             ob, oi, ot = self._cout
             args = (
                 t,
@@ -740,10 +734,10 @@ class Simulator:
                 self._cu.numpy(),
                 self._csyn.numpy(),
                 self._crefr.numpy(),
-                *params,
+                *self._cparams,
                 *self._cseg,
-                *poisson,
-                p_w,
+                *self._cpoisson,
+                self._cpw,
                 self._cval,
                 self._cxs,
                 self._ccnt,
@@ -771,6 +765,24 @@ class Simulator:
                     self._mon_data[k].append(
                         (self.t_step, torch.stack([st[v][:, idx] for v in rec.variables]))
                     )
+
+    def _compiled_poisson(self) -> tuple:
+        """Member keys, table indices, CDF rows and slots of the Poisson entries in the
+        threads' order."""
+        if not self._has_poisson:
+            return (np.zeros((self.B, 0), np.uint64), np.zeros(0), self._crows, self._ccnt)
+        perm = self._cperm
+        return (
+            self._p_h[:, perm].contiguous().numpy().view(np.uint64),
+            self._p_tab_f[perm].numpy(),
+            self._crows,
+            self._p_slots[perm].numpy(),
+        )
+
+    def _invalidate(self) -> None:
+        """Forget the compiled loop's tables (rebuilt at its next call): parameters and
+        currents (after set_param, a DC change or a restore), Poisson keys and weights."""
+        self._cparams = self._cpoisson = self._cpw = None
 
     def _compiled_train_events(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Cells and weights of the SpikeTrain events entering at step ``t`` (in order)."""
@@ -818,6 +830,7 @@ class Simulator:
             a = acc(gi)
             a[:, idx] += amp
         self._i_stim = [per_group.get(gi) for gi in range(len(self.net.groups))]
+        self._cparams = None
 
     def _update_poisson_weights(self) -> None:
         t = self.t_step
@@ -826,6 +839,7 @@ class Simulator:
             device=self.device,
         )
         self._p_w = self._p_w_full * active[self._p_stim]
+        self._cpw = None
 
     def _set_poisson_keys(self) -> None:
         # per (member, entry) stream state, so a step costs one hash per entry
@@ -835,6 +849,7 @@ class Simulator:
             device=self.device,
         ).reshape(self.B, 1)
         self._p_h = rng.stream_key(keys, self._p_stream)
+        self._cpoisson = None
 
     def _poisson_step(self, bufrow: torch.Tensor) -> None:
         if self._fast_poisson is not None:
@@ -925,6 +940,7 @@ class Simulator:
         full[:, a:b] = val
         d.params[name] = full
         d.setup()
+        self._cparams = None
 
     # ================================================================== stepping
     def _step(self) -> None:
@@ -1307,6 +1323,7 @@ class Simulator:
                 for k, v in saved.items()
             }
             d.setup()
+        sim._invalidate()
         sim._injected = {
             k: (i.to(sim.device), a.to(sim.device) if isinstance(a, torch.Tensor) else a)
             for k, (i, a) in ck["injected"].items()
