@@ -323,6 +323,40 @@ def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, consts):
         ug[i] = uu
 
 
+@_jit(inline="always")
+def _lif(vg, rg, sg, syn, so, rs, R, a, z, b, e_l, p22, c0, p21, v_th, v_reset, ref_steps):
+    """iaf_psc_exp membrane, threshold, reset and refractoriness of neurons [a, z) of one LIF
+    group and member ``b`` (``_membrane`` for up to two receptors, else a loop over them)."""
+    # parameter tables have one row per member, or one row shared by all members
+    elg, p22g, c0g = _row(e_l, b)[a:z], _row(p22, b)[a:z], _row(c0, b)[a:z]
+    thg, vrg, refg = _row(v_th, b)[a:z], _row(v_reset, b)[a:z], _row(ref_steps, b)[a:z]
+    pb = b if p21.shape[1] > 1 else 0
+    if R <= 2:
+        x0 = syn[so + a : so + z] if R > 0 else c0g
+        q0 = p21[0, pb, a:z] if R > 0 else p21[0, pb, a:z] * 0
+        x1 = syn[so + rs + a : so + rs + z] if R > 1 else x0
+        q1 = p21[1, pb, a:z] if R > 1 else q0 * 0
+        _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1)
+        return
+    for i in range(z - a):
+        vv = vg[i]
+        el = elg[i]
+        vn = (vv - el) * p22g[i] + c0g[i]
+        for r in range(R):
+            vn = vn + syn[so + r * rs + a + i] * p21[r, pb, a + i]
+        rf = rg[i]
+        if rf <= 0:
+            vv = vn + el
+        rf = max(rf - 1, 0)
+        fired = vv >= thg[i]
+        if fired:
+            vv = vrg[i]
+            rf = refg[i]
+        sg[i] = fired
+        vg[i] = vv
+        rg[i] = rf
+
+
 @_jit()
 def _update(
     row,
@@ -374,40 +408,30 @@ def _update(
         so = g_soff[g] + b * n - g0  # syn index of receptor 0 of global neuron i: so + i
         bo = rowb + g_slot[g] - g0  # buffer index of receptor 0: bo + i
         rs = B * n  # receptor stride in syn
-        vg, rg, sg = v[b, a:z], refr[b, a:z], spiked[b, a:z]
+        vg, sg = v[b, a:z], spiked[b, a:z]
         if g_model[g] == 1:
             pb = b if izh.shape[1] > 1 else 0
             _izhikevich(vg, u[b, a:z], sg, syn, so, rs, R, a, z, izh, pb, izh_code, consts)
-        # parameter tables have one row per member, or one row shared by all members
-        elg, p22g, c0g = _row(e_l, b)[a:z], _row(p22, b)[a:z], _row(c0, b)[a:z]
-        thg, vrg, refg = _row(v_th, b)[a:z], _row(v_reset, b)[a:z], _row(ref_steps, b)[a:z]
-        pb = b if p21.shape[1] > 1 else 0
-        if g_model[g] == 1:
-            pass
-        elif R <= 2:
-            x0 = syn[so + a : so + z] if R > 0 else c0g
-            q0 = p21[0, pb, a:z] if R > 0 else p21[0, pb, a:z] * 0
-            x1 = syn[so + rs + a : so + rs + z] if R > 1 else x0
-            q1 = p21[1, pb, a:z] if R > 1 else q0 * 0
-            _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1)
         else:
-            for i in range(z - a):
-                vv = vg[i]
-                el = elg[i]
-                vn = (vv - el) * p22g[i] + c0g[i]
-                for r in range(R):
-                    vn = vn + syn[so + r * rs + a + i] * p21[r, pb, a + i]
-                rf = rg[i]
-                if rf <= 0:
-                    vv = vn + el
-                rf = max(rf - 1, 0)
-                fired = vv >= thg[i]
-                if fired:
-                    vv = vrg[i]
-                    rf = refg[i]
-                sg[i] = fired
-                vg[i] = vv
-                rg[i] = rf
+            _lif(
+                vg,
+                refr[b, a:z],
+                sg,
+                syn,
+                so,
+                rs,
+                R,
+                a,
+                z,
+                b,
+                e_l,
+                p22,
+                c0,
+                p21,
+                v_th,
+                v_reset,
+                ref_steps,
+            )
         for r in range(R):
             d = decay[g, r]
             sr = syn[so + r * rs + a : so + r * rs + z]
