@@ -34,6 +34,7 @@ from zentai.build.network import (
     delay_steps,
 )
 from zentai.build.wiring import draw
+from zentai.celltypes import LIF, Izhikevich2007
 from zentai.errors import (
     DeviceError,
     MemoryBudgetError,
@@ -52,6 +53,8 @@ __all__ = ["Simulator", "resolve_device", "run"]
 log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
+#: neuron models of the compiled CPU loop -> the code its kernel dispatches on
+COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1}
 #: the compiled loop moves to all cores from this many synapses (x members) on
 AUTO_THREADS_MIN_SYNAPSES = 50_000_000
 
@@ -452,19 +455,20 @@ class Simulator:
     # ================================================================== compiled CPU loop
     def _compiled_unsupported(self) -> str | None:
         """Why the compiled loop cannot run this simulation (None if it can)."""
-        from zentai.celltypes import LIF
         from zentai.sim import cpu_kernels
 
         if self.device.type != "cpu":
             return f"it runs on the CPU only (device is {self.device})"
         if not cpu_kernels.HAVE_NUMBA:
             return "numba is not installed"
-        from zentai.celltypes import Izhikevich2007
-
         other = sorted(
-            {g.model_class.__name__ for g in self.net.groups} - {"LIF", "Izhikevich2007"}
+            {
+                g.model_class.__name__
+                for g in self.net.groups
+                if g.model_class not in COMPILED_MODELS
+            }
         )
-        if other or any(g.model_class not in (LIF, Izhikevich2007) for g in self.net.groups):
+        if other:
             return (
                 f"it implements the LIF and Izhikevich2007 models only (this network has {other})"
             )
@@ -497,7 +501,6 @@ class Simulator:
         ``states[g]`` keeps views into them, so get_state/set_state, checkpoints (restored in
         place) and the torch step see the same memory.
         """
-        from zentai.celltypes import LIF
 
         B, N, groups = self.B, self.net.n_neurons, self.net.groups
         dt = self.dtype
@@ -527,7 +530,7 @@ class Simulator:
             i64([g.slot_offset for g in groups]),
             i64([len(g.receptors) for g in groups]),
             i64(soff),
-            i64([0 if g.model_class is LIF else 1 for g in groups]),
+            i64([COMPILED_MODELS[g.model_class] for g in groups]),
         )
         self._cspiked = np.zeros((B, N), dtype=np.bool_)
         self._cspk_b = np.zeros(B * N, dtype=np.int64)
@@ -608,7 +611,6 @@ class Simulator:
         B, N, dt = self.B, self.net.n_neurons, self.dtype
         groups = self.net.groups
         rmax = max(len(g.receptors) for g in groups)
-        from zentai.celltypes import LIF
         from zentai.sim.cpu_kernels import IZH_ROWS
 
         vals = []
