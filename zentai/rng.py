@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 from typing import Any
 
@@ -100,20 +101,25 @@ def bits_from(h: torch.Tensor, counter: torch.Tensor | int) -> torch.Tensor:
     return mix64(h + torch.as_tensor(counter, dtype=torch.int64, device=h.device) * _s64(_G2))
 
 
-def _compiled():
-    """The numba module for CPU draws, or None (not installed / disabled)."""
-    global _NB
-    if _NB is None:
+_COMPILED: dict[str, Any] = {}
+
+
+def compiled_module(name: str) -> Any:
+    """``zentai.<name>``, a module of numba loops, or None where numba is missing (the tensor
+    code then runs); imported on first use."""
+    if name not in _COMPILED:
         try:
-            from zentai import _rng_cpu
-
-            _NB = _rng_cpu
+            _COMPILED[name] = importlib.import_module(f"zentai.{name}")
         except ImportError:  # pragma: no cover - without numba
-            _NB = False
-    return _NB or None
+            _COMPILED[name] = None
+    return _COMPILED[name]
 
 
-_NB = None
+def _compiled() -> Any:
+    """The numba module for CPU draws, or None."""
+    return compiled_module("_rng_cpu")
+
+
 #: smallest draw for which the compiled CPU path is used (below it, dispatch dominates)
 _COMPILED_MIN = 4096
 

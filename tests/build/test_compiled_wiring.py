@@ -44,7 +44,7 @@ def test_compiled_build_equals_tensor_build(monkeypatch):
     if wiring._compiled() is None or not csr.HAVE_NUMBA:
         pytest.skip("numba not installed")
     fast = zt.build.network(_spec(), seed=2)
-    monkeypatch.setattr(wiring, "_NB", False)
+    monkeypatch.setattr(wiring, "_compiled", lambda: None)
     monkeypatch.setattr(csr, "HAVE_NUMBA", False)
     ref = zt.build.network(_spec(), seed=2)
     assert fast.n_synapses == 3000 * 40 + 100_000 + 2_400_000

@@ -109,20 +109,9 @@ def _empty(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return e, e.clone()
 
 
-def _compiled():
+def _compiled() -> Any:
     """The numba wiring loops, or None without numba."""
-    global _NB
-    if _NB is None:
-        try:
-            from zentai.build import _wiring_cpu
-
-            _NB = _wiring_cpu
-        except ImportError:  # pragma: no cover - without numba
-            _NB = False
-    return _NB or None
-
-
-_NB = None
+    return rng.compiled_module("build._wiring_cpu")
 
 
 def _skip_self(r: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
