@@ -240,18 +240,12 @@ class Simulator:
             from zentai.sim import cpu_kernels
 
             if cpu_kernels.HAVE_NUMBA:
-                rows = self._poisson_rows()
-                m = self._p_slots.numel()
-                seg, _ = cpu_kernels.poisson_segments(
-                    self._p_tab.numpy(), self._p_slots.numpy(), rows, np.array([0, m])
-                )
-                ftype = torch.empty(0, dtype=self.dtype).numpy().dtype
-                self._fast_poisson = (
-                    seg,
-                    rows,
-                    np.arange(rows.shape[1] + 1).astype(ftype),
-                    np.zeros(m),
-                    np.zeros(m, np.int64),
+                self._setup_poisson_tables()
+                self._fast_poisson, _ = cpu_kernels.poisson_segments(
+                    self._p_tab.numpy(),
+                    self._p_slots.numpy(),
+                    self._crows,
+                    np.array([0, self._p_slots.numel()]),
                 )
 
     # ================================================================== setup
@@ -541,28 +535,28 @@ class Simulator:
             np.zeros(cap, np.int64),
             np.zeros(cap, np.int64),
         )
-        ftype = torch.empty(0, dtype=dt).numpy().dtype
-        self._crows = self._poisson_rows()
-        self._cval = np.arange(self._crows.shape[1] + 1).astype(ftype)
-        m = self._p_slots.numel() if self._has_poisson else 0
-        self._cxs = np.zeros(m, np.float64)
-        self._ccnt = np.zeros(m, np.int64)
+        self._setup_poisson_tables()
         self._csorted: bool | None = None
         self._compiled_threads(self.num_threads)
 
-    def _poisson_rows(self) -> np.ndarray:
-        """One row of equal length per Poisson rate: CDF + row index, padded above any
-        uniform + row index (the compiled Poisson input compares against whole rows)."""
-        if not self._has_poisson:
-            return np.full((1, 8), 2.0)
-        flat = self._p_cdf.numpy()
-        starts = self._p_tab_start.numpy()
-        lens = np.diff(np.append(starts, flat.size))
-        width = -(-int(lens.max()) // 8) * 8
-        rows = np.arange(len(starts), dtype=np.float64)[:, None] + 2.0 + np.zeros(width)
-        for i, (a, n) in enumerate(zip(starts, lens)):
-            rows[i, :n] = flat[a : a + n]
-        return rows
+    def _setup_poisson_tables(self) -> None:
+        """Tables of the compiled Poisson input: one row of equal length per rate (CDF + row
+        index, padded above any uniform + row index; the kernel compares against whole rows),
+        the counts in the state's float type, and scratch arrays for uniforms and counts."""
+        rows = np.full((1, 8), 2.0)
+        if self._has_poisson:
+            flat = self._p_cdf.numpy()
+            starts = self._p_tab_start.numpy()
+            lens = np.diff(np.append(starts, flat.size))
+            width = -(-int(lens.max()) // 8) * 8
+            rows = np.arange(len(starts), dtype=np.float64)[:, None] + 2.0 + np.zeros(width)
+            for i, (a, n) in enumerate(zip(starts, lens)):
+                rows[i, :n] = flat[a : a + n]
+        m = self._p_slots.numel() if self._has_poisson else 0
+        self._crows = rows
+        self._cval = np.arange(rows.shape[1] + 1).astype(self.buf.numpy().dtype)
+        self._cxs = np.zeros(m, np.float64)
+        self._ccnt = np.zeros(m, np.int64)
 
     def _compiled_threads(self, T: int) -> None:
         """Split slots, neurons and Poisson entries between ``T`` threads."""
@@ -857,21 +851,20 @@ class Simulator:
         if self._fast_poisson is not None:
             from zentai.sim import cpu_kernels
 
-            seg, rows, cval, xs, cnt = self._fast_poisson
             cpu_kernels.poisson_row(
                 bufrow.view(-1).numpy(),
                 self.S,
                 self.B,
                 self.t_step,
-                seg,
+                self._fast_poisson,
                 self._p_h.numpy().view(np.uint64),
                 self._p_tab_f.numpy(),
-                rows,
+                self._crows,
                 self._p_slots.numpy(),
                 self._p_w.numpy(),
-                cval,
-                xs,
-                cnt,
+                self._cval,
+                self._cxs,
+                self._ccnt,
             )
             return
         uu = rng.to_uniform(rng.bits_from(self._p_h, self.t_step))  # (B, M)
