@@ -61,19 +61,17 @@ if HAVE_NUMBA:
             out[i] = max(np.rint(np.float64(delay[i]) / dt), 1.0)
 
 
-def delay_steps_into(delay_ms: torch.Tensor, dt: float, out: torch.Tensor) -> int:
+def delay_steps_into(delay_ms: torch.Tensor, dt: float, out: torch.Tensor) -> None:
     """``out = max(1, round_half_even(delay_ms / dt))`` computed in float64, in one pass.
 
-    Returns the largest value. ``out`` (int16 or int32) must be able to hold it: call with an
-    int32 ``out`` when unsure. Same values as the tensor expression, without its float64
-    temporaries (2.4 GB at the full-scale microcircuit).
+    ``out`` (int16 or int32) must be able to hold the largest value. Same values as the tensor
+    expression, without its float64 temporaries (2.4 GB at the full-scale microcircuit).
     """
     if HAVE_NUMBA and delay_ms.numel() >= 4096:
         _steps(delay_ms.numpy(), float(dt), out.numpy())
-        return int(max(np.rint(float(delay_ms.max()) / dt), 1.0))
+        return
     steps = torch.clamp(torch.round(delay_ms.to(torch.float64) / dt), min=1)
     out.copy_(steps.to(out.dtype))
-    return int(steps.max()) if steps.numel() else 1
 
 
 def scatter_rows(

@@ -509,10 +509,11 @@ def delay_steps(net: Network, dt: float) -> torch.Tensor:
                     f"{dt} ms; got {float(d.value)} ms (nearest: {round(ratio) * dt:g} ms)."
                 )
     d = net.delay_ms
-    if d.numel() and not math.isfinite(float(d.max())):  # pragma: no cover
+    d_max = float(d.max()) if d.numel() else 0.0
+    if not math.isfinite(d_max):  # pragma: no cover
         raise SpecError("non-finite delay")
     # int16 holds delays up to 3276 ms at dt = 0.1 ms; check the bound before converting
-    fits16 = not d.numel() or float(d.max()) / dt < 2**15 - 1
+    fits16 = d_max / dt < 2**15 - 1
     out = torch.empty(d.numel(), dtype=torch.int16 if fits16 else torch.int32)
     delay_steps_into(d, dt, out)
     return out
