@@ -755,12 +755,7 @@ class Simulator:
             if n_out:
                 self._compiled_record(ob[:n_out], oi[:n_out], ot[:n_out])
             self.t_step = t + done
-            for k, (rec, gi, idx, every) in enumerate(self._monitors):
-                if self.t_step % every == 0:
-                    st = self.states[gi]
-                    self._mon_data[k].append(
-                        (self.t_step, torch.stack([st[v][:, idx] for v in rec.variables]))
-                    )
+            self._record_monitors(self.t_step)
 
     def _compiled_poisson(self) -> tuple:
         """Member keys, table indices, CDF rows and slots of the Poisson entries in the
@@ -970,11 +965,7 @@ class Simulator:
         if nz.shape[0]:
             self._deliver(nz[:, 0], nz[:, 1])
             self._record_step(nz)
-        for k, (_rec, gi, idx, every) in enumerate(self._monitors):
-            if (t + 1) % every == 0:
-                self._mon_data[k].append(
-                    (t + 1, torch.stack([self.states[gi][v][:, idx] for v in _rec.variables]))
-                )
+        self._record_monitors(t + 1)
         self.t_step = t + 1
 
     def _deliver(self, b: torch.Tensor, i: torch.Tensor) -> None:
@@ -1001,6 +992,15 @@ class Simulator:
             idx = nz[:, 0] * self._n_pops + self._pop_of[nz[:, 1]]
             row = self._rate_cur[self.t_step - self._rate_t0].view(-1)
             row.index_add_(0, idx, torch.ones(idx.numel(), dtype=torch.int32, device=self.device))
+
+    def _record_monitors(self, step: int) -> None:
+        """Append the monitored variables after ``step`` steps, for monitors due then."""
+        for k, (rec, gi, idx, every) in enumerate(self._monitors):
+            if step % every == 0:
+                st = self.states[gi]
+                self._mon_data[k].append(
+                    (step, torch.stack([st[v][:, idx] for v in rec.variables]))
+                )
 
     def _flush(self) -> None:
         if self._spk_pending:
