@@ -31,6 +31,7 @@ parallel region per phase and step.
 
 from __future__ import annotations
 
+import itertools
 import types
 
 import numpy as np
@@ -63,33 +64,36 @@ def _jit(**kw):
 def poisson_segments(tab, slot, cdf_rows, bounds, p_count_tail=1e-3):
     """Split Poisson entries into runs of one CDF row, within each thread's entry range.
 
-    Returns (start, stop, row, n_vector, contiguous) per run and the run bounds per thread.
-    ``n_vector`` is the number of CDF values compared for every entry of the run (the smallest
-    J with P(count >= J) <= ``p_count_tail``); the few entries whose count reaches it are
-    finished one by one. ``contiguous``: the run's slots are consecutive.
+    ``tab`` (P, M): the CDF row of every entry, for one row shared by all members (P = 1) or
+    per member (P = B); a run has one row in every member.
+    Returns (start, stop, row (P, runs), n_vector (P, runs), contiguous) and the run bounds per
+    thread. ``n_vector`` is the number of CDF values compared for every entry of the run (the
+    smallest J with P(count >= J) <= ``p_count_tail``); the few entries whose count reaches it
+    are finished one by one. ``contiguous``: the run's slots are consecutive.
     """
-    starts, stops, rows, nvec, contig, seg_bounds = [], [], [], [], [], [0]
+    tab = np.asarray(tab).reshape(-1, np.shape(tab)[-1])
+    change = np.ones(tab.shape[1], dtype=bool)
+    change[1:] = np.any(tab[:, 1:] != tab[:, :-1], axis=0)
+    starts, stops, seg_bounds = [], [], [0]
     for k in range(len(bounds) - 1):
-        a = int(bounds[k])
-        e = int(bounds[k + 1])
-        while a < e:
-            z = a + 1
-            while z < e and tab[z] == tab[a]:
-                z += 1
-            row = int(tab[a])
-            cdf = cdf_rows[row] - row
-            j = int(np.searchsorted(cdf, 1.0 - p_count_tail, side="left")) + 1
-            starts.append(a)
-            stops.append(z)
-            rows.append(row)
-            nvec.append(min(j, cdf_rows.shape[1]))
-            contig.append(bool(np.all(np.diff(slot[a:z]) == 1)))
-            a = z
+        a, e = int(bounds[k]), int(bounds[k + 1])
+        cuts = [a] + [int(c) for c in np.flatnonzero(change[a + 1 : e]) + a + 1] + [e]
+        for x, y in itertools.pairwise(cuts):
+            if x < y:
+                starts.append(x)
+                stops.append(y)
         seg_bounds.append(len(starts))
     i64 = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
-    return (i64(starts), i64(stops), i64(rows), i64(nvec), np.asarray(contig, np.bool_)), i64(
-        seg_bounds
+    starts, stops = i64(starts), i64(stops)
+    rows = tab[:, starts].astype(np.int64)
+    # n_vector per CDF row
+    cdf = cdf_rows - np.arange(cdf_rows.shape[0])[:, None]
+    j_row = np.minimum((cdf < 1.0 - p_count_tail).sum(axis=1) + 1, cdf_rows.shape[1])
+    nvec = j_row[rows].astype(np.int64)
+    contig = np.array(
+        [bool(np.all(np.diff(slot[a:z]) == 1)) for a, z in zip(starts, stops)], dtype=np.bool_
     )
+    return (starts, stops, rows, nvec, contig), i64(seg_bounds)
 
 
 @_jit()
@@ -108,11 +112,12 @@ def _poisson(row, S, B, t, q0, q1, seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, c
     s_a, s_z, s_row, s_j, s_contig = seg
     for b in range(B):
         rowb = b * S
+        pb = b if s_row.shape[0] > 1 else 0  # per-member rates, or one row for all
         for q in range(q0, q1):
             a, z = s_a[q], s_z[q]
-            r = cdf[s_row[q]]
-            J = s_j[q]
-            hb, x0, xsl, cs = p_h[b, a:z], p_x0[a:z], xs[a:z], cnt[a:z]
+            r = cdf[s_row[pb, q]]
+            J = s_j[pb, q]
+            hb, x0, xsl, cs = p_h[b, a:z], p_x0[pb, a:z], xs[a:z], cnt[a:z]
             sl, w = p_slot[a:z], p_w[a:z]
             for m in range(z - a):
                 xsl[m] = np.float64(_mix64(hb[m] + tg) >> _S11) * _INV53 + x0[m]
@@ -380,6 +385,7 @@ def _update(
     c0,
     p21,
     decay,
+    gain,
     v_th,
     v_reset,
     ref_steps,
@@ -432,12 +438,14 @@ def _update(
                 v_reset,
                 ref_steps,
             )
+        gb = b if gain.shape[1] > 1 else 0
         for r in range(R):
             d = decay[g, r]
             sr = syn[so + r * rs + a : so + r * rs + z]
             br = row[bo + r * n + a : bo + r * n + z]
+            gr = gain[r, gb, a:z]
             for i in range(z - a):
-                sr[i] = sr[i] * d + br[i]
+                sr[i] = sr[i] * d + br[i] * gr[i]
 
 
 def _run(
@@ -466,6 +474,7 @@ def _run(
     c0,
     p21,
     decay,
+    gain,
     v_th,
     v_reset,
     ref_steps,
@@ -563,6 +572,7 @@ def _run(
                 c0,
                 p21,
                 decay,
+                gain,
                 v_th,
                 v_reset,
                 ref_steps,

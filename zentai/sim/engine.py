@@ -230,7 +230,6 @@ class Simulator:
         # other models on the CPU: the torch step, but its Poisson input from the compiled
         # loop's kernel (same counts; the torch step spent most of its time there, e.g.
         # torch.bucketize). backend="torch" keeps the all-tensor reference.
-        self._fast_poisson = None
         if (
             backend == "auto"
             and self.backend == "torch"
@@ -240,13 +239,8 @@ class Simulator:
             from zentai.sim import cpu_kernels
 
             if cpu_kernels.HAVE_NUMBA:
-                self._setup_poisson_tables()
-                self._fast_poisson, _ = cpu_kernels.poisson_segments(
-                    self._p_tab.numpy(),
-                    self._p_slots.numpy(),
-                    self._crows,
-                    np.array([0, self._p_slots.numel()]),
-                )
+                self._fast_poisson = True
+                self._segment_poisson()
 
     # ================================================================== setup
     def _check_memory(self, fraction: float) -> None:
@@ -292,6 +286,8 @@ class Simulator:
     def _setup_groups(self) -> None:
         self.dyn = []
         self.states = []
+        # per group: (R, 1 or B, n) gains on the arriving input (set_input_gain), or None
+        self._gain: list[torch.Tensor | None] = [None] * len(self.net.groups)
         self._pop_index = {p.name: i for i, p in enumerate(self.spec.populations)}
         for g in self.net.groups:
             params = {k: self._param_tensor(v, g.size) for k, v in g.params.items()}
@@ -340,10 +336,9 @@ class Simulator:
         self._dc_change: set[int] = {0}
         self._injected: dict[tuple[int, int], tuple[torch.Tensor, float]] = {}
         self._i_stim: list[torch.Tensor | None] = [None] * len(self.net.groups)
-        p_slots, p_tab, p_w, p_stream, p_stim = [], [], [], [], []
+        p_slots, p_w, p_stream, p_stim = [], [], [], []
         self._poisson_windows: list[tuple[int, int | None]] = []
-        tables: list[np.ndarray] = []
-        lam_index: dict[float, int] = {}
+        self._poisson_specs: list[PoissonInput] = []
         self._train_events: dict[int, list[tuple[torch.Tensor, float]]] = {}
         for si, st in enumerate(self.spec.stimuli):
             pop = self.spec.population(st.target)
@@ -364,18 +359,14 @@ class Simulator:
                     self._dc_change.add(stop)
             elif isinstance(st, PoissonInput):
                 slots = self._slots(st.target, st.receptor, st.weight, "PoissonInput")[local]
-                lam = st.n_sources * st.rate * dt * 1e-3
-                if lam not in lam_index:
-                    lam_index[lam] = len(tables)
-                    tables.append(_poisson_cdf_table(lam))
                 p_slots.append(slots)
-                p_tab.append(torch.full_like(local, lam_index[lam]))
                 p_w.append(torch.full((local.numel(),), st.weight, dtype=torch.float64))
                 p_stream.append(local + (si << 40))
                 p_stim.append(torch.full_like(local, len(self._poisson_windows)))
                 start = round(st.start / dt)
                 stop = None if st.stop is None else round(st.stop / dt)
                 self._poisson_windows.append((start, stop))
+                self._poisson_specs.append(st)
             elif isinstance(st, SpikeTrain):
                 slots = self._slots(st.target, st.receptor, st.weight, "SpikeTrain")[local]
                 ratio = st.delay / dt
@@ -390,24 +381,116 @@ class Simulator:
                         (slots.to(self.device), st.weight)
                     )
         self._has_poisson = bool(p_slots)
+        self._fast_poisson: Any = None
         if self._has_poisson:
             dev = self.device
-            offsets = np.cumsum([0] + [len(t) for t in tables])
-            flat = np.concatenate([t + i for i, t in enumerate(tables)])
-            self._p_cdf = torch.as_tensor(flat, dtype=torch.float64, device=dev)
-            self._p_tab_start = torch.as_tensor(offsets[:-1], dtype=torch.int64, device=dev)
             self._p_slots = torch.cat(p_slots).to(dev)
-            self._p_tab = torch.cat(p_tab).to(dev)
-            self._p_tab_f = self._p_tab.to(torch.float64)
             self._p_w_full = torch.cat(p_w).to(dev, self.dtype)
             self._p_stream = torch.cat(p_stream).to(dev)
             self._p_stim = torch.cat(p_stim).to(dev)
+            self._p_rates = np.array([[st.rate for st in self._poisson_specs]], dtype=np.float64)
+            self._build_poisson_tables()
             self._set_poisson_keys()
             self._p_change = {0}
             for a, b in self._poisson_windows:
                 self._p_change.add(a)
                 if b is not None:
                     self._p_change.add(b)
+
+    def _build_poisson_tables(self) -> None:
+        """CDF tables of the Poisson counts for the rates ``_p_rates`` ((1 or B, stimuli), Hz):
+        one table per distinct mean count, and per (member row, entry) the table's index."""
+        dt, dev = self.dt, self.device
+        tables: list[np.ndarray] = []
+        lam_index: dict[float, int] = {}
+        idx = np.zeros(self._p_rates.shape, dtype=np.int64)
+        for row in range(self._p_rates.shape[0]):
+            for k, st in enumerate(self._poisson_specs):
+                lam = st.n_sources * float(self._p_rates[row, k]) * dt * 1e-3
+                if lam not in lam_index:
+                    lam_index[lam] = len(tables)
+                    tables.append(_poisson_cdf_table(lam))
+                idx[row, k] = lam_index[lam]
+        offsets = np.cumsum([0] + [len(t) for t in tables])
+        flat = np.concatenate([t + i for i, t in enumerate(tables)])
+        self._p_cdf = torch.as_tensor(flat, dtype=torch.float64, device=dev)
+        self._p_tab_start = torch.as_tensor(offsets[:-1], dtype=torch.int64, device=dev)
+        # (1 or B, M): the table of every entry, per member when rates differ between members
+        self._p_tab = torch.as_tensor(idx, device=dev)[:, self._p_stim]
+        self._p_tab_f = self._p_tab.to(torch.float64)
+
+    def set_poisson_rate(self, rate: Any, population: str | None = None) -> None:
+        """Change the rate (Hz) of every source of the :class:`~zentai.stim.PoissonInput`
+        stimuli (those targeting ``population``, or all), for all members or per member.
+
+        ``rate``: a scalar or B values (one per member). Counts stay keyed by (member seed,
+        stimulus, neuron, step), so a member whose rate is unchanged keeps its spikes.
+        """
+        if not self._has_poisson:
+            raise SpecError("set_poisson_rate: this network has no PoissonInput stimulus.")
+        which = [
+            k
+            for k, st in enumerate(self._poisson_specs)
+            if population is None or st.target == population
+        ]
+        if not which:
+            targets = sorted({st.target for st in self._poisson_specs})
+            raise SpecError(
+                f"set_poisson_rate: no PoissonInput targets {population!r}; targets: {targets}."
+            )
+        r = np.asarray(u.to_canonical(rate, "Hz", owner="set_poisson_rate.rate"), np.float64)
+        if r.ndim > 1 or (r.ndim == 1 and r.size != self.B):
+            raise SpecError(
+                f"set_poisson_rate.rate must be a scalar or {self.B} values (one per member); "
+                f"got shape {r.shape}."
+            )
+        if not np.all(np.isfinite(r)) or np.any(r < 0):
+            raise SpecError(f"set_poisson_rate.rate must be finite and >= 0 Hz; got {r}.")
+        rates = self._p_rates
+        if r.ndim == 1 and rates.shape[0] == 1 and self.B > 1:
+            rates = np.repeat(rates, self.B, axis=0)
+        else:
+            rates = rates.copy()
+        rates[:, which] = r[:, None] if r.ndim == 1 else r
+        if rates.shape[0] > 1 and np.all(rates == rates[:1]):
+            rates = rates[:1]
+        self._p_rates = rates
+        self._build_poisson_tables()
+        self._segment_poisson()
+
+    def set_input_gain(self, population: str, receptor: str, gain: Any) -> None:
+        """Multiply the input reaching ``receptor`` of ``population`` (synapses, Poisson input
+        and spike trains alike) by ``gain``: a scalar or B values (one per member).
+
+        A per-receptor synaptic scale, as the Digital Twin Brain's per-population g_AMPA /
+        g_GABA_A hyper-parameters (Lu et al. 2023); 1 restores the built weights.
+        """
+        gi, a, b = self._locate(population)
+        g = self.net.groups[gi]
+        model = self.spec.population(population).model
+        if receptor not in model.receptor_names:
+            raise SpecError(
+                f"set_input_gain: {type(model).__name__} of {population!r} has no receptor "
+                f"{receptor!r}; receptors: {list(model.receptor_names)}."
+            )
+        val = torch.as_tensor(gain, dtype=torch.float64)
+        if val.ndim > 1 or (val.ndim == 1 and val.numel() != self.B):
+            raise SpecError(
+                f"set_input_gain.gain must be a scalar or {self.B} values (one per member); got "
+                f"shape {tuple(val.shape)}."
+            )
+        if not bool(torch.isfinite(val).all()) or bool((val < 0).any()):
+            raise SpecError(f"set_input_gain.gain must be finite and >= 0; got {gain!r}.")
+        cur = self._gain[gi]
+        rows = self.B if (val.ndim == 1 or (cur is not None and cur.shape[1] > 1)) else 1
+        full = torch.ones((len(g.receptors), rows, g.size), dtype=self.dtype, device=self.device)
+        if cur is not None:
+            full[...] = cur
+        full[model.receptor_index(receptor), :, a:b] = (
+            val.reshape(-1, 1).to(self.device, self.dtype) if val.ndim == 1 else float(val)
+        )
+        self._gain[gi] = full
+        self._cparams = None
 
     def _setup_recorders(self) -> None:
         spec = self.spec
@@ -574,25 +657,46 @@ class Simulator:
         )
         self._ctask_n = np.zeros(T * B, np.int64)
         # Poisson entries grouped by the thread owning their slot (stable, so entries that
-        # share a slot keep their order), then cut into runs of one rate
+        # share a slot keep their order)
         if self._has_poisson:
             owner = np.searchsorted(self._cbounds[0], self._p_slots.numpy(), side="right") - 1
             self._cperm = torch.from_numpy(np.argsort(owner, kind="stable"))
             counts = np.bincount(owner, minlength=T)
-            entry_bounds = np.concatenate([[0], np.cumsum(counts)])
-            self._cseg = cpu_kernels.poisson_segments(
-                self._p_tab[self._cperm].numpy(),
-                self._p_slots[self._cperm].numpy(),
-                self._crows,
-                entry_bounds,
-            )
+            self._centry_bounds = np.concatenate([[0], np.cumsum(counts)])
+            self._segment_poisson()
         else:
             z = np.zeros(0, np.int64)
-            self._cseg = ((z, z, z, z, np.zeros(0, np.bool_)), np.zeros(T + 1, np.int64))
+            z2 = np.zeros((1, 0), np.int64)
+            self._cseg = ((z, z, z2, z2, np.zeros(0, np.bool_)), np.zeros(T + 1, np.int64))
         cell = np.int32 if B * S < 2**31 else np.int64
         ftype = self._cval.dtype
         self._cbins = (np.zeros((T, self.D, 1024), cell), np.zeros((T, self.D, 1024), ftype))
         self._cbin_n = np.zeros((T, self.D), np.int64)
+
+    def _segment_poisson(self) -> None:
+        """Cut the Poisson entries into runs of one rate (per member row) for the compiled
+        kernels: the compiled loop's (threads' order) and the torch step's (entry order)."""
+        from zentai.sim import cpu_kernels
+
+        if self.backend != "compiled" and self._fast_poisson is None:
+            return  # the torch step draws its counts with tensor operations
+        self._setup_poisson_tables()
+        self._cpoisson = None
+        if self.backend == "compiled":
+            perm = self._cperm
+            self._cseg = cpu_kernels.poisson_segments(
+                self._p_tab[:, perm].numpy(),
+                self._p_slots[perm].numpy(),
+                self._crows,
+                self._centry_bounds,
+            )
+        elif self._fast_poisson is not None:
+            self._fast_poisson, _ = cpu_kernels.poisson_segments(
+                self._p_tab.numpy(),
+                self._p_slots.numpy(),
+                self._crows,
+                np.array([0, self._p_slots.numel()]),
+            )
 
     def _compiled_params(self) -> tuple:
         """(P, N) parameter arrays (and the decay table) from the groups' propagators.
@@ -664,6 +768,11 @@ class Simulator:
         decay = torch.zeros((len(groups), rmax), dtype=dt)
         for gi, (g, d) in enumerate(zip(groups, self.dyn)):
             decay[gi, : len(g.receptors)] = d.syn_decay.reshape(-1)
+        gain_rows = max([1] + [x.shape[1] for x in self._gain if x is not None])
+        gain = torch.ones((rmax, gain_rows, N), dtype=dt)
+        for g, x in zip(groups, self._gain):
+            if x is not None:
+                gain[: len(g.receptors), :, g.start : g.stop] = x.cpu()
         izh_rows = max(rows(k) for k in IZH_ROWS)
         izh = torch.zeros((len(IZH_ROWS), izh_rows, N), dtype=dt)
         for r, key in enumerate(IZH_ROWS):
@@ -675,6 +784,7 @@ class Simulator:
             table("c0").numpy(),
             p21.numpy(),
             decay.numpy(),
+            gain.numpy(),
             table("v_th").numpy(),
             table("v_reset").numpy(),
             table("ref", torch.int32).numpy(),
@@ -761,11 +871,11 @@ class Simulator:
         """Member keys, table indices, CDF rows and slots of the Poisson entries in the
         threads' order."""
         if not self._has_poisson:
-            return (np.zeros((self.B, 0), np.uint64), np.zeros(0), self._crows, self._ccnt)
+            return (np.zeros((self.B, 0), np.uint64), np.zeros((1, 0)), self._crows, self._ccnt)
         perm = self._cperm
         return (
             self._p_h[:, perm].contiguous().numpy().view(np.uint64),
-            self._p_tab_f[perm].numpy(),
+            self._p_tab_f[:, perm].contiguous().numpy(),
             self._crows,
             self._p_slots[perm].numpy(),
         )
@@ -958,6 +1068,8 @@ class Simulator:
                 .view(self.B, len(g.receptors), g.size)
                 .transpose(0, 1)
             )
+            if self._gain[gi] is not None:
+                arriving = arriving * self._gain[gi]
             spikes.append(self.dyn[gi].step(self.states[gi], arriving, self._i_stim[gi]))
         bufrow.zero_()
         spiked = spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=1)
@@ -1227,6 +1339,8 @@ class Simulator:
                 k: (i.cpu(), a.cpu() if isinstance(a, torch.Tensor) else a)
                 for k, (i, a) in self._injected.items()
             },
+            "poisson_rates": self._p_rates if self._has_poisson else None,
+            "input_gain": [None if x is None else x.cpu() for x in self._gain],
             "spikes": self._spk_chunks,
             "rates": self._rate_chunks,
             "monitors": [[(t, d.cpu()) for t, d in m] for m in self._mon_data],
@@ -1323,9 +1437,17 @@ class Simulator:
             k: (i.to(sim.device), a.to(sim.device) if isinstance(a, torch.Tensor) else a)
             for k, (i, a) in ck["injected"].items()
         }
+        sim._gain = [
+            None if x is None else x.to(sim.device) for x in ck.get("input_gain", sim._gain)
+        ]
         sim._dc_change.add(sim.t_step)
         if sim._has_poisson:
             sim._p_change.add(sim.t_step)
+            rates = ck.get("poisson_rates")
+            if rates is not None and not np.array_equal(rates, sim._p_rates):
+                sim._p_rates = rates
+                sim._build_poisson_tables()
+                sim._segment_poisson()
         sim._spk_chunks = ck["spikes"]
         sim._rate_chunks = ck["rates"]
         sim._mon_data = [[(t, d.to(sim.device)) for t, d in m] for m in ck["monitors"]]
