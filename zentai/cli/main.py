@@ -529,8 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="versions and available devices")
     info.set_defaults(func=cmd_info)
 
-    from zentai.cli import atlas_cmd, data_cmd
+    from zentai.cli import assimilate_cmd, atlas_cmd, data_cmd
 
+    assimilate_cmd.register(sub)
     data_cmd.register(sub)
     atlas_cmd.register(sub)
     return parser

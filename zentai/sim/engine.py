@@ -1256,6 +1256,18 @@ class Simulator:
             self.wall_s = self.wall_s + time.perf_counter() - t_wall
 
     # ================================================================== results
+    def clear_recordings(self) -> None:
+        """Drop what was recorded so far (spikes, population rates, monitored states).
+
+        The next :meth:`result` holds only what is recorded afterwards (its population rate
+        starts at the current time). For long or repeated runs whose results are consumed as
+        they come, e.g. the cycles of an ensemble filter, so host memory does not grow.
+        """
+        self._flush()
+        self._spk_chunks = []
+        self._rate_chunks = []
+        self._mon_data = [[] for _ in self._monitors]
+
     def result(self) -> Result:
         """Everything recorded so far as a :class:`Result` (host memory)."""
         self._flush()
