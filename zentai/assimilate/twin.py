@@ -548,17 +548,17 @@ def _write_outputs(out: Path, cfg, hist, chans, summary) -> None:
 
     P = len(cfg.parameters)
     fig, axes = plt.subplots(1, P + 2, figsize=(4 * (P + 2), 3.4))
-    cyc = np.arange(1, cfg.cycles + 1)
+    cyc = np.arange(cfg.cycles + 1)  # 0: the prior
     for ax, p, k in zip(axes, cfg.parameters, range(P)):
-        post = np.stack(hist["post"])[:, k]
+        post = np.concatenate([hist["prior"][0][k][None], np.stack(hist["post"])[:, k]])
         mu, sd = post.mean(axis=1), post.std(axis=1, ddof=1)
         ax.fill_between(cyc, mu - sd, mu + sd, alpha=0.3, label="ensemble ± 1 sd")
         ax.plot(cyc, mu, label="estimate")
         ax.axhline(p.truth, color="k", ls="--", label="truth")
-        ax.set(title=p.name, xlabel="cycle")
+        ax.set(title=p.name, xlabel="cycle (0: prior)")
         ax.legend(fontsize=7)
     ax = axes[P]
-    ax.plot(cyc, hist["rmse"], "o-")
+    ax.plot(cyc[1:], hist["rmse"], "o-")
     ax.set(title="forecast RMSE", xlabel="cycle", yscale="log")
     ax = axes[P + 1]
     x = np.arange(len(chans))
