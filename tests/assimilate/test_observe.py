@@ -84,3 +84,32 @@ def test_window_rate_and_bad_shapes():
         observe.Calcium(1.0, tau_rise_ms=500.0, tau_decay_ms=400.0)
     with pytest.raises(SpecError, match="multiple of 1 ms"):
         observe.BalloonWindkessel()(r, dt_ms=0.5)
+
+
+def test_grouped_rates_split_the_recorded_population_rate():
+    """One group = the engine's PopulationRate recorder bin for bin; groups of a split pool
+    back to it by their sizes."""
+    import zentai as zt
+    from zentai.build import NetworkSpec, Population
+    from zentai.celltypes import LIF
+    from zentai.record import PopulationRate, Spikes
+    from zentai.stim import PoissonInput
+
+    spec = NetworkSpec(
+        populations=(Population(name="E", size=60, model=LIF()),),
+        stimuli=(PoissonInput(target="E", n_sources=1000, rate=12.0, weight=87.8),),
+        recorders=(Spikes(), PopulationRate(bin=5.0)),
+    )
+    res = zt.sim.Simulator(zt.build.network(spec), n_ensembles=2, seed=1).run(200.0)
+    whole = observe.population_rates(res, ["E"])
+    one, names = observe.grouped_rates(res, "E", np.zeros(60), t_start=0.0, t_stop=200.0,
+                                       bin_ms=5.0)  # fmt: skip
+    assert whole.sum() > 0 and names.tolist() == [0.0]
+    np.testing.assert_allclose(one, whole, rtol=1e-12)
+    labels = np.array(["a"] * 10 + ["b"] * 50)
+    split, names = observe.grouped_rates(res, "E", labels, t_start=0.0, t_stop=200.0,
+                                         bin_ms=5.0)  # fmt: skip
+    assert names.tolist() == ["a", "b"]
+    np.testing.assert_allclose((10 * split[:, 0] + 50 * split[:, 1]) / 60, whole[:, 0])
+    with pytest.raises(SpecError, match=r"one entry per neuron of 'E' \(60\)"):
+        observe.grouped_rates(res, "E", labels[:5], t_start=0.0, t_stop=200.0)

@@ -8,7 +8,13 @@
 
 from zentai.assimilate import filters, observe
 from zentai.assimilate.filters import Bounded, dtb, enkf, etkf, inflate, kalman
-from zentai.assimilate.observe import BalloonWindkessel, Calcium, population_rates, window_rate
+from zentai.assimilate.observe import (
+    BalloonWindkessel,
+    Calcium,
+    grouped_rates,
+    population_rates,
+    window_rate,
+)
 from zentai.assimilate.twin import CONFIGS, Parameter, TwinConfig, load_config, run_twin
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "enkf",
     "etkf",
     "filters",
+    "grouped_rates",
     "inflate",
     "kalman",
     "load_config",

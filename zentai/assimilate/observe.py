@@ -4,6 +4,8 @@ Every operator maps a population-rate time series ``rate`` (members, channels, t
 neuron, bins of ``dt_ms``) — a channel is a population, a region, a voxel or a cell type,
 whatever the rates were pooled over — to what the filter compares with the data:
 
+* :func:`population_rates` (recorded per population) and :func:`grouped_rates` (per voxel,
+  region or cell type: any labelling of a population's neurons) give that series;
 * :func:`window_rate` — mean firing rate over a window (identity + noise, MODEL_SPEC §7.2 b);
 * :class:`Calcium` — wide-field / population calcium ΔF/F: the rate filtered by a GCaMP-like
   rise-and-decay kernel (MODEL_SPEC §7.2 c: τ_rise ≈ 50 ms, τ_decay ≈ 400 ms, marked [N]
@@ -25,7 +27,7 @@ import numpy as np
 
 from zentai.errors import SpecError
 
-__all__ = ["BalloonWindkessel", "Calcium", "population_rates", "window_rate"]
+__all__ = ["BalloonWindkessel", "Calcium", "grouped_rates", "population_rates", "window_rate"]
 
 
 def _rates(rate: Any, owner: str) -> np.ndarray:
@@ -49,6 +51,46 @@ def population_rates(result: Any, populations: Any = None) -> np.ndarray:
     if missing:
         raise SpecError(f"population rate not recorded for {missing}; recorded: {names}.")
     return pr.sel(population=list(populations)).values
+
+
+def grouped_rates(
+    result: Any,
+    population: str,
+    labels: Any,
+    *,
+    t_start: float,
+    t_stop: float,
+    bin_ms: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rates of groups of a population's neurons — per voxel, region or cell type — from its
+    recorded spikes: ``labels`` (one per neuron of ``population``, e.g. a voxel index or a
+    region acronym) defines the groups. Returns (rate (members, groups, bins) in Hz per
+    neuron, the group labels in sorted order). Spikes in (t_start, t_stop] count, in bins of
+    ``bin_ms``.
+    """
+    a, b = result.populations[population]
+    labels = np.asarray(labels)
+    if labels.shape != (b - a,):
+        raise SpecError(
+            f"grouped_rates: labels must have one entry per neuron of {population!r} "
+            f"({b - a}); got shape {labels.shape}."
+        )
+    n_bins = round((t_stop - t_start) / bin_ms)
+    if n_bins < 1 or abs(n_bins * bin_ms - (t_stop - t_start)) > 1e-6:
+        raise SpecError(
+            f"grouped_rates: (t_stop - t_start) must be a positive multiple of bin_ms = "
+            f"{bin_ms}; got ({t_start}, {t_stop}] ms."
+        )
+    names, group = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(group, minlength=len(names))
+    B = result.n_ensembles
+    counts = np.zeros((B, len(names), n_bins))
+    for m in range(B):
+        t, idx = result.spikes(population, m)
+        keep = (t > t_start) & (t <= t_stop)
+        k = np.minimum(((t[keep] - t_start) / bin_ms - 1e-9).astype(np.int64), n_bins - 1)
+        np.add.at(counts[m], (group[idx[keep]], k), 1.0)
+    return counts / sizes[None, :, None] / (bin_ms * 1e-3), names
 
 
 def window_rate(rate: Any) -> np.ndarray:
