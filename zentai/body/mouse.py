@@ -11,9 +11,11 @@ approximate rodent ranges [N].
 Muscles: one antagonist pair per joint (24 in all), MuJoCo Hill-type ``<muscle>`` actuators on
 spatial tendons that wrap a cylinder at the joint on the flexor or the extensor side, so the
 moment arms keep their sign over the whole range. Each is named after the main flexor/extensor
-of that joint in the mouse. Peak forces are of the order of mouse limb muscles (EDL ~0.4 N,
-soleus ~0.2 N in adult mice: Brooks & Faulkner 1988, J Physiol 404:71) [N: chosen so that the
-body stands and walks].
+of that joint in the mouse. Peak forces (0.5-2 N) are of the order of mouse limb muscles
+(EDL ~0.4 N, soleus ~0.2 N in adult mice, Brooks & Faulkner 1988, J Physiol 404:71; the larger
+gastrocnemius and quadriceps produce several times more) [N: chosen so that the body stands
+and walks; halving them gave shorter, dragging steps, and the shoulder flexor needs 2 N to
+swing a forelimb loaded by the front-heavy trunk forward].
 
 Sensors: a 2 x 2 grid of touch taxels under every paw (plain ``<touch>`` sensors on box sites,
 which avoids the ``touch_grid`` plugin crash of BODY_NOTES.md), tendon length and velocity and
@@ -51,32 +53,42 @@ _KIND_JOINTS = {
 _AXIS = {"shoulder": -1, "elbow": -1, "wrist": 1, "hip": -1, "knee": 1, "ankle": -1}
 # flexor, extensor of each joint: (name, peak isometric force N)
 _MUSCLES = {
-    "shoulder": (("spinodeltoideus", 0.5), ("teres_major", 0.6)),
-    "elbow": (("biceps_brachii", 0.4), ("triceps_brachii", 0.7)),
-    "wrist": (("flexor_carpi_ulnaris", 0.25), ("extensor_carpi_radialis", 0.25)),
-    "hip": (("iliopsoas", 0.5), ("gluteus_maximus", 0.8)),
-    "knee": (("semitendinosus", 0.4), ("vastus_lateralis", 0.8)),
-    "ankle": (("tibialis_anterior", 0.3), ("gastrocnemius", 0.7)),
+    "shoulder": (("spinodeltoideus", 2.0), ("teres_major", 1.2)),
+    "elbow": (("biceps_brachii", 0.8), ("triceps_brachii", 1.4)),
+    "wrist": (("flexor_carpi_ulnaris", 0.5), ("extensor_carpi_radialis", 0.5)),
+    "hip": (("iliopsoas", 1.0), ("gluteus_maximus", 1.6)),
+    "knee": (("semitendinosus", 0.8), ("vastus_lateralis", 1.6)),
+    "ankle": (("tibialis_anterior", 0.6), ("gastrocnemius", 1.4)),
 }
 # segments in the standing posture, (x, z) metres: a zigzag like a mouse's limbs
 _SEGMENTS = {
-    "F": (("humerus", (-0.004, -0.010), 0.0005), ("forearm", (0.003, -0.011), 0.0003),
-          ("paw", (0.006, -0.001), 0.0001)),  # fmt: skip
-    "H": (("femur", (0.006, -0.012), 0.0009), ("tibia", (-0.007, -0.013), 0.0005),
-          ("foot", (0.009, -0.001), 0.0002)),  # fmt: skip
+    "F": (
+        ("humerus", (-0.004, -0.010), 0.0005),
+        ("forearm", (0.003, -0.011), 0.0003),
+        ("paw", (0.006, -0.001), 0.0001),
+    ),
+    "H": (
+        ("femur", (0.006, -0.012), 0.0009),
+        ("tibia", (-0.007, -0.013), 0.0005),
+        ("foot", (0.009, -0.001), 0.0002),
+    ),
 }
+#: outward (lateral) offset of each segment's far end, m: the limbs splay so the paws stand
+#: wider than the trunk (a mouse's paws are ~2-2.5 cm apart across)
+SPLAY = {"F": (0.002, 0.001, 0.0), "H": (0.002, 0.001, 0.0)}
 # where each limb's first joint sits on the trunk (x, |y|, z) relative to the trunk centre
 _ATTACH = {"F": (0.026, 0.010, -0.005), "H": (-0.026, 0.011, -0.005)}
 TRUNK_HALF_LENGTH = 0.030
 TRUNK_RADIUS = 0.010
 TRUNK_MASS = 0.020
+HEAD_LENGTH = 0.023  # trunk end to nose
+#: nose to tail base (m): trunk capsule plus head
+BODY_LENGTH = 2 * (TRUNK_HALF_LENGTH + TRUNK_RADIUS) + HEAD_LENGTH - TRUNK_RADIUS
 HEAD_MASS = 0.0025
 
 JOINTS = tuple(f"{lb}_{j}" for lb in LIMBS for j, _ in _KIND_JOINTS[lb[1]])
 JOINT_RANGES = {f"{lb}_{j}": r for lb in LIMBS for j, r in _KIND_JOINTS[lb[1]]}
-MUSCLES = tuple(
-    f"{lb}_{m}" for lb in LIMBS for j, _ in _KIND_JOINTS[lb[1]] for m, _ in _MUSCLES[j]
-)
+MUSCLES = tuple(f"{lb}_{m}" for lb in LIMBS for j, _ in _KIND_JOINTS[lb[1]] for m, _ in _MUSCLES[j])
 
 
 def _f(*xs: float) -> str:
@@ -112,7 +124,8 @@ def mouse_mjcf(
             zip(_KIND_JOINTS[kind], _SEGMENTS[kind])
         ):
             jn = f"{lb}_{jname}"
-            child = np.array([sx, 0.0, sz])
+            dy = ys * SPLAY[kind][k]
+            child = np.array([sx, dy, sz])
             axis = np.array([0.0, _AXIS[jname], 0.0])
             nf = np.cross(axis, child)  # where flexion moves the child
             nf /= np.linalg.norm(nf)
@@ -126,11 +139,9 @@ def mouse_mjcf(
             side /= np.linalg.norm(side)
             origins = []
             for role, s in (("flex", 1.0), ("ext", -1.0)):
-                o = -0.7 * parent + 0.0025 * s * n_par
-                if k == 0:
-                    o = o + np.array([ax, ys * ay, az])
-                else:
-                    o = o + parent  # in the parent's frame (origin at the parent's joint)
+                # in the trunk's frame, or the parent's (origin at the parent's joint)
+                at = np.array([ax, ys * ay, az]) if k == 0 else parent
+                o = at - 0.7 * parent + 0.0025 * s * n_par
                 origins.append(f'<site name="{jn}_{role}_orig" pos="{_f(*o)}" size="0.0004"/>')
             # the wrapping cylinder and its side sites sit on the parent, at the joint, so the
             # side stays put while the child turns
@@ -156,7 +167,7 @@ def mouse_mjcf(
                 'armature="1e-6"/>'
             )
             lines.append(
-                f'<geom name="{lb}_{seg}" type="capsule" fromto="0 0 0 {_f(sx, 0, sz)}" '
+                f'<geom name="{lb}_{seg}" type="capsule" fromto="0 0 0 {_f(sx, dy, sz)}" '
                 f'size="{r:g}" mass="{mass:g}"/>'
             )
             for role, s in (("flex", 1.0), ("ext", -1.0)):
@@ -183,14 +194,17 @@ def mouse_mjcf(
                 f'<jointpos name="{jn}_angle" joint="{jn}"/>',
                 f'<jointvel name="{jn}_velocity" joint="{jn}"/>',
             ]
-            if k == 2:  # 2 x 2 touch taxels under the sole
+            if k == 2:  # 2 x 2 touch taxels: proximal/distal half x medial/lateral half
                 L = float(np.hypot(sx, sz))
+                ang = math.degrees(math.atan2(-sz, sx))  # the box axes follow the paw
                 for ix, fx in enumerate((0.25, 0.75)):
                     for iy, fy in enumerate((1.0, -1.0)):
                         nm = f"{lb}_taxel_{ix}{iy}"
                         lines.append(
-                            f'<site name="{nm}" type="box" pos="{_f(fx * sx, fy * 0.0011, fx * sz - 0.001)}" '
-                            f'size="{_f(0.25 * L + 0.0004, 0.0011, 0.0015)}" group="3"/>'
+                            f'<site name="{nm}" type="box" euler="0 {ang:.4g} 0" '
+                            f'pos="{_f(fx * sx, fy * (r + 0.0005) / 2, fx * sz)}" '
+                            f'size="{_f(0.25 * L + r / 2 + 0.0003, (r + 0.0005) / 2, r + 0.0005)}" '
+                            'group="3"/>'
                         )
                         sensors.append(f'<touch name="{nm}" site="{nm}"/>')
             parent = child
@@ -199,6 +213,7 @@ def mouse_mjcf(
 
     h = STAND_HEIGHT + (0.05 if fixed else 0.0)
     root = "" if fixed else '<freejoint name="root"/>'
+    trunk = _f(-TRUNK_HALF_LENGTH, 0, 0, TRUNK_HALF_LENGTH, 0, 0)
     return f"""<mujoco model="zentai_mouse">
 <compiler angle="degree" autolimits="true"><lengthrange mode="none"/></compiler>
 <option timestep="{timestep:g}" gravity="0 0 -9.81" integrator="implicitfast"/>
@@ -211,8 +226,10 @@ def mouse_mjcf(
   <geom name="floor" type="plane" size="2 2 0.01" rgba="0.85 0.85 0.85 1"/>
   <body name="trunk" pos="0 0 {h:.6g}">
     {root}
-    <geom name="trunk" type="capsule" fromto="{_f(-TRUNK_HALF_LENGTH, 0, 0, TRUNK_HALF_LENGTH, 0, 0)}" size="{TRUNK_RADIUS:g}" mass="{TRUNK_MASS:g}"/>
-    <geom name="head" type="ellipsoid" pos="{TRUNK_HALF_LENGTH + 0.012:g} 0 0.003" size="0.011 0.0075 0.007" mass="{HEAD_MASS:g}"/>
+    <geom name="trunk" type="capsule" fromto="{trunk}" size="{TRUNK_RADIUS:g}"
+      mass="{TRUNK_MASS:g}"/>
+    <geom name="head" type="ellipsoid" pos="{TRUNK_HALF_LENGTH + 0.012:g} 0 0.003"
+      size="0.011 0.0075 0.007" mass="{HEAD_MASS:g}"/>
     <site name="com" pos="0 0 0" size="0.001"/>
     {chr(10).join(trunk_sites)}
     {chr(10).join(limbs)}
@@ -271,6 +288,10 @@ class MouseBody:
     def joint_angles(self, data: object) -> np.ndarray:
         """Angles (rad) of :data:`JOINTS`, flexion positive."""
         return data.qpos[self._ids["joint_qpos"]].copy()
+
+    def joint_velocities(self, data: object) -> np.ndarray:
+        """Angular velocities (rad/s) of :data:`JOINTS`."""
+        return data.qvel[self._ids["joint_dof"]].copy()
 
     def taxel_forces(self, data: object) -> np.ndarray:
         """(4 limbs, 4 taxels) normal contact force (N) on each paw's taxels."""

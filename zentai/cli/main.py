@@ -23,6 +23,8 @@ __all__ = ["BUILTIN_MODELS", "main"]
 
 #: built-in models that ``zentai run`` builds by name
 BUILTIN_MODELS = ("microcircuit",)
+#: scenarios of the body (zentai.body.scenarios)
+BODY_SCENARIOS = ("cpg-walk",)
 DEFAULTS: dict[str, Any] = {
     "duration": 1.0,  # s
     "warmup": 0.5,  # s
@@ -248,6 +250,26 @@ def _print_table(s: _Settings, summary: dict[str, Any], files: list[Path]) -> No
     out.write("wrote " + ", ".join(str(f) for f in files) + "\n")
 
 
+def cmd_body(args: argparse.Namespace) -> int:
+    """``zentai run cpg-walk``: the body on its spinal CPG."""
+    from zentai.body.scenarios import cpg_walk
+
+    duration = 5.0
+    if args.duration is not None:
+        duration = _time(args.duration, "s", "--duration")
+    s = cpg_walk(args.out, duration_s=duration, seed=args.seed or 0)
+    w = sys.stdout.write
+    w(
+        f"cpg-walk: {s['duration_s']:g} s, {s['distance_body_lengths']:.2f} body lengths, "
+        f"lowest trunk {s['min_trunk_height_mm']:.1f} mm (fall < {s['fall_height_mm']:g}), "
+        f"left-right phase {s['lr_phase_rad']:.2f} rad, real-time factor {s['rtf']:.2f}\n"
+    )
+    for name, c in s["checks"].items():
+        w(f"  {'pass' if c['pass'] else 'FAIL'}  {name}\n")
+    w(f"  wrote {Path(args.out) / 'summary.json'}\n")
+    return 0
+
+
 def _is_scenario(source: str) -> bool:
     from zentai.scenarios import SCENARIOS, is_scenario_file
 
@@ -306,6 +328,8 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``zentai run``: build, simulate, write spikes.h5, raster.png, spec.toml, summary.json."""
+    if args.model in BODY_SCENARIOS:
+        return cmd_body(args)
     if _is_scenario(args.model):
         return cmd_scenario(args)
     import torch
