@@ -1,6 +1,8 @@
 import os
 from pathlib import Path
 
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering in the body/cosim tests
+
 import pytest
 import torch
 

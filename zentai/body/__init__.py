@@ -5,3 +5,9 @@
 * :mod:`~zentai.body.spinal` — CPG + stretch reflex -> muscle activations; afferent rates;
 * :mod:`~zentai.body.scenarios` — ``cpg-walk``.
 """
+
+import os as _os
+
+# headless machines: offscreen rendering through EGL unless the user chose a backend (MuJoCo
+# reads this when it is first imported)
+_os.environ.setdefault("MUJOCO_GL", "egl")

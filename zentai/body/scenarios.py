@@ -47,7 +47,7 @@ def _atomic_png(fig: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def render_strip(body: Any, states: list[np.ndarray], path: Path) -> str | None:
+def render_strip(body: Any, states: list[np.ndarray], path: Path, zoom: float = 0.25) -> str | None:
     """Side views of the body at the given qpos vectors, tiled into one PNG; returns None on
     success or the reason rendering is unavailable."""
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -60,7 +60,7 @@ def render_strip(body: Any, states: list[np.ndarray], path: Path) -> str | None:
     except Exception as exc:  # no GL context: report, do not fail the run
         return f"offscreen rendering unavailable ({type(exc).__name__}: {exc})"
     cam = mujoco.MjvCamera()
-    cam.distance, cam.elevation, cam.azimuth = 0.25, -10.0, 90.0
+    cam.distance, cam.elevation, cam.azimuth = zoom, -10.0, 90.0
     tiles = []
     for q in states:
         d.qpos[:] = q

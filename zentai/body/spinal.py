@@ -45,26 +45,33 @@ class SpinalCord:
     base: float = 0.05
     y_max: float = 0.6
     touch_force: float = 0.02  # N of paw force taken as full contact for the CPG
+    command_deg: float = 30.0  # reflex reference shift of a full descending command
 
     def __post_init__(self) -> None:
         self.a_f = np.radians(np.asarray(self.flex_deg, dtype=np.float64))
         self.a_e = np.radians(np.asarray(self.ext_deg, dtype=np.float64))
         self.y = np.zeros((4, 2))
 
-    def step(self, body, data, dt: float, extra: np.ndarray | None = None) -> np.ndarray:
-        """Advance the CPG by ``dt`` and return the 24 activations in [0, 1]; ``extra`` (24,)
-        is added before clipping (descending commands, e.g. from L5B)."""
+    def step(self, body, data, dt: float, command: np.ndarray | None = None) -> np.ndarray:
+        """Advance the CPG by ``dt`` and return the 24 activations in [0, 1].
+
+        ``command`` (24,) in [0, 1]: a descending excitation per muscle (e.g. from L5B). It is
+        added to the muscle's activation and moves its joint's reflex reference by
+        ``command_deg`` towards the muscle's action (flexors +, extensors -)."""
         touch = np.clip(body.taxel_forces(data).sum(axis=1) / self.touch_force, 0.0, 1.0)
         self.y = self.cpg.step(dt, touch) / self.y_max
         q = body.joint_angles(data).reshape(4, 3)
         qd = body.joint_velocities(data).reshape(4, 3)
         ref = self.a_f[None, :] * self.y[:, [0]] - self.a_e[None, :] * self.y[:, [1]]
+        if command is not None:
+            c = np.asarray(command, dtype=np.float64)
+            ref = ref + np.radians(self.command_deg) * (c[0::2] - c[1::2]).reshape(4, 3)
         err = ref - q - self.kd * qd
         act = np.empty(24)
         act[0::2] = (self.base + self.kp * np.maximum(err, 0.0)).reshape(-1)
         act[1::2] = (self.base + self.kp * np.maximum(-err, 0.0)).reshape(-1)
-        if extra is not None:
-            act += extra
+        if command is not None:
+            act += c
         return np.clip(act, 0.0, 1.0)
 
 

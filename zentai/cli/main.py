@@ -24,7 +24,7 @@ __all__ = ["BUILTIN_MODELS", "main"]
 #: built-in models that ``zentai run`` builds by name
 BUILTIN_MODELS = ("microcircuit",)
 #: scenarios of the body (zentai.body.scenarios)
-BODY_SCENARIOS = ("cpg-walk",)
+BODY_SCENARIOS = ("cpg-walk", "brain-forelimb")
 DEFAULTS: dict[str, Any] = {
     "duration": 1.0,  # s
     "warmup": 0.5,  # s
@@ -251,14 +251,27 @@ def _print_table(s: _Settings, summary: dict[str, Any], files: list[Path]) -> No
 
 
 def cmd_body(args: argparse.Namespace) -> int:
-    """``zentai run cpg-walk``: the body on its spinal CPG."""
+    """``zentai run cpg-walk`` (the body on its spinal CPG) and ``brain-forelimb``."""
+    w = sys.stdout.write
+    if args.model == "brain-forelimb":
+        from zentai.cosim.forelimb import brain_forelimb
+
+        duration = 1.0 if args.duration is None else _time(args.duration, "s", "--duration")
+        s = brain_forelimb(args.out, duration_s=duration, seed=args.seed or 0)
+        w(
+            f"brain-forelimb: {duration:g} s; L5 stimulation changes the forelimb angle by "
+            f"{s['delta_angle_deg']:.1f} deg; forepaw touch {s['touch_rate_before_hz']:.0f} -> "
+            f"{s['touch_rate_hz']:.0f} Hz at touchdown; real-time factor body "
+            f"{s['rtf_body']:.2f}, brain + body {s['rtf_brain_body']:.2f}\n"
+        )
+        for name, c in s["checks"].items():
+            w(f"  {'pass' if c['pass'] else 'FAIL'}  {name}\n")
+        w(f"  wrote {Path(args.out) / 'summary.json'}\n")
+        return 0
     from zentai.body.scenarios import cpg_walk
 
-    duration = 5.0
-    if args.duration is not None:
-        duration = _time(args.duration, "s", "--duration")
+    duration = 5.0 if args.duration is None else _time(args.duration, "s", "--duration")
     s = cpg_walk(args.out, duration_s=duration, seed=args.seed or 0)
-    w = sys.stdout.write
     w(
         f"cpg-walk: {s['duration_s']:g} s, {s['distance_body_lengths']:.2f} body lengths, "
         f"lowest trunk {s['min_trunk_height_mm']:.1f} mm (fall < {s['fall_height_mm']:g}), "

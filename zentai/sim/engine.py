@@ -15,6 +15,7 @@ needs no RNG state and CPU and CUDA draw the same numbers.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
@@ -89,6 +90,7 @@ def _resolve_dtype(dtype: Any) -> torch.dtype:
     raise SpecError(f"dtype must be 'float32' or 'float64'; got {dtype!r}.")
 
 
+@functools.lru_cache(maxsize=4096)
 def _poisson_cdf_table(lam: float, tail: float = 1e-15) -> np.ndarray:
     """CDF of Poisson(lam) at 0, 1, ..., K with 1 - CDF(K) < tail."""
     if lam <= 0:
@@ -419,19 +421,29 @@ class Simulator:
         self._p_tab = torch.as_tensor(idx, device=dev)[:, self._p_stim]
         self._p_tab_f = self._p_tab.to(torch.float64)
 
-    def set_poisson_rate(self, rate: Any, population: str | None = None) -> None:
+    def set_poisson_rate(
+        self, rate: Any, population: str | None = None, *, stimulus: int | None = None
+    ) -> None:
         """Change the rate (Hz) of every source of the :class:`~zentai.stim.PoissonInput`
-        stimuli (those targeting ``population``, or all), for all members or per member.
+        stimuli (those targeting ``population``, or all; or the one at index ``stimulus`` of
+        ``spec.stimuli``), for all members or per member.
 
         ``rate``: a scalar or B values (one per member). Counts stay keyed by (member seed,
         stimulus, neuron, step), so a member whose rate is unchanged keeps its spikes.
         """
         if not self._has_poisson:
             raise SpecError("set_poisson_rate: this network has no PoissonInput stimulus.")
+        if stimulus is not None:
+            st = self.spec.stimuli[stimulus] if 0 <= stimulus < len(self.spec.stimuli) else None
+            if not isinstance(st, PoissonInput):
+                raise SpecError(
+                    f"set_poisson_rate: spec.stimuli[{stimulus}] is not a PoissonInput."
+                )
         which = [
             k
             for k, st in enumerate(self._poisson_specs)
-            if population is None or st.target == population
+            if (population is None or st.target == population)
+            and (stimulus is None or st is self.spec.stimuli[stimulus])
         ]
         if not which:
             targets = sorted({st.target for st in self._poisson_specs})
@@ -1256,6 +1268,24 @@ class Simulator:
             self.wall_s = self.wall_s + time.perf_counter() - t_wall
 
     # ================================================================== results
+    def population_counts(self) -> np.ndarray:
+        """Spikes per member and population, (B, populations of the PopulationRate recorder,
+        in its order), since the previous call (or the start), and forget them: the read-out of
+        a closed loop (brain -> body) window by window."""
+        if self._rate is None:
+            raise SpecError(
+                "population_counts needs a PopulationRate recorder in the spec "
+                "(zt.record.PopulationRate(populations=...))."
+            )
+        self._flush()
+        pops = self._rate.populations or self.spec.population_names
+        cols = [self._pop_index[p] for p in pops]
+        total = np.zeros((self.B, self._n_pops), dtype=np.int64)
+        for c in self._rate_chunks:
+            total += c.sum(axis=0)
+        self._rate_chunks = []
+        return total[:, cols]
+
     def clear_recordings(self) -> None:
         """Drop what was recorded so far (spikes, population rates, monitored states).
 
