@@ -41,6 +41,7 @@ import numpy as np
 from zentai import rng as zrng
 from zentai.assimilate import filters, observe
 from zentai.errors import SpecError, closest
+from zentai.io.atomic import save_figure, write_bytes
 
 __all__ = ["CONFIGS", "Parameter", "TwinConfig", "load_config", "run_twin"]
 
@@ -322,12 +323,6 @@ def _rng(cfg: TwinConfig, *key: Any) -> np.random.Generator:
     return np.random.default_rng(zrng.key(cfg.seed, "assimilate", *key) % 2**63)
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _save_checkpoint(out: Path, truth: Any, ens: Any, state: dict[str, Any]) -> None:
     """Write checkpoint/ as a whole: a new folder, then swapped in (the old one is removed
     only after the new one is complete)."""
@@ -544,7 +539,7 @@ def _write_outputs(out: Path, cfg, hist, chans, summary) -> None:
         prediction=np.stack(hist["Y"]),  # (cycles, m, B)
         rmse=np.array(hist["rmse"]),
     )
-    _atomic_bytes(out / "trajectories.npz", buf.getvalue())
+    write_bytes(out / "trajectories.npz", buf.getvalue())
 
     P = len(cfg.parameters)
     fig, axes = plt.subplots(1, P + 2, figsize=(4 * (P + 2), 3.4))
@@ -569,7 +564,5 @@ def _write_outputs(out: Path, cfg, hist, chans, summary) -> None:
     ax.set(title=f"last cycle ({cfg.operator})")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    save_figure(fig, out / "assimilation.png")
     plt.close(fig)
-    _atomic_bytes(out / "assimilation.png", buf.getvalue())

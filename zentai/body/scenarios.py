@@ -13,7 +13,6 @@ model time) and ``checks``.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import time
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from zentai.errors import SpecError
+from zentai.io.atomic import save_figure
 
 __all__ = ["FALL_HEIGHT_MM", "cpg_walk", "lr_phase"]
 
@@ -37,14 +37,6 @@ def lr_phase(left: np.ndarray, right: np.ndarray, dt: float) -> tuple[float, flo
     b = np.fft.rfft(right - right.mean())
     k = int(np.argmax(np.abs(a[1:]))) + 1
     return float(np.angle(a[k] * np.conj(b[k]))), k / (len(left) * dt)
-
-
-def _atomic_png(fig: Any, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
 
 
 def render_strip(body: Any, states: list[np.ndarray], path: Path, zoom: float = 0.25) -> str | None:
@@ -80,7 +72,7 @@ def render_strip(body: Any, states: list[np.ndarray], path: Path, zoom: float = 
         ax.set_axis_off()
         ax.set_title(f"x = {q[0] * 100:.1f} cm", fontsize=7)
     fig.tight_layout()
-    _atomic_png(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return None
 
@@ -201,5 +193,5 @@ def _plot(path: Path, r: dict[str, np.ndarray], settle: np.ndarray) -> None:
     ax[3].set(xlabel="time (s)")
     ax[3].legend(fontsize=6)
     fig.tight_layout()
-    _atomic_png(fig, path)
+    save_figure(fig, path)
     plt.close(fig)

@@ -264,10 +264,7 @@ def cmd_body(args: argparse.Namespace) -> int:
             f"{s['touch_rate_hz']:.0f} Hz at touchdown; real-time factor body "
             f"{s['rtf_body']:.2f}, brain + body {s['rtf_brain_body']:.2f}\n"
         )
-        for name, c in s["checks"].items():
-            w(f"  {'pass' if c['pass'] else 'FAIL'}  {name}\n")
-        w(f"  wrote {Path(args.out) / 'summary.json'}\n")
-        return 0
+        return _print_checks(s, args.out)
     from zentai.body.scenarios import cpg_walk
 
     duration = 5.0 if args.duration is None else _time(args.duration, "s", "--duration")
@@ -277,9 +274,13 @@ def cmd_body(args: argparse.Namespace) -> int:
         f"lowest trunk {s['min_trunk_height_mm']:.1f} mm (fall < {s['fall_height_mm']:g}), "
         f"left-right phase {s['lr_phase_rad']:.2f} rad, real-time factor {s['rtf']:.2f}\n"
     )
-    for name, c in s["checks"].items():
-        w(f"  {'pass' if c['pass'] else 'FAIL'}  {name}\n")
-    w(f"  wrote {Path(args.out) / 'summary.json'}\n")
+    return _print_checks(s, args.out)
+
+
+def _print_checks(summary: dict, out: str) -> int:
+    for name, c in summary["checks"].items():
+        sys.stdout.write(f"  {'pass' if c['pass'] else 'FAIL'}  {name}\n")
+    sys.stdout.write(f"  wrote {Path(out) / 'summary.json'}\n")
     return 0
 
 

@@ -15,7 +15,6 @@ the real-time factors of body alone and brain + body.
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 
 from zentai.cosim.loop import Afferent, BodySide, BrainSide, CoSim, Efferent, prepare
 from zentai.errors import SpecError
+from zentai.io.atomic import save_figure
 
 __all__ = ["AFFERENTS", "EFFERENTS", "brain_forelimb", "make_side"]
 
@@ -206,9 +206,5 @@ def _plot(path: Path, runs, stim_start_ms, ji, mi) -> None:
     ax[1].set(ylabel="angle (deg)")
     ax[2].set(ylabel="afferent rate (Hz)", xlabel="time (ms)")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    save_figure(fig, path)
     plt.close(fig)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
