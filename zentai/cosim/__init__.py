@@ -18,6 +18,7 @@ window and can run in one process (:class:`CoSim`) or on two MPI ranks
   to a spec).
 """
 
+import zentai.body  # noqa: F401  (sets MUJOCO_GL for headless rendering before mujoco loads)
 from zentai.cosim.loop import Afferent, BodySide, BrainSide, CoSim, Efferent, prepare, run_mpi
 
 __all__ = ["Afferent", "BodySide", "BrainSide", "CoSim", "Efferent", "prepare", "run_mpi"]

@@ -87,13 +87,14 @@ def _run(stimulate, duration_ms, scale, seed, window_ms, stim_start_ms, amp_pa):
     sim = _brain(stimulate, scale, seed, stim_start_ms, amp_pa)
     body, data, spinal = _body(seed)
     co = CoSim(sim, body, spinal, EFFERENTS, AFFERENTS, window_ms=window_ms, data=data)
-    rec: dict[str, list] = {"t": [], "q": [], "exc": [], "touch": [], "aff": [], "qpos": []}
+    rec: dict[str, list] = {k: [] for k in ("t", "q", "exc", "act", "touch", "aff", "qpos")}
     from zentai.body.spinal import afferent_rates
 
     def record(c: CoSim) -> None:
         rec["t"].append(c.k * window_ms)
         rec["q"].append(body.joint_angles(data))
         rec["exc"].append(c.excitation.copy())
+        rec["act"].append(data.act.copy())
         rec["touch"].append(afferent_rates(body, data)["touch"][:8].mean())
         rec["aff"].append(c.afferent_hz.copy())
         rec["qpos"].append(data.qpos.copy())
@@ -191,20 +192,23 @@ def _plot(path: Path, runs, stim_start_ms, ji, mi) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
+    fig, ax = plt.subplots(4, 1, figsize=(8, 9), sharex=True)
     for stim, ls in ((False, "--"), (True, "-")):
         r = runs[stim]
         lab = "L5 stimulated" if stim else "unstimulated"
-        ax[0].plot(r["t"], r["exc"][:, mi].mean(axis=1), ls, label=lab)
+        ax[0].plot(r["t"], r["exc"][:, mi].mean(axis=1), ls, label=f"L5 command ({lab})")
+        ax[0].plot(r["t"], r["act"][:, mi].mean(axis=1), ls, label=f"activation ({lab})")
         for i, name in zip(ji[:2], MAPPED_JOINTS[:2]):
             ax[1].plot(r["t"], np.degrees(r["q"][:, i]), ls, label=f"{name} ({lab})")
-        ax[2].plot(r["t"], r["touch"], ls, label=f"forepaw touch ({lab})")
+        ax[2].plot(r["t"], r["aff"][:, 0], ls, label=f"forepaw touch ({lab})")
+        ax[3].plot(r["t"], r["aff"][:, 1], ls, label=f"flexor spindles ({lab})")
     for a in ax:
         a.axvline(stim_start_ms, color="k", lw=0.5)
         a.legend(fontsize=6)
-    ax[0].set(ylabel="flexor excitation")
+    ax[0].set(ylabel="forelimb flexors")
     ax[1].set(ylabel="angle (deg)")
-    ax[2].set(ylabel="afferent rate (Hz)", xlabel="time (ms)")
+    ax[2].set(ylabel="afferent rate (Hz)")
+    ax[3].set(ylabel="afferent rate (Hz)", xlabel="time (ms)")
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
