@@ -1,0 +1,59 @@
+"""The PSTH and its phase detector on synthetic responses with known phases."""
+
+import numpy as np
+import pytest
+
+from zentai.analysis.psth import psth, response_phases
+from zentai.errors import SpecError
+
+
+def _trials(profile, n_trials=60, n_units=20, seed=0, before=50.0, after=100.0):
+    """Poisson spikes (1 ms resolution) of n_units x n_trials with rate profile(t) Hz."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(-before, after, 0.1)
+    rate = np.array([profile(x) for x in t])
+    spikes, stims = [], []
+    for k in range(n_trials):
+        s0 = 1000.0 + 300.0 * k
+        stims.append(s0)
+        for _ in range(n_units):
+            fire = rng.random(t.size) < rate * 1e-4
+            spikes.append(s0 + t[fire])
+    return np.concatenate(spikes), np.array(stims)
+
+
+def triphasic(t):
+    if 4 <= t < 10:
+        return 150.0
+    if 12 <= t < 30:
+        return 0.0
+    if 35 <= t < 55:
+        return 90.0
+    return 30.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_triphasic_response_is_found_with_its_latencies(seed):
+    spikes, stims = _trials(triphasic, seed=seed)
+    edges, counts = psth(spikes, stims, before_ms=50, after_ms=100, bin_ms=1.0)
+    ph = response_phases(edges, counts)
+    assert [p["sign"] for p in ph] == ["+", "-", "+"], ph
+    for p, (lat, dur) in zip(ph, ((4, 6), (12, 18), (35, 20))):
+        assert abs(p["latency_ms"] - lat) <= 2.0, ph
+        assert abs(p["duration_ms"] - dur) <= 4.0, ph
+
+
+def test_no_response_no_phases_and_psth_counts_every_spike():
+    spikes, stims = _trials(lambda t: 30.0, seed=3)
+    edges, counts = psth(spikes, stims, before_ms=50, after_ms=100)
+    assert counts.sum() == spikes.size  # every spike falls in the window
+    assert response_phases(edges, counts) == []
+
+
+def test_psth_bins_and_bad_input():
+    edges, counts = psth([1000.0, 1000.5, 1001.0, 995.0], [1000.0], before_ms=10, after_ms=10)
+    assert edges[10] == 0.0 and counts[10] == 2 and counts[11] == 1 and counts[5] == 1
+    with pytest.raises(SpecError, match="at least one stimulus"):
+        psth([1.0], [])
+    with pytest.raises(SpecError, match="10 ms of pre-stimulus baseline"):
+        response_phases(*psth([1.0], [0.0], before_ms=5, after_ms=20))
