@@ -15,7 +15,7 @@ def test_surface_peak_and_power_through_every_plane():
     assert spot.irradiance(0.0, 0.0) == pytest.approx(2.0 / (2 * math.pi * 0.08**2))
     for d_um in (0.0, 300.0, 800.0):
         # power through the plane at depth d: 2 pi \int E(r, d) r dr = P / (1 + S d)
-        p, _ = quad(lambda r_mm: 2 * math.pi * r_mm * spot.irradiance(r_mm * 1e3, d_um), 0, 5)
+        p, _ = quad(lambda r, d=d_um: 2 * math.pi * r * spot.irradiance(r * 1e3, d), 0, 5)
         assert p == pytest.approx(2.0 / (1 + 11.2 * d_um * 1e-3), rel=1e-6)
 
 
@@ -33,7 +33,7 @@ def test_chr2_half_maximum_and_saturation():
     c = ChR2(i_max_pa=300.0, e50_mw_mm2=0.8)
     assert c.current(0.8) == pytest.approx(150.0)
     assert c.current(0.0) == 0.0 and c.current(1e6) == pytest.approx(300.0, rel=1e-5)
-    with pytest.raises(SpecError, match="ChR2.i_max_pa must be a positive number"):
+    with pytest.raises(SpecError, match=r"ChR2\.i_max_pa must be a positive number"):
         ChR2(i_max_pa=-1.0)
     with pytest.raises(SpecError, match="must be >= 0"):
         LightSpot().irradiance(-1.0, 0.0)
