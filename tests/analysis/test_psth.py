@@ -57,3 +57,17 @@ def test_psth_bins_and_bad_input():
         psth([1.0], [])
     with pytest.raises(SpecError, match="10 ms of pre-stimulus baseline"):
         response_phases(*psth([1.0], [0.0], before_ms=5, after_ms=20))
+
+
+def test_over_dispersed_baseline_gives_no_false_phases():
+    """Counts with extra-Poisson variance (a gamma-mixed rate per bin, as from correlated or
+    rhythmic firing) and no response: the thresholds widen to the baseline's spread, so nothing
+    is reported; a real response far above that spread is still found."""
+    rng = np.random.default_rng(5)
+    edges = np.arange(-100, 200, 1.0)
+    lam = rng.gamma(2.0, 20.0, size=edges.size)  # mean 40, sd 28 per bin
+    counts = rng.poisson(lam).astype(float)
+    assert response_phases(edges, counts) == []
+    counts[(edges >= 20) & (edges < 30)] += 400.0
+    ph = response_phases(edges, counts)
+    assert [p["sign"] for p in ph] == ["+"] and abs(ph[0]["latency_ms"] - 20) <= 2

@@ -5,9 +5,12 @@ finds the time-ordered phases in which the count departs from the pre-stimulus b
 triphasic SNr response to a cortical pulse (early excitation, inhibition, late excitation;
 Nambu et al. 2000, J Neurophysiol 84:289) or the CN excitation–inhibition–rebound.
 
-Detection: the baseline rate (pre-stimulus bins) gives an expected count per bin; a bin is
-excited when its count (summed over a ``smooth_ms`` sliding window) is above the Poisson
-``1 - alpha`` quantile of that expectation, inhibited when below the ``alpha`` quantile. Runs
+Detection: the pre-stimulus bins give the expected count of a ``smooth_ms`` sliding window
+and its spread; a bin is excited when its window count is above the ``1 - alpha`` quantile,
+inhibited when below the ``alpha`` quantile. The quantiles are Poisson's, widened to a normal
+with the baseline's own standard deviation when that is larger (ongoing rhythms or correlated
+firing make the baseline over-dispersed, and Poisson thresholds would then report the rhythm as
+responses). Runs
 of the same sign at least ``min_ms`` long are phases; runs separated by gaps shorter than
 ``merge_ms`` are merged. Each phase is ``{"sign": "+"|"-", "latency_ms", "duration_ms"}``
 (latency: onset after the stimulus).
@@ -18,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.stats import norm, poisson
 
 from zentai.errors import SpecError
 
@@ -89,6 +92,12 @@ def response_phases(
     lam = base.mean() * w
     hi = poisson.ppf(1 - alpha, lam) if lam > 0 else 0.0
     lo = poisson.ppf(alpha, lam) if lam > 0 else -1.0
+    # over-dispersed baseline: the smoothed baseline's own spread (valid windows only)
+    sb = np.convolve(base, kernel, mode="valid")
+    sd = float(sb.std(ddof=1)) if sb.size > 2 else 0.0
+    if sd > np.sqrt(max(lam, 1e-12)):
+        z = float(norm.ppf(1 - alpha))
+        hi, lo = max(hi, lam + z * sd), min(lo, lam - z * sd)
     sign = np.where(sm > hi, 1, np.where(sm < lo, -1, 0))
     sign[e < start_ms] = 0
     phases: list[list[float]] = []  # [sign, start index, stop index)

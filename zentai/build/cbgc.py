@@ -1,0 +1,120 @@
+"""``cbgc``: the medium-scale cortex–basal ganglia–cerebellum network (issue 8).
+
+:func:`cbgc_spec` = the atlas-built motor loop of :func:`zentai.build.brain.brain_spec`
+(MOp/MOs layered Izhikevich cortex, motor thalamus VAL/VM, pontine grey, cerebellar cortex
+(simple lobule) and nuclei; inter-area wiring from the Knox et al. 2019 connectome) plus the
+basal ganglia of :func:`zentai.build.basal_ganglia.basal_ganglia_spec` (Lindahl & Hellgren
+Kotaleski 2016), joined by the pathways below. Pathways and their sources:
+
+* cortico-ponto-cerebellar (MOp/MOs -> PG -> granule cells, CN collaterals) and
+  cerebello-thalamo-cortical (CN -> VAL/VM -> cortex): the brain builder's connectome wiring.
+* direct / indirect: L5 (A and B) pyramidal cells -> D1 / D2 MSNs and FSIs (corticostriatal
+  cells are L5 IT and PT cells; Shepherd 2013, Nat Rev Neurosci 14:278), AMPA (+NMDA) with the
+  weights of bgmodel's cortical generators (MODEL_SPEC §3.3), in-degree :data:`K_CORTEX`.
+* hyperdirect: L5B (PT) -> STN (Nambu et al. 2002, Neurosci Res 43:111), bgmodel's CTX->STN
+  weights, delay 2.5 ms (§3.3).
+* nigro-thalamic: SNr -> VAL/VM TC cells, GABAergic (Deniau & Chevalier 1985, Brain Res
+  334:227), in-degree :data:`K_NIGROTHALAMIC` [N], PSP -1 mV [N].
+
+The modelled cortical input replaces part of bgmodel's cortical background generator: each
+generator's rate is lowered by in-degree x :data:`ASSUMED_L5_HZ`, so the mean drive at rest is
+bgmodel's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from zentai.build.basal_ganglia import basal_ganglia_spec
+from zentai.build.brain import brain_spec
+from zentai.build.cortex import psc_per_mv
+from zentai.build.spec import NetworkSpec, Projection
+from zentai.connectome import FixedIndegree, Normal
+from zentai.errors import SpecError
+from zentai.stim import PoissonInput
+
+__all__ = ["ASSUMED_L5_HZ", "CBGC_PATHWAYS", "K_CORTEX", "K_NIGROTHALAMIC", "cbgc_spec"]
+
+MOTOR_LOOP = ("MOp", "MOs", "VAL", "VM", "PG", "SIM", "IP", "DN")
+#: modelled cortical inputs per striatal / STN cell [N] (the rest stays background)
+K_CORTEX = 20
+#: SNr inputs per thalamic TC cell [N]
+K_NIGROTHALAMIC = 10
+#: assumed spontaneous rate of the modelled L5 cells (Hz), for the background compensation
+ASSUMED_L5_HZ = 5.0
+
+#: (pre, post, receptor, weight nS or PSP mV, delay ms, in-degree) of the joining pathways
+CBGC_PATHWAYS = (
+    ("Isocortex.L5A.E", "STR.D1", "ampa", 0.5, 12.0),
+    ("Isocortex.L5A.E", "STR.D1", "nmda", 0.11, 12.0),
+    ("Isocortex.L5B.E", "STR.D1", "ampa", 0.5, 12.0),
+    ("Isocortex.L5B.E", "STR.D1", "nmda", 0.11, 12.0),
+    ("Isocortex.L5A.E", "STR.D2", "ampa", 0.41, 12.0),
+    ("Isocortex.L5B.E", "STR.D2", "ampa", 0.41, 12.0),
+    ("Isocortex.L5A.E", "STR.FSI", "ampa", 0.25, 12.0),
+    ("Isocortex.L5B.E", "STR.FSI", "ampa", 0.25, 12.0),
+    ("Isocortex.L5B.E", "STN", "ampa", 0.25, 2.5),
+    ("Isocortex.L5B.E", "STN", "nmda", 0.00625, 2.5),
+)
+
+
+def cbgc_spec(
+    atlas: Any,
+    *,
+    fraction: float = 0.005,
+    bg_scale: float = 0.002,
+    seed: int = 0,
+    regions: tuple[str, ...] = MOTOR_LOOP,
+    **brain_options: Any,
+) -> tuple[NetworkSpec, Any]:
+    """The cbgc network and the brain's layout (module docstring)."""
+    brain, layout = brain_spec(atlas, regions, fraction=fraction, seed=seed, **brain_options)
+    bg = basal_ganglia_spec(bg_scale)
+    names = {p.name for p in brain.populations}
+    for need in ("Isocortex.L5A.E", "Isocortex.L5B.E", "TH.TC"):
+        if need not in names:
+            raise SpecError(f"cbgc needs {need} in the brain; regions {regions} lack it.")
+    # inputs per post population and receptor from the joining pathways: the background
+    # generator of that receptor loses in-degree x ASSUMED_L5_HZ
+    k_in: dict[tuple[str, str], int] = {}
+    projections = []
+    for pre, post, rec, w, delay in CBGC_PATHWAYS:
+        # AMPA and NMDA of a pathway come from the same presynaptic cells: count them once
+        k_in[(post, rec)] = k_in.get((post, rec), 0) + K_CORTEX // 2
+        projections.append(
+            Projection(
+                pre=pre,
+                post=post,
+                rule=FixedIndegree(K_CORTEX // 2),
+                weight=w,
+                delay=Normal(delay, 0.1 * delay, low=0.1),
+                receptor=rec,
+            )
+        )
+    tc = next(p for p in brain.populations if p.name == "TH.TC")
+    per_mv, _ = psc_per_mv(tc.model, "in")
+    projections.append(
+        Projection(
+            pre="SNr",
+            post="TH.TC",
+            rule=FixedIndegree(K_NIGROTHALAMIC),
+            weight=Normal(-1.0 * per_mv, 0.1 * per_mv, high=0.0),
+            delay=Normal(2.0, 0.2, low=0.1),
+            receptor="in",
+        )
+    )
+    stimuli = []
+    for st in bg.stimuli:
+        k = k_in.get((st.target, st.receptor), 0)
+        if k and isinstance(st, PoissonInput):
+            st = dataclasses.replace(st, rate=max(st.rate - k * ASSUMED_L5_HZ, 0.0))
+        stimuli.append(st)
+    spec = NetworkSpec(
+        populations=brain.populations + bg.populations,
+        projections=brain.projections + bg.projections + tuple(projections),
+        stimuli=brain.stimuli + tuple(stimuli),
+        name=f"cbgc(fraction={fraction:g}, bg_scale={bg_scale:g})",
+        meta={**brain.meta, "model": "cbgc", "bg_scale": bg_scale},
+    )
+    return spec, layout
