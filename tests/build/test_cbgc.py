@@ -37,6 +37,6 @@ def test_joining_pathways_have_their_indegrees(built):
 def test_background_makes_room_for_the_modelled_cortex(built):
     spec, _ = built
     rate = {(s.target, s.receptor): s.rate for s in spec.stimuli if s.target == "STR.D1"}
-    base = dict(((p, r), rate0) for p, rate0, recs in BACKGROUND for r, _ in recs)
+    base = {(p, r): rate0 for p, rate0, recs in BACKGROUND for r, _ in recs}
     expect = base[("STR.D1", "ampa")] * BACKGROUND_GAIN["STR.D1"] - K_CORTEX * ASSUMED_L5_HZ
     assert rate[("STR.D1", "ampa")] == pytest.approx(expect)
