@@ -10,9 +10,10 @@ Kotaleski 2016), joined by the pathways below. Pathways and their sources:
   cerebello-thalamo-cortical (CN -> VAL/VM -> cortex): the brain builder's connectome wiring.
 * direct / indirect: L5 (A and B) pyramidal cells -> D1 / D2 MSNs and FSIs (corticostriatal
   cells are L5 IT and PT cells; Shepherd 2013, Nat Rev Neurosci 14:278), AMPA (+NMDA) with the
-  weights of bgmodel's cortical generators (MODEL_SPEC §3.3), in-degree :data:`K_CORTEX`.
+  weights of bgmodel's cortical generators (MODEL_SPEC §3.3), mean in-degree :data:`K_CORTEX`
+  shared between the modelled areas by their Knox projection density into CP.
 * hyperdirect: L5B (PT) -> STN (Nambu et al. 2002, Neurosci Res 43:111), bgmodel's CTX->STN
-  weights, delay 2.5 ms (§3.3).
+  weights, delay 2.5 ms (§3.3), areas weighted by their Knox projection density into STN.
 * nigro-thalamic: SNr -> VAL/VM TC cells, GABAergic (Deniau & Chevalier 1985, Brain Res
   334:227), in-degree :data:`K_NIGROTHALAMIC` [N], PSP -1 mV [N].
 
@@ -26,11 +27,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from zentai.build.basal_ganglia import basal_ganglia_spec
 from zentai.build.brain import brain_spec
 from zentai.build.cortex import psc_per_mv
 from zentai.build.spec import NetworkSpec, Projection
 from zentai.connectome import FixedIndegree, Normal
+from zentai.connectome.rules import GroupBernoulli
 from zentai.errors import SpecError
 from zentai.stim import PoissonInput
 
@@ -59,6 +63,26 @@ CBGC_PATHWAYS = (
 )
 
 
+#: the CCF target region of each BG population's cortical input
+_TARGET_REGION = {"STR.D1": "CP", "STR.D2": "CP", "STR.FSI": "CP", "STN": "STN"}
+
+
+def _area_weighted(layout, pre, n_post, k, connectome, cortical, post):
+    """A rule giving each ``post`` cell ``k`` inputs on average from ``pre``, shared between
+    cortical areas in proportion to the connectome's projection density into the target
+    region times the area's cell count: p[a] = k W(a, R) / sum_b N_b W(b, R)."""
+    areas = layout.areas
+    groups = np.asarray(layout.area[pre], dtype=np.int64).copy()
+    region = _TARGET_REGION[post]
+    w = np.array([connectome.weight(a, region) if a in cortical else 0.0 for a in areas])
+    n = np.bincount(groups[groups >= 0], minlength=len(areas))
+    total = float((n * w).sum())
+    if total <= 0:
+        raise SpecError(f"cbgc: no modelled cortical area projects to {region} in the connectome.")
+    p = np.minimum(k * w / total, 1.0)[:, None]
+    return GroupBernoulli(p=p, pre_groups=groups, post_groups=np.zeros(n_post, dtype=np.int64))
+
+
 def cbgc_spec(
     atlas: Any,
     *,
@@ -66,27 +90,38 @@ def cbgc_spec(
     bg_scale: float = 0.002,
     seed: int = 0,
     regions: tuple[str, ...] = MOTOR_LOOP,
+    connectome: Any = None,
     **brain_options: Any,
 ) -> tuple[NetworkSpec, Any]:
-    """The cbgc network and the brain's layout (module docstring)."""
-    brain, layout = brain_spec(atlas, regions, fraction=fraction, seed=seed, **brain_options)
+    """The cbgc network and the brain's layout (module docstring). ``regions`` may add
+    cortical areas (e.g. sensory and visual areas for scan-opto); their L5 cells reach the
+    striatum and STN in proportion to the connectome (Knox et al. 2019 by default)."""
+    brain, layout = brain_spec(
+        atlas, regions, fraction=fraction, seed=seed, connectome=connectome, **brain_options
+    )
     bg = basal_ganglia_spec(bg_scale)
     names = {p.name for p in brain.populations}
     for need in ("Isocortex.L5A.E", "Isocortex.L5B.E", "TH.TC"):
         if need not in names:
             raise SpecError(f"cbgc needs {need} in the brain; regions {regions} lack it.")
+    if connectome is None:
+        from zentai.connectome.allen import load_knox2019
+
+        connectome = load_knox2019(atlas=atlas)
+    cortical = set(layout.kinds.cortex)
     # inputs per post population and receptor from the joining pathways: the background
     # generator of that receptor loses in-degree x ASSUMED_L5_HZ
     k_in: dict[tuple[str, str], int] = {}
     projections = []
+    sizes = {p.name: p.size for p in bg.populations}
     for pre, post, rec, w, delay in CBGC_PATHWAYS:
-        # AMPA and NMDA of a pathway come from the same presynaptic cells: count them once
-        k_in[(post, rec)] = k_in.get((post, rec), 0) + K_CORTEX // 2
+        k = K_CORTEX // 2
+        k_in[(post, rec)] = k_in.get((post, rec), 0) + k
         projections.append(
             Projection(
                 pre=pre,
                 post=post,
-                rule=FixedIndegree(K_CORTEX // 2),
+                rule=_area_weighted(layout, pre, sizes[post], k, connectome, cortical, post),
                 weight=w,
                 delay=Normal(delay, 0.1 * delay, low=0.1),
                 receptor=rec,
