@@ -20,7 +20,8 @@ Depth
 Normal
     The normalised gradient of phi (central differences inside the mask, the face value at
     Dirichlet faces, zero flux at Neumann faces); it points from the pia towards the white
-    matter. Where the gradient vanishes the mean normal of the face neighbours is used.
+    matter. Where the gradient vanishes the mean normal of the face neighbours is used, and
+    where that vanishes too, the normal of the nearest voxel that has one.
 Layers
     From the CCF labels: a label whose name ends in ``1``, ``2/3`` (or ``2``, ``3``), ``4``,
     ``5``, ``6a``, ``6b``. L5 is split at the mid-depth of L5 *of its neighbourhood*: a voxel
@@ -73,7 +74,7 @@ LAYERS = ("L1", "L2/3", "L4", "L5A", "L5B", "L6a", "L6b")
 CCF_LAYERS = ("L1", "L2/3", "L4", "L5", "L6a", "L6b")
 _SUFFIX = {"1": 0, "2/3": 1, "2": 1, "3": 1, "4": 2, "5": 3, "6a": 4, "6b": 5}
 _SUFFIX_RE = re.compile(r"(2/3|6a|6b|1|2|3|4|5)$")
-_VERSION = 1
+_VERSION = 2  # bump when a cached result changes (normal fallback)
 
 
 @dataclass(frozen=True, eq=False)
@@ -427,6 +428,13 @@ def _unit_normals(index: np.ndarray, grad: np.ndarray) -> np.ndarray:
             good |= fill
             if good.all():
                 break
+    if (~good).any() and good.any():
+        # voxels no face neighbour could fill (isolated, or opposing normals cancelling, as
+        # one voxel of VISam at 100 µm): the normal of the nearest voxel that has one
+        from scipy.spatial import cKDTree
+
+        _, near = cKDTree(index[good]).query(index[~good])
+        normal[~good] = normal[good][near]
     return normal
 
 

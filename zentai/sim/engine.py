@@ -1268,10 +1268,11 @@ class Simulator:
             self.wall_s = self.wall_s + time.perf_counter() - t_wall
 
     # ================================================================== results
-    def population_counts(self) -> np.ndarray:
+    def population_counts(self, per_step: bool = False) -> np.ndarray:
         """Spikes per member and population, (B, populations of the PopulationRate recorder,
         in its order), since the previous call (or the start), and forget them: the read-out of
-        a closed loop (brain -> body) window by window."""
+        a closed loop (brain -> body) window by window. ``per_step``: (steps, B, populations)
+        instead of the sums."""
         if self._rate is None:
             raise SpecError(
                 "population_counts needs a PopulationRate recorder in the spec "
@@ -1280,6 +1281,14 @@ class Simulator:
         self._flush()
         pops = self._rate.populations or self.spec.population_names
         cols = [self._pop_index[p] for p in pops]
+        if per_step:
+            steps = (
+                np.concatenate(self._rate_chunks)
+                if self._rate_chunks
+                else np.zeros((0, self.B, self._n_pops), np.int32)
+            )
+            self._rate_chunks = []
+            return steps[:, :, cols]
         total = np.zeros((self.B, self._n_pops), dtype=np.int64)
         for c in self._rate_chunks:
             total += c.sum(axis=0)
