@@ -5,7 +5,14 @@ import pytest
 
 import zentai as zt
 from zentai.build.basal_ganglia import BACKGROUND, BACKGROUND_GAIN
-from zentai.build.cbgc import ASSUMED_L5_HZ, CBGC_PATHWAYS, K_CORTEX, K_NIGROTHALAMIC, cbgc_spec
+from zentai.build.cbgc import (
+    ASSUMED_L5_HZ,
+    CBGC_PATHWAYS,
+    CORTEX_SHARE,
+    K_CORTEX,
+    K_NIGROTHALAMIC,
+    cbgc_spec,
+)
 
 from .test_basal_ganglia import indegrees
 
@@ -23,7 +30,7 @@ def test_joining_pathways_have_their_indegrees(built):
     """Cortical pathways: K/2 inputs per target cell on average from each L5 population
     (binomial: mean within 4 standard errors); nigro-thalamic: exactly K per TC cell."""
     _, net = built
-    for pre, post, rec, _, _ in CBGC_PATHWAYS:
+    for pre, post, rec, _ in CBGC_PATHWAYS:
         k = indegrees(net, pre, post, rec)
         se = np.sqrt(K_CORTEX / 2 / k.size)
         assert abs(k.mean() - K_CORTEX / 2) < 4 * se + 0.05, (pre, post, rec, k.mean())
@@ -36,9 +43,15 @@ def test_joining_pathways_have_their_indegrees(built):
     assert ("CBN.E", "TH.TC") in pairs
 
 
-def test_background_makes_room_for_the_modelled_cortex(built):
+def test_mean_cortical_drive_is_kept(built):
+    """Modelled L5 inputs at ASSUMED_L5_HZ plus the reduced generator give bgmodel's drive."""
     spec, _ = built
-    rate = {(s.target, s.receptor): s.rate for s in spec.stimuli if s.target == "STR.D1"}
-    base = {(p, r): rate0 for p, rate0, recs in BACKGROUND for r, _ in recs}
-    expect = base[("STR.D1", "ampa")] * BACKGROUND_GAIN["STR.D1"] - K_CORTEX * ASSUMED_L5_HZ
-    assert rate[("STR.D1", "ampa")] == pytest.approx(expect)
+    gen = {(s.target, s.receptor): s for s in spec.stimuli if s.target == "STR.D1"}
+    base = {(p, r): (rate0, w) for p, rate0, recs in BACKGROUND for r, w in recs}
+    rate0, w0 = base[("STR.D1", "ampa")]
+    full = rate0 * BACKGROUND_GAIN["STR.D1"] * w0
+    st = gen[("STR.D1", "ampa")]
+    proj = [p for p in spec.projections if p.post == "STR.D1" and p.receptor == "ampa"]
+    modelled = sum(K_CORTEX // 2 * ASSUMED_L5_HZ * p.weight.mean for p in proj)
+    assert st.rate * st.weight + modelled == pytest.approx(full)
+    assert modelled == pytest.approx(CORTEX_SHARE * full)

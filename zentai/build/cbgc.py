@@ -17,9 +17,10 @@ Kotaleski 2016), joined by the pathways below. Pathways and their sources:
 * nigro-thalamic: SNr -> VAL/VM TC cells, GABAergic (Deniau & Chevalier 1985, Brain Res
   334:227), in-degree :data:`K_NIGROTHALAMIC` [N], PSP -1 mV [N].
 
-The modelled cortical input replaces part of bgmodel's cortical background generator: each
-generator's rate is lowered by in-degree x :data:`ASSUMED_L5_HZ`, so the mean drive at rest is
-bgmodel's.
+The modelled cortical input replaces part of bgmodel's cortical background generator: the L5
+inputs carry :data:`CORTEX_SHARE` of each receptor's mean cortical drive (rate x weight) at
+:data:`ASSUMED_L5_HZ`, the generator the rest, so the mean drive at rest is bgmodel's while a
+cortical pulse reaches the striatum and STN through the modelled cells.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ from zentai.connectome.rules import GroupBernoulli
 from zentai.errors import SpecError
 from zentai.stim import PoissonInput
 
-__all__ = ["ASSUMED_L5_HZ", "CBGC_PATHWAYS", "K_CORTEX", "K_NIGROTHALAMIC", "cbgc_spec"]
+__all__ = [
+    "ASSUMED_L5_HZ",
+    "CBGC_PATHWAYS",
+    "CORTEX_SHARE",
+    "K_CORTEX",
+    "K_NIGROTHALAMIC",
+    "cbgc_spec",
+]
 
 MOTOR_LOOP = ("MOp", "MOs", "VAL", "VM", "PG", "SIM", "IP", "DN")
 #: modelled cortical inputs per striatal / STN cell [N] (the rest stays background)
@@ -48,19 +56,23 @@ K_NIGROTHALAMIC = 10
 #: assumed spontaneous rate of the modelled L5 cells (Hz), for the background compensation
 ASSUMED_L5_HZ = 5.0
 
-#: (pre, post, receptor, weight nS or PSP mV, delay ms, in-degree) of the joining pathways
+#: (pre, post, receptor, delay ms) of the cortical pathways into the basal ganglia; delays of
+#: bgmodel's CTX->STR (12 ms) and CTX->STN (2.5 ms) connections (MODEL_SPEC §3.3)
 CBGC_PATHWAYS = (
-    ("Isocortex.L5A.E", "STR.D1", "ampa", 0.5, 12.0),
-    ("Isocortex.L5A.E", "STR.D1", "nmda", 0.11, 12.0),
-    ("Isocortex.L5B.E", "STR.D1", "ampa", 0.5, 12.0),
-    ("Isocortex.L5B.E", "STR.D1", "nmda", 0.11, 12.0),
-    ("Isocortex.L5A.E", "STR.D2", "ampa", 0.41, 12.0),
-    ("Isocortex.L5B.E", "STR.D2", "ampa", 0.41, 12.0),
-    ("Isocortex.L5A.E", "STR.FSI", "ampa", 0.25, 12.0),
-    ("Isocortex.L5B.E", "STR.FSI", "ampa", 0.25, 12.0),
-    ("Isocortex.L5B.E", "STN", "ampa", 0.25, 2.5),
-    ("Isocortex.L5B.E", "STN", "nmda", 0.00625, 2.5),
+    ("Isocortex.L5A.E", "STR.D1", "ampa", 12.0),
+    ("Isocortex.L5A.E", "STR.D1", "nmda", 12.0),
+    ("Isocortex.L5B.E", "STR.D1", "ampa", 12.0),
+    ("Isocortex.L5B.E", "STR.D1", "nmda", 12.0),
+    ("Isocortex.L5A.E", "STR.D2", "ampa", 12.0),
+    ("Isocortex.L5B.E", "STR.D2", "ampa", 12.0),
+    ("Isocortex.L5A.E", "STR.FSI", "ampa", 12.0),
+    ("Isocortex.L5B.E", "STR.FSI", "ampa", 12.0),
+    ("Isocortex.L5B.E", "STN", "ampa", 2.5),
+    ("Isocortex.L5B.E", "STN", "nmda", 2.5),
 )
+#: share of bgmodel's cortical drive (rate x weight of its background generator, per receptor)
+#: carried by the modelled L5 cells at their assumed rate; the generator keeps the rest [N]
+CORTEX_SHARE = 0.5
 
 
 #: the CCF target region of each BG population's cortical input
@@ -109,19 +121,28 @@ def cbgc_spec(
 
         connectome = load_knox2019(atlas=atlas)
     cortical = set(layout.kinds.cortex)
-    # inputs per post population and receptor from the joining pathways: the background
-    # generator of that receptor loses in-degree x ASSUMED_L5_HZ
+    # the modelled cortex carries CORTEX_SHARE of each receptor's cortical drive: per input
+    # w = share x rate_bg x w_bg / (inputs x ASSUMED_L5_HZ); the generator keeps the rest
+    bg_drive = {
+        (st.target, st.receptor): (st.rate, st.weight)
+        for st in bg.stimuli
+        if isinstance(st, PoissonInput)
+    }
     k_in: dict[tuple[str, str], int] = {}
+    for _, post, rec, _ in CBGC_PATHWAYS:
+        k_in[(post, rec)] = k_in.get((post, rec), 0) + K_CORTEX // 2
     projections = []
     sizes = {p.name: p.size for p in bg.populations}
-    for pre, post, rec, w, delay in CBGC_PATHWAYS:
-        k = K_CORTEX // 2
-        k_in[(post, rec)] = k_in.get((post, rec), 0) + k
+    for pre, post, rec, delay in CBGC_PATHWAYS:
+        rate, w_bg = bg_drive[(post, rec)]
+        w = CORTEX_SHARE * rate * w_bg / (k_in[(post, rec)] * ASSUMED_L5_HZ)
         projections.append(
             Projection(
                 pre=pre,
                 post=post,
-                rule=_area_weighted(layout, pre, sizes[post], k, connectome, cortical, post),
+                rule=_area_weighted(
+                    layout, pre, sizes[post], K_CORTEX // 2, connectome, cortical, post
+                ),
                 weight=w,
                 delay=Normal(delay, 0.1 * delay, low=0.1),
                 receptor=rec,
@@ -141,9 +162,8 @@ def cbgc_spec(
     )
     stimuli = []
     for st in bg.stimuli:
-        k = k_in.get((st.target, st.receptor), 0)
-        if k and isinstance(st, PoissonInput):
-            st = dataclasses.replace(st, rate=max(st.rate - k * ASSUMED_L5_HZ, 0.0))
+        if (st.target, st.receptor) in k_in and isinstance(st, PoissonInput):
+            st = dataclasses.replace(st, rate=st.rate * (1.0 - CORTEX_SHARE))
         stimuli.append(st)
     spec = NetworkSpec(
         populations=brain.populations + bg.populations,

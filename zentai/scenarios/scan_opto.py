@@ -76,7 +76,9 @@ def scan_opto(
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     atlas = zt.atlas.load("allen_mouse_100um")
-    spec, layout = cbgc_spec(atlas, fraction=fraction, bg_scale=bg_scale, seed=seed, regions=regions)
+    spec, layout = cbgc_spec(
+        atlas, fraction=fraction, bg_scale=bg_scale, seed=seed, regions=regions
+    )
     recorded = [p for p in RECORDED.values() if p in {q.name for q in spec.populations}]
     spec = dataclasses.replace(spec, recorders=(PopulationRate(populations=tuple(recorded)),))
     net = zt.build.network(spec, seed=seed)
@@ -138,9 +140,8 @@ def scan_opto(
             win_s = (light_ms + response_ms) * 1e-3
             r_base = base[:, :, j].sum(axis=0) / (n * baseline_ms * 1e-3)
             r_ev = ev[:, :, j].sum(axis=0) / (n * win_s)
-            kern = np.ones(n_win)
-            sb = np.apply_along_axis(lambda x: np.convolve(x, kern, "valid"), 0, base[:, :, j])
-            se = np.apply_along_axis(lambda x: np.convolve(x, kern, "valid"), 0, ev[:, :, j])
+            sb = _window_sums(base[:, :, j], n_win)
+            se = _window_sums(ev[:, :, j], n_win)
             thr = sb.mean(axis=0) + 4 * sb.std(axis=0) + 1.0
             for b, k in enumerate(idx):
                 resp[j, k] = r_ev[b] - r_base[b]
@@ -201,6 +202,12 @@ def scan_opto(
     _plot(out / "maps.png", resp, lat, list(groups), grid, ap, ml)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def _window_sums(counts: np.ndarray, n: int) -> np.ndarray:
+    """Sums of ``n`` consecutive steps, (steps - n + 1, members)."""
+    c = np.cumsum(np.vstack([np.zeros((1, counts.shape[1])), counts]), axis=0)
+    return c[n:] - c[:-n]
 
 
 def _plot(path, resp, lat, names, grid, ap, ml) -> None:
