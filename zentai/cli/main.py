@@ -25,6 +25,8 @@ __all__ = ["BUILTIN_MODELS", "main"]
 BUILTIN_MODELS = ("microcircuit",)
 #: scenarios of the body (zentai.body.scenarios)
 BODY_SCENARIOS = ("cpg-walk", "brain-forelimb")
+#: scenarios of the cortex-basal ganglia-cerebellum model (zentai.scenarios.cbgc, scan_opto)
+CBGC_SCENARIOS = ("cbgc-pulse", "scan-opto")
 DEFAULTS: dict[str, Any] = {
     "duration": 1.0,  # s
     "warmup": 0.5,  # s
@@ -277,6 +279,33 @@ def cmd_body(args: argparse.Namespace) -> int:
     return _print_checks(s, args.out)
 
 
+def cmd_cbgc(args: argparse.Namespace) -> int:
+    """``zentai run cbgc-pulse`` and ``zentai run scan-opto``."""
+    w = sys.stdout.write
+    frac = {} if args.fraction is None else {"fraction": args.fraction}
+    progress = not args.no_progress
+    if args.model == "cbgc-pulse":
+        from zentai.scenarios.cbgc import cbgc_pulse
+
+        s = cbgc_pulse(args.out, seed=args.seed or 0, progress=progress, **frac)
+        w(f"cbgc-pulse: {s['trials']} trials, {s['n_stimulated']} MOp L5 cells pulsed; "
+          f"build {s['build_s']:.0f} s, simulation {s['sim_s']:.0f} s\n")  # fmt: skip
+        for g in ("snr_phases", "cn_phases"):
+            ph = ", ".join(
+                f"{p['sign']}{p['latency_ms']:g} ms ({p['duration_ms']:g} ms)" for p in s[g]
+            )
+            w(f"  {g[:-7].upper():>3}: {ph or 'no response'}\n")
+        return _print_checks(s, args.out)
+    from zentai.scenarios.scan_opto import scan_opto
+
+    s = scan_opto(args.out, seed=args.seed or 0, progress=progress, **frac)
+    w(f"scan-opto: {s['completed']}/{s['n_sites']} sites in {s['total_s']:.0f} s\n")
+    for g, r in s["responses"].items():
+        w(f"  {g:>3}: motor sites {r['motor_sites_hz']:+.2f} Hz, visual sites "
+          f"{r['visual_sites_hz']:+.2f} Hz\n")  # fmt: skip
+    return _print_checks(s, args.out)
+
+
 def _print_checks(summary: dict, out: str) -> int:
     for name, c in summary["checks"].items():
         sys.stdout.write(f"  {'pass' if c['pass'] else 'FAIL'}  {name}\n")
@@ -344,6 +373,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``zentai run``: build, simulate, write spikes.h5, raster.png, spec.toml, summary.json."""
     if args.model in BODY_SCENARIOS:
         return cmd_body(args)
+    if args.model in CBGC_SCENARIOS:
+        return cmd_cbgc(args)
     if _is_scenario(args.model):
         return cmd_scenario(args)
     import torch
@@ -498,13 +529,15 @@ def build_parser() -> argparse.ArgumentParser:
             "summary.json into --out. Rates and CVs are computed after the warm-up. Options given "
             "here override a spec file's [run] table. A scenario (m1-gamma, or a TOML file with "
             "a [scenario] table; see zentai.scenarios) writes spikes.h5, psd.png, phases.png and "
-            "summary.json instead."
+            "summary.json instead. Body and cbgc scenarios: cpg-walk, brain-forelimb, "
+            "cbgc-pulse, scan-opto (each writes summary.json with its checks, and figures)."
         ),
     )
     run.add_argument(
         "model",
-        help="built-in model name (microcircuit), scenario name (m1-gamma), or path to a "
-        "spec.toml or scenario TOML",
+        help="built-in model name (microcircuit), scenario name (m1-gamma, motor-loop, "
+        "somatotopy, cpg-walk, brain-forelimb, cbgc-pulse, scan-opto), or path to a spec.toml "
+        "or scenario TOML",
     )
     run.add_argument(
         "--scale", type=float, metavar="S", help="fraction of neurons, in (0, 1] (default 0.1)"
