@@ -33,6 +33,7 @@ GROUPS = {
     "GPe": ("GPe.TI", "GPe.TA"),
     "PG": ("P.PG",),
     "PC": ("CB.PC",),
+    "L5B": ("Isocortex.L5B.E",),
 }
 
 
