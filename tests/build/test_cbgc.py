@@ -54,4 +54,4 @@ def test_mean_cortical_drive_is_kept(built):
     proj = [p for p in spec.projections if p.post == "STR.D1" and p.receptor == "ampa"]
     modelled = sum(K_CORTEX // 2 * ASSUMED_L5_HZ * p.weight.mean for p in proj)
     assert st.rate * st.weight + modelled == pytest.approx(full)
-    assert modelled == pytest.approx(CORTEX_SHARE * full)
+    assert modelled == pytest.approx(CORTEX_SHARE["STR.D1"] * full)

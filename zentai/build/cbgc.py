@@ -18,7 +18,7 @@ Kotaleski 2016), joined by the pathways below. Pathways and their sources:
   334:227), in-degree :data:`K_NIGROTHALAMIC` [N], PSP -1 mV [N].
 
 The modelled cortical input replaces part of bgmodel's cortical background generator: the L5
-inputs carry :data:`CORTEX_SHARE` of each receptor's mean cortical drive (rate x weight) at
+inputs carry :data:`CORTEX_SHARE` (per target) of each receptor's mean cortical drive (rate x weight) at
 :data:`ASSUMED_L5_HZ`, the generator the rest, so the mean drive at rest is bgmodel's while a
 cortical pulse reaches the striatum and STN through the modelled cells.
 """
@@ -71,8 +71,10 @@ CBGC_PATHWAYS = (
     ("Isocortex.L5B.E", "STN", "nmda", 2.5),
 )
 #: share of bgmodel's cortical drive (rate x weight of its background generator, per receptor)
-#: carried by the modelled L5 cells at their assumed rate; the generator keeps the rest [N]
-CORTEX_SHARE = 0.5
+#: carried by the modelled L5 cells at their assumed rate, per target; the generator keeps the
+#: rest [N]. The STN's comes all from the modelled L5B: with half, a pulse of MOp L5B did not
+#: move the STN before the indirect pathway did (~16 ms; measured), and no early SNr excitation
+CORTEX_SHARE = {"STR.D1": 0.5, "STR.D2": 0.5, "STR.FSI": 0.5, "STN": 1.0}
 
 
 #: the CCF target region of each BG population's cortical input
@@ -135,7 +137,7 @@ def cbgc_spec(
     sizes = {p.name: p.size for p in bg.populations}
     for pre, post, rec, delay in CBGC_PATHWAYS:
         rate, w_bg = bg_drive[(post, rec)]
-        w = CORTEX_SHARE * rate * w_bg / (k_in[(post, rec)] * ASSUMED_L5_HZ)
+        w = CORTEX_SHARE[post] * rate * w_bg / (k_in[(post, rec)] * ASSUMED_L5_HZ)
         projections.append(
             Projection(
                 pre=pre,
@@ -163,7 +165,7 @@ def cbgc_spec(
     stimuli = []
     for st in bg.stimuli:
         if (st.target, st.receptor) in k_in and isinstance(st, PoissonInput):
-            st = dataclasses.replace(st, rate=st.rate * (1.0 - CORTEX_SHARE))
+            st = dataclasses.replace(st, rate=st.rate * (1.0 - CORTEX_SHARE[st.target]))
         stimuli.append(st)
     spec = NetworkSpec(
         populations=brain.populations + bg.populations,
