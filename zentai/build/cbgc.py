@@ -18,9 +18,9 @@ Kotaleski 2016), joined by the pathways below. Pathways and their sources:
   334:227), in-degree :data:`K_NIGROTHALAMIC` [N], PSP -1 mV [N].
 
 The modelled cortical input replaces part of bgmodel's cortical background generator: the L5
-inputs carry :data:`CORTEX_SHARE` (per target) of each receptor's mean cortical drive (rate x weight) at
-:data:`ASSUMED_L5_HZ`, the generator the rest, so the mean drive at rest is bgmodel's while a
-cortical pulse reaches the striatum and STN through the modelled cells.
+inputs carry :data:`CORTEX_SHARE` (per target) of each receptor's mean cortical drive
+(rate x weight) at :data:`ASSUMED_L5_HZ`, the generator the rest, so the mean drive at rest is
+bgmodel's while a cortical pulse reaches the striatum and STN through the modelled cells.
 """
 
 from __future__ import annotations
