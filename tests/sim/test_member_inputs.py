@@ -140,3 +140,21 @@ def test_bad_member_values_are_refused():
         sim.set_input_gain("E", "nmda", 1.0)
     with pytest.raises(SpecError, match="finite"):
         sim.set_input_gain("E", "ex", [np.nan, 1.0])
+
+
+def test_get_param_returns_what_the_engine_uses_and_set_param_round_trips():
+    """get_param gives the engine's value (constant DC folded into i_e by the builder shows
+    there); writing it back changes nothing."""
+    from zentai.stim import DC
+
+    spec = _mixed_spec()
+    spec = dataclasses.replace(spec, stimuli=(*spec.stimuli, DC(target="E", amplitude=75.0)))
+    net = zt.build.network(spec, seed=2)
+    a = zt.sim.Simulator(net, n_ensembles=2, seed=1, backend="torch")
+    ie = a.get_param("E", "i_e")
+    assert ie.shape == (1, 120)
+    a.set_param("E", "i_e", ie.numpy())
+    b = zt.sim.Simulator(net, n_ensembles=2, seed=1, backend="torch")
+    _assert_same(a.run(80.0, progress=False), b.run(80.0, progress=False))
+    with pytest.raises(SpecError, match="no parameter 'i_x'"):
+        a.get_param("E", "i_x")

@@ -107,6 +107,8 @@ def scan_opto(
     n_sites = len(sites)
     B = min(batch, n_sites)
     sim = zt.sim.Simulator(net, n_ensembles=B, seed=seed)
+    # each cell's bias as the engine has it (the builder folds constant currents into i_e)
+    base_ie = {name: sim.get_param(name, "i_e").numpy() for name, *_ in cells}
     dt = sim.dt
     sim.run(200.0, progress=False)  # settle
     sim.population_counts()
@@ -125,11 +127,12 @@ def scan_opto(
             currents[name] = cur
         sim.run(baseline_ms, progress=False)
         base = sim.population_counts(per_step=True).astype(np.float64)  # (steps, B, P)
+        # the photocurrent adds to each cell's own bias current, which is restored after
         for name, cur in currents.items():
-            sim.set_param(name, "i_e", cur)
+            sim.set_param(name, "i_e", base_ie[name] + cur)
         sim.run(light_ms, progress=False)
         for name in currents:
-            sim.set_param(name, "i_e", 0.0)
+            sim.set_param(name, "i_e", base_ie[name])
         sim.run(response_ms, progress=False)
         ev = sim.population_counts(per_step=True).astype(np.float64)
         sim.run(gap_ms, progress=False)

@@ -1027,6 +1027,21 @@ class Simulator:
         view = self.get_state(population, variable)
         view[...] = torch.as_tensor(value, dtype=self.dtype, device=self.device)
 
+    def get_param(self, population: str, name: str) -> torch.Tensor:
+        """A parameter of a population as the engine uses it, (1 or B, size) (a copy).
+
+        It can differ from the model's value: the builder folds constant currents (e.g. the
+        DC that replaces background input) into ``i_e``. Add to it rather than overwrite it.
+        """
+        gi, a, b = self._locate(population)
+        d = self.dyn[gi]
+        if name not in d.params:
+            raise SpecError(f"{population!r} has no parameter {name!r}; {closest(name, d.params)}.")
+        v = d.params[name]
+        if isinstance(v, torch.Tensor):
+            return v[:, a:b].clone()
+        return torch.full((1, b - a), float(v), dtype=self.dtype, device=self.device)
+
     def set_param(self, population: str, name: str, value: Any) -> None:
         """Change a model parameter of a population, per neuron or per member.
 
