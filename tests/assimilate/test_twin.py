@@ -127,3 +127,16 @@ def test_twin_microcircuit_recovers_both_hidden_parameters(tmp_path):
         assert s["spread"][name] < 0.5 * s["prior_spread"][name]
     r = s["rmse_per_cycle"]
     assert np.mean(r[-5:]) < 0.5 * r[0]
+
+
+def test_a_spec_file_can_be_the_model(tmp_path):
+    """model.kind = "spec": any network written as TOML is assimilated the same way."""
+    import zentai as zt
+
+    path = tmp_path / "net.toml"
+    zt.io.toml.dump(zt.build.microcircuit(0.03, record=False), path)
+    text = SMALL.replace('kind = "microcircuit"\nscale = 0.02', f'kind = "spec"\nspec = "{path}"')
+    cfg = load_config(_config(tmp_path, text=text), cycles=2)
+    s = run_twin(cfg, tmp_path / "out", progress=False)
+    assert s["n_neurons"] == sum(p.size for p in zt.build.microcircuit(0.03).populations)
+    assert len(s["rmse_per_cycle"]) == 2
