@@ -148,10 +148,14 @@ def _dopamine_weight(pre: str, post: str, receptor: str) -> float:
 
 
 def tm_efficacy(U: float, tau_fac: float, tau_rec: float, rate_hz: float) -> float:
-    """Steady-state release u*x of a Tsodyks–Markram synapse driven at ``rate_hz`` (regular
+    """Steady-state release u x of a Tsodyks–Markram synapse driven at ``rate_hz`` (regular
     spikes), relative to the first spike's U: the factor that turns bgmodel's first-spike
-    efficacy into the static weight. u* = U (1 + (1-U)... solved from the map between spikes:
-    u+ = u e^{-T/tf} (1 - U) + U, x+ = 1 - (1 - x (1 - u+)) e^{-T/tr}."""
+    efficacy into the static weight.
+
+    The fixed point of the map from one spike to the next (period T; NEST ``tsodyks2``
+    order: x recovers using the previous u, then u facilitates):
+    ``u <- u e^{-T/tau_fac} (1 - U) + U``, ``x <- 1 - (1 - x (1 - u)) e^{-T/tau_rec}``.
+    """
     if not (0 < U <= 1 and tau_rec > 0 and tau_fac >= 0 and rate_hz >= 0):
         raise SpecError(f"tm_efficacy: bad parameters U={U}, tau_fac={tau_fac}, tau_rec={tau_rec}.")
     if rate_hz == 0:
