@@ -110,6 +110,10 @@ def cbgc_spec(
     """The cbgc network and the brain's layout (module docstring). ``regions`` may add
     cortical areas (e.g. sensory and visual areas for scan-opto); their L5 cells reach the
     striatum and STN in proportion to the connectome (Knox et al. 2019 by default)."""
+    if connectome is None:  # read once, for the brain's wiring and the cortico-BG inputs
+        from zentai.connectome.allen import load_knox2019
+
+        connectome = load_knox2019(atlas=atlas)
     brain, layout = brain_spec(
         atlas, regions, fraction=fraction, seed=seed, connectome=connectome, **brain_options
     )
@@ -118,10 +122,6 @@ def cbgc_spec(
     for need in ("Isocortex.L5A.E", "Isocortex.L5B.E", "TH.TC"):
         if need not in names:
             raise SpecError(f"cbgc needs {need} in the brain; regions {regions} lack it.")
-    if connectome is None:
-        from zentai.connectome.allen import load_knox2019
-
-        connectome = load_knox2019(atlas=atlas)
     cortical = set(layout.kinds.cortex)
     # the modelled cortex carries CORTEX_SHARE of each receptor's cortical drive: per input
     # w = share x rate_bg x w_bg / (inputs x ASSUMED_L5_HZ); the generator keeps the rest
