@@ -32,7 +32,6 @@ import shutil
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -191,16 +190,10 @@ class TwinConfig:
 
 
 def config_path(name_or_path: str | os.PathLike) -> Path:
-    text = str(name_or_path)
-    if text in CONFIGS:
-        return Path(str(resources.files("zentai.assimilate").joinpath("configs", CONFIGS[text])))
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    raise SpecError(
-        f"Unknown assimilation config {text!r}; {closest(text, CONFIGS)}, or the path of a "
-        "TOML file."
-    )
+    from zentai.io.packaged import builtin_or_file
+
+    files = {name: f"configs/{f}" for name, f in CONFIGS.items()}
+    return builtin_or_file(name_or_path, files, "zentai.assimilate", "assimilation config", "TOML")
 
 
 _TABLE_KEYS = {

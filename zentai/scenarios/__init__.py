@@ -68,7 +68,6 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -243,16 +242,9 @@ def _current_pa(value: Any, owner: str) -> float:
 
 def scenario_path(name_or_path: str | Path) -> Path:
     """The file of a built-in scenario name, or ``name_or_path`` itself if it is a file."""
-    text = str(name_or_path)
-    if text in SCENARIOS:
-        return Path(str(resources.files(__name__).joinpath(SCENARIOS[text])))
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    raise SpecError(
-        f"Unknown scenario {text!r}; {closest(text, SCENARIOS)}, or the path of a scenario "
-        "TOML file."
-    )
+    from zentai.io.packaged import builtin_or_file
+
+    return builtin_or_file(name_or_path, SCENARIOS, __name__, "scenario", "scenario TOML")
 
 
 def is_scenario_file(path: str | Path) -> bool:
