@@ -5,7 +5,7 @@
 # numba, xarray, tqdm, matplotlib, tifffile but not zentai's other dependencies):
 #   echo /.wheels/ >> .git/info/exclude
 #   pip download --no-deps -d .wheels pint tomli-w pynrrd openpyxl et-xmlfile flexcache \
-#       flexparser platformdirs typing-extensions
+#       flexparser platformdirs typing-extensions   (pint needs platformdirs: not on the device)
 # then call the device tool's run with carry [".wheels"] and the command
 #   bash benchmarks/gpu_check.sh
 # and a timeout_s of ~420 (the script stops its own steps before that). Results come back in
@@ -16,7 +16,7 @@ OUT="${OUT:-out/gpu}"
 mkdir -p "$OUT"
 PY=python3
 if [ -d .wheels ]; then
-    $PY -m pip install -q --no-index --find-links .wheels pint tomli-w pynrrd openpyxl \
+    $PY -m pip install -q --no-index --find-links .wheels pint tomli-w pynrrd openpyxl platformdirs \
         2>&1 | tail -2
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
