@@ -8,12 +8,19 @@ from zentai.errors import SpecError, closest
 
 __all__ = ["get_option", "set_options"]
 
-_OPTIONS: dict[str, Any] = {"progress": True, "progress_min_s": 2.0}
+# cuda_graphs: replay the Triton backend's steps from captured CUDA graphs (same results;
+# off only to compare speeds or to debug)
+_OPTIONS: dict[str, Any] = {"progress": True, "progress_min_s": 2.0, "cuda_graphs": True}
 _VALIDATORS = {
     "progress": lambda v: isinstance(v, bool),
     "progress_min_s": lambda v: isinstance(v, (int, float)) and v >= 0,
+    "cuda_graphs": lambda v: isinstance(v, bool),
 }
-_EXPECTED = {"progress": "True or False", "progress_min_s": "a number of seconds >= 0"}
+_EXPECTED = {
+    "progress": "True or False",
+    "progress_min_s": "a number of seconds >= 0",
+    "cuda_graphs": "True or False",
+}
 
 
 def get_option(name: str) -> Any:

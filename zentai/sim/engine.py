@@ -229,6 +229,8 @@ class Simulator:
                 big = self.B * network.n_synapses >= AUTO_THREADS_MIN_SYNAPSES
                 self.num_threads = cores if big else 1
             self._setup_compiled()
+        elif self.backend == "triton":
+            self._setup_triton()
         # other models on the CPU: the torch step, but its Poisson input from the compiled
         # loop's kernel (same counts; the torch step spent most of its time there, e.g.
         # torch.bucketize). backend="torch" keeps the all-tensor reference.
@@ -569,12 +571,44 @@ class Simulator:
                 )
         return None
 
+    def _triton_unsupported(self) -> str | None:
+        """Why the fused Triton step cannot run this simulation (None if it can)."""
+        from zentai.sim import gpu_kernels
+
+        if not gpu_kernels.HAVE_TRITON:
+            return "Triton is not installed (it comes with the CUDA builds of torch)"
+        if self.device.type != "cuda" and not (
+            self.device.type == "cpu" and gpu_kernels.interpreting()
+        ):
+            return (
+                f"it runs on CUDA devices (device is {self.device}; on the CPU only in Triton's "
+                f"interpreter, TRITON_INTERPRET=1)"
+            )
+        other = sorted({g.model_class.__name__ for g in self.net.groups if g.model_class is not LIF})
+        if other:
+            return f"it implements the LIF model only (this network has {other})"
+        for g in self.net.groups:
+            if any(r.is_conductance for r in g.receptors):
+                return (
+                    f"it implements current receptors only ({g.populations} have conductance "
+                    f"receptors)"
+                )
+        return None
+
     def _choose_backend(self, backend: str) -> str:
-        if backend not in ("auto", "torch", "compiled"):
+        if backend not in ("auto", "torch", "compiled", "triton"):
             raise SpecError(
-                f"Simulator.backend must be 'auto', 'torch' or 'compiled'; got {backend!r}."
+                f"Simulator.backend must be 'auto', 'torch', 'compiled' or 'triton'; "
+                f"got {backend!r}."
             )
         if backend == "torch":
+            return "torch"
+        if backend == "triton" or (backend == "auto" and self.device.type == "cuda"):
+            why = self._triton_unsupported()
+            if why is None:
+                return "triton"
+            if backend == "triton":
+                raise SpecError(f"Simulator(backend='triton') cannot run this network: {why}.")
             return "torch"
         why = self._compiled_unsupported()
         if why is None:
@@ -585,33 +619,9 @@ class Simulator:
 
     def _setup_compiled(self) -> None:
         """Prepare the compiled loop: tables, bins, and the group states moved into
-        network-wide arrays the loop indexes directly.
-
-        ``states[g]`` keeps views into them, so get_state/set_state, checkpoints (restored in
-        place) and the torch step see the same memory.
-        """
-
+        network-wide arrays the loop indexes directly (:meth:`_merge_states`)."""
         B, N, groups = self.B, self.net.n_neurons, self.net.groups
-        dt = self.dtype
-        v = torch.empty((B, N), dtype=dt)
-        u = torch.zeros((B, N), dtype=dt)  # Izhikevich recovery variable (0 for LIF)
-        refr = torch.empty((B, N), dtype=torch.int32)
-        syn = torch.empty(sum(len(g.receptors) * B * g.size for g in groups), dtype=dt)
-        soff = []
-        off = 0
-        for g, st in zip(groups, self.states):
-            a, b, n, r = g.start, g.stop, g.size, len(g.receptors)
-            v[:, a:b] = st["v"]
-            refr[:, a:b] = st["refr"]
-            view = syn[off : off + r * B * n].view(r, B, n)
-            view.copy_(st["syn"])
-            st["v"], st["refr"], st["syn"] = v[:, a:b], refr[:, a:b], view
-            if "u" in st:
-                u[:, a:b] = st["u"]
-                st["u"] = u[:, a:b]
-            soff.append(off)
-            off += r * B * n
-        self._cv, self._cu, self._crefr, self._csyn = v, u, refr, syn
+        soff = self._merge_states()
         i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
         self._cgroups = (
             i64([g.start for g in groups]),
@@ -634,14 +644,43 @@ class Simulator:
         self._csorted: bool | None = None
         self._compiled_threads(self.num_threads)
 
+    def _merge_states(self) -> list[int]:
+        """Move the groups' states into network-wide arrays on the simulator's device (v, u,
+        refr: (B, N); syn: every group's (R, B, n) block, concatenated) that the compiled and
+        Triton loops index directly; ``states[g]`` keeps views into them, so get_state,
+        set_state, checkpoints (restored in place) and the torch step see the same memory.
+        Returns each group's offset into the synaptic array."""
+        B, N, groups = self.B, self.net.n_neurons, self.net.groups
+        dt, dev = self.dtype, self.device
+        v = torch.empty((B, N), dtype=dt, device=dev)
+        u = torch.zeros((B, N), dtype=dt, device=dev)  # Izhikevich recovery variable (0 for LIF)
+        refr = torch.empty((B, N), dtype=torch.int32, device=dev)
+        syn = torch.empty(sum(len(g.receptors) * B * g.size for g in groups), dtype=dt, device=dev)
+        soff = []
+        off = 0
+        for g, st in zip(groups, self.states):
+            a, b, n, r = g.start, g.stop, g.size, len(g.receptors)
+            v[:, a:b] = st["v"]
+            refr[:, a:b] = st["refr"]
+            view = syn[off : off + r * B * n].view(r, B, n)
+            view.copy_(st["syn"])
+            st["v"], st["refr"], st["syn"] = v[:, a:b], refr[:, a:b], view
+            if "u" in st:
+                u[:, a:b] = st["u"]
+                st["u"] = u[:, a:b]
+            soff.append(off)
+            off += r * B * n
+        self._cv, self._cu, self._crefr, self._csyn = v, u, refr, syn
+        return soff
+
     def _setup_poisson_tables(self) -> None:
         """Tables of the compiled Poisson input: one row of equal length per rate (CDF + row
         index, padded above any uniform + row index; the kernel compares against whole rows),
         the counts in the state's float type, and scratch arrays for uniforms and counts."""
         rows = np.full((1, 8), 2.0)
         if self._has_poisson:
-            flat = self._p_cdf.numpy()
-            starts = self._p_tab_start.numpy()
+            flat = self._p_cdf.cpu().numpy()
+            starts = self._p_tab_start.cpu().numpy()
             lens = np.diff(np.append(starts, flat.size))
             width = -(-int(lens.max()) // 8) * 8
             rows = np.arange(len(starts), dtype=np.float64)[:, None] + 2.0 + np.zeros(width)
@@ -649,7 +688,7 @@ class Simulator:
                 rows[i, :n] = flat[a : a + n]
         m = self._p_slots.numel() if self._has_poisson else 0
         self._crows = rows
-        self._cval = np.arange(rows.shape[1] + 1).astype(self.buf.numpy().dtype)
+        self._cval = np.arange(rows.shape[1] + 1).astype(torch.empty(0, dtype=self.dtype).numpy().dtype)
         self._cxs = np.zeros(m, np.float64)
         self._ccnt = np.zeros(m, np.int64)
 
@@ -690,6 +729,10 @@ class Simulator:
         kernels: the compiled loop's (threads' order) and the torch step's (entry order)."""
         from zentai.sim import cpu_kernels
 
+        if self.backend == "triton":
+            self._setup_poisson_tables()
+            self._cpoisson = None
+            return
         if self.backend != "compiled" and self._fast_poisson is None:
             return  # the torch step draws its counts with tensor operations
         self._setup_poisson_tables()
@@ -711,7 +754,14 @@ class Simulator:
             )
 
     def _compiled_params(self) -> tuple:
-        """(P, N) parameter arrays (and the decay table) from the groups' propagators.
+        """The tables of :meth:`_param_tables` as the compiled loop's numpy arrays."""
+        t = self._param_tables()
+        names = ("e_l", "p22", "c0", "p21", "decay", "gain", "v_th", "v_reset", "ref", "izh")
+        return (*(t[k].numpy() for k in names), t["izh_code"], t["consts"].numpy())
+
+    def _param_tables(self) -> dict[str, Any]:
+        """(P, N) parameter tables (and the decay table) from the groups' propagators, on the
+        simulator's device, for the compiled and Triton loops.
 
         Each value is formed by the same expression as in :class:`LIFDynamics` and cast to
         the state type the way torch casts it, so the loop's arithmetic equals the reference.
@@ -766,44 +816,57 @@ class Simulator:
             )
             return B if B > 1 and any(per_member) else 1
 
+        dev = self.device
+
         def table(key: str, dtype: torch.dtype = dt) -> torch.Tensor:
-            out = torch.zeros((rows(key), N), dtype=dtype)
+            out = torch.zeros((rows(key), N), dtype=dtype, device=dev)
             for g, v in zip(groups, vals):
                 if key in v:
                     out[:, g.start : g.stop] = v[key]
             return out
 
         p21_rows = max([rows(f"p21_{r}") for r in range(rmax)] + [1])
-        p21 = torch.zeros((rmax, p21_rows, N), dtype=dt)
+        p21 = torch.zeros((rmax, p21_rows, N), dtype=dt, device=dev)
         for r in range(rmax):
             p21[r] = table(f"p21_{r}")
-        decay = torch.zeros((len(groups), rmax), dtype=dt)
+        decay = torch.zeros((len(groups), rmax), dtype=dt, device=dev)
         for gi, (g, d) in enumerate(zip(groups, self.dyn)):
             decay[gi, : len(g.receptors)] = d.syn_decay.reshape(-1)
         gain_rows = max([1] + [x.shape[1] for x in self._gain if x is not None])
-        gain = torch.ones((rmax, gain_rows, N), dtype=dt)
+        gain = torch.ones((rmax, gain_rows, N), dtype=dt, device=dev)
         for g, x in zip(groups, self._gain):
             if x is not None:
-                gain[: len(g.receptors), :, g.start : g.stop] = x.cpu()
+                gain[: len(g.receptors), :, g.start : g.stop] = x
         izh_rows = max(rows(k) for k in IZH_ROWS)
-        izh = torch.zeros((len(IZH_ROWS), izh_rows, N), dtype=dt)
+        izh = torch.zeros((len(IZH_ROWS), izh_rows, N), dtype=dt, device=dev)
         for r, key in enumerate(IZH_ROWS):
             izh[r] = table(key)
         consts = torch.tensor([self.dt, 1e-30, -65.0, 0.0, 1.0], dtype=dt)
-        return (
-            table("e_l").numpy(),
-            table("p22").numpy(),
-            table("c0").numpy(),
-            p21.numpy(),
-            decay.numpy(),
-            gain.numpy(),
-            table("v_th").numpy(),
-            table("v_reset").numpy(),
-            table("ref", torch.int32).numpy(),
-            izh.numpy(),
-            izh_code,
-            consts.numpy(),
-        )
+        return {
+            "e_l": table("e_l"),
+            "p22": table("p22"),
+            "c0": table("c0"),
+            "p21": p21,
+            "decay": decay,
+            "gain": gain,
+            "v_th": table("v_th"),
+            "v_reset": table("v_reset"),
+            "ref": table("ref", torch.int32),
+            "izh": izh,
+            "izh_code": izh_code,
+            "consts": consts,
+        }
+
+    def _later_changes(self, t: int, end: int) -> list[int]:
+        """Steps in (t, end) where a chunk of the compiled or Triton loop must end: a DC or
+        Poisson window changes, a SpikeTrain's events enter (at the start of a chunk), a
+        monitor records (after one)."""
+        later = [c for c in self._dc_change if t < c < end]
+        if self._has_poisson:
+            later += [c for c in self._p_change if t < c < end]
+        later += [c for c in self._train_events if t < c < end]
+        later += [(t // every + 1) * every for *_, every in self._monitors]
+        return later
 
     def _compiled_steps(self, n: int) -> None:
         """Advance ``n`` steps with the compiled loop (chunks end where inputs change)."""
@@ -827,13 +890,7 @@ class Simulator:
                     if self._has_poisson
                     else np.zeros(0, self._cval.dtype)
                 )
-            later = [c for c in self._dc_change if t < c < end]
-            if self._has_poisson:
-                later += [c for c in self._p_change if t < c < end]
-            # a SpikeTrain's events enter at the start of a call; monitors record after one
-            later += [c for c in self._train_events if t < c < end]
-            later += [(t // every + 1) * every for *_, every in self._monitors]
-            stop = min([end, *later])
+            stop = min([end, *self._later_changes(t, end)])
             ex_c, ex_w = self._compiled_train_events(t)
             ob, oi, ot = self._cout
             args = (
@@ -924,6 +981,248 @@ class Simulator:
             if b.size:
                 self._flush()
                 self._spk_chunks.append((b.astype(np.int32), i.copy(), steps.copy()))
+
+    # ================================================================== fused Triton step
+    def _setup_triton(self) -> None:
+        """Prepare the fused GPU step (:mod:`zentai.sim.gpu_kernels`): the states merged into
+        network-wide arrays, per-neuron tables of the group layout, the step counter and spike
+        list on the device, and fixed buffers for one chunk's records (fixed so that a
+        captured CUDA graph stays valid)."""
+        B, N, dev = self.B, self.net.n_neurons, self.device
+        soff = self._merge_states()
+        groups = self.net.groups
+        slot0 = torch.empty(N, dtype=torch.int64)
+        ng = torch.empty(N, dtype=torch.int64)
+        synb = torch.empty(N, dtype=torch.int64)
+        gid = torch.empty(N, dtype=torch.int32)
+        nrec = torch.empty(N, dtype=torch.int32)
+        for gi, g in enumerate(groups):
+            loc = torch.arange(g.size, dtype=torch.int64)
+            slot0[g.start : g.stop] = g.slot_offset + loc
+            ng[g.start : g.stop] = g.size
+            synb[g.start : g.stop] = soff[gi] + loc
+            gid[g.start : g.stop] = gi
+            nrec[g.start : g.stop] = len(g.receptors)
+        self._tneur = tuple(x.to(dev) for x in (slot0, ng, synb, gid, nrec))
+        self._trmax = max(len(g.receptors) for g in groups)
+        self._tA = torch.zeros(1, dtype=torch.int64, device=dev)  # the step counter: two cells,
+        self._tB = torch.zeros(1, dtype=torch.int64, device=dev)  # read one, write the other
+        self._tcnt = torch.zeros(2, dtype=torch.int32, device=dev)
+        self._tspk = torch.zeros(max(B * N, 1), dtype=torch.int64, device=dev)
+        self._ttstart = torch.zeros(1, dtype=torch.int64, device=dev)
+        self._trec_n = torch.zeros(1, dtype=torch.int32, device=dev)
+        recf = torch.ones(N, dtype=torch.int8) if self._spike_mask is None else None
+        if recf is None:
+            recf = self._spike_mask.to(torch.int8)
+        self._trecf = recf.to(dev)
+        self._n_rec = int(self._trecf.sum()) if self._record_spikes else 0
+        self._tpop = self._pop_of.to(torch.int32)
+        self._tchunk = self.nan_check_steps
+        self._trate = torch.zeros(
+            (self._tchunk, B, self._n_pops), dtype=torch.int32, device=dev
+        )
+        self._trec_cap = -1
+        self._trec_t = self._trec_i = None
+        self._tgraphs: dict[int, Any] = {}
+        self._tsteps_run = 0
+        if self._has_poisson:
+            self._setup_poisson_tables()
+        # deliver: each spike's row cut into parts of about 512 synapses (at least 1, at
+        # most 64 parts)
+        mean_row = self.net.n_synapses / max(N, 1)
+        self._tsplit = int(min(64, max(1, round(mean_row / 512))))
+        if dev.type == "cuda":
+            sms = torch.cuda.get_device_properties(dev).multi_processor_count
+            self._tgrid_d = (4 * sms,)
+            self._tblock = 256
+        else:  # the interpreter runs programs one after another: few, wide ones
+            self._tgrid_d = (2,)
+            self._tblock = 1024
+
+    def _triton_tables(self) -> None:
+        """(Re)build what changed since the last call (see :meth:`_invalidate`): parameter
+        tables, Poisson tables and weights, and the record buffer's size. Tensors a captured
+        graph reads are refilled in place when their shape is unchanged, else the graphs are
+        dropped."""
+        dev, B, N = self.device, self.B, self.net.n_neurons
+        keep = getattr(self, "_tkeep", {})
+
+        def hold(name: str, x: torch.Tensor) -> torch.Tensor:
+            old = keep.get(name)
+            if old is not None and old.shape == x.shape and old.dtype == x.dtype:
+                old.copy_(x)
+                return old
+            self._tgraphs.clear()
+            keep[name] = x.contiguous()
+            return keep[name]
+
+        self._tkeep = keep
+        rebuild = False
+        if self._cparams is None:
+            t = self._param_tables()
+            self._cparams = {k: hold(k, t[k]) for k in ("e_l", "p22", "c0", "v_th", "v_reset",
+                                                        "ref", "p21", "gain", "decay")}
+            # spikes one chunk can hold: every recorded neuron at most once per refractory
+            # period + 1 steps (a bound, so a chunk never loses a spike)
+            min_ref = int(self._cparams["ref"].min()) if self._n_rec else 0
+            per = -(-self._tchunk // (min_ref + 1))
+            cap = max(B * self._n_rec * per, 1)
+            if cap > self._trec_cap:
+                self._trec_cap = cap
+                self._trec_t = torch.zeros(cap, dtype=torch.int32, device=dev)
+                self._trec_i = torch.zeros(cap, dtype=torch.int64, device=dev)
+                self._tgraphs.clear()
+            rebuild = True
+        if self._has_poisson and self._cpoisson is None:
+            M = self._p_slots.numel()
+            # (entries per slot, S): the entries adding to each slot, in entry order
+            slots = self._p_slots.cpu()
+            order = torch.argsort(slots, stable=True)
+            ss = slots[order]
+            first = torch.searchsorted(ss, ss)  # rank of each entry among its slot's entries
+            rank = torch.arange(M) - first
+            pent = torch.full((int(rank.max()) + 1, self.S), -1, dtype=torch.int32)
+            pent[rank, ss] = order.to(torch.int32)
+            pent = pent.to(dev)
+            rows = torch.as_tensor(self._crows, dtype=torch.float64)
+            self._cpoisson = (
+                hold("pent", pent),
+                hold("ph", self._p_h.expand(B, M).contiguous()),
+                hold("ptab", self._p_tab.to(torch.int32)),
+                hold("prows", rows.reshape(-1).to(dev)),
+                rows.shape[1],
+            )
+            rebuild = True
+        if self._has_poisson and self._cpw is None:
+            self._cpw = hold("pw", self._p_w.to(self.dtype))
+            rebuild = True
+        if rebuild or not hasattr(self, "_targs_u"):
+            self._triton_args()
+
+    def _triton_args(self) -> None:
+        """Argument lists of the two kernels (everything but the step counter cells)."""
+        B, N, dev = self.B, self.net.n_neurons, self.device
+        P = self._cparams
+
+        def rs(x: torch.Tensor) -> int:  # row stride: per-member rows, or one shared row
+            return N if x.shape[-2] > 1 else 0
+
+        if self._has_poisson:
+            pent, ph, ptab, prows, L = self._cpoisson
+            M = ph.shape[1]
+            pw, rs_ptab, maxe = self._cpw, (M if ptab.shape[0] > 1 else 0), pent.shape[0]
+        else:
+            z = torch.zeros(1, dtype=torch.int32, device=dev)
+            pent, ph, ptab, prows, pw, L, M, rs_ptab, maxe = z, z.long(), z, z.double(), z, 1, 1, 0, 1
+        rate = self._trate
+        self._targs_u = (
+            self._cv, self._crefr, self._csyn, self.buf,
+            *self._tneur,
+            P["e_l"], P["p22"], P["c0"], P["v_th"], P["v_reset"], P["ref"], P["p21"],
+            P["gain"], P["decay"],
+            rs(P["e_l"]), rs(P["p22"]), rs(P["c0"]), rs(P["v_th"]), rs(P["v_reset"]),
+            rs(P["ref"]), rs(P["p21"]), rs(P["gain"]),
+            P["p21"].shape[1] * N, P["gain"].shape[1] * N,
+            pent, ph, ptab, pw, prows, rs_ptab, M,
+            self._tcnt, self._tspk,
+            self._trecf, self._trec_n, self._trec_t, self._trec_i, self._trec_cap,
+            self._tpop, rate, self._ttstart, self._n_pops,
+            N, self.S, B, self.D,
+        )
+        self._tkw_u = dict(
+            RMAX=self._trmax,
+            L=L,
+            JV=min(L, 4 if self.device.type == "cpu" else 8),
+            MAXE=maxe,
+            HAS_POISSON=self._has_poisson,
+            HAS_GAIN=any(x is not None for x in self._gain),
+            REC_SPIKES=self._record_spikes and self._n_rec > 0,
+            REC_RATE=self._rate is not None,
+            BLOCK=self._tblock,
+        )
+        self._tgrid_u = (-(-N // self._tblock), B)
+        self._targs_d = (
+            self._tcnt, self._tspk, self.indptr, self.target, self.weight, self.dsteps,
+            self.buf, N, self.S, B, self.D,
+        )
+        self._tkw_d = dict(SPLIT=self._tsplit, BLOCK=256)
+        self._tgraphs.clear()
+
+    def _triton_launch(self, k: int) -> None:
+        """Launch ``k`` steps, the first reading the counter in ``_tA``."""
+        from zentai.sim import gpu_kernels as gk
+
+        extra = {} if gk.interpreting() else {"enable_fp_fusion": False}
+        a, b = self._tA, self._tB
+        for j in range(k):
+            src, dst = (a, b) if j % 2 == 0 else (b, a)
+            gk.lif_step[self._tgrid_u](src, *self._targs_u, **self._tkw_u, **extra)
+            gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **extra)
+
+    def _triton_run(self, k: int) -> None:
+        """``k`` steps: replayed from a CUDA graph of k steps where one can be used (even k,
+        on CUDA, after the kernels were compiled by an eager launch), else launched."""
+        graphs_ok = self.device.type == "cuda" and k % 2 == 0 and self._tsteps_run > 0
+        if graphs_ok and get_option("cuda_graphs"):
+            g = self._tgraphs.get(k)
+            if g is None:
+                g = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(g):
+                    self._triton_launch(k)
+                self._tgraphs[k] = g
+                # capture records the launches without running them; the counter cell must
+                # still hold the chunk's first step
+            g.replay()
+        else:
+            self._triton_launch(k)
+        self._tsteps_run += k
+
+    def _triton_steps(self, n: int) -> None:
+        """Advance ``n`` steps with the fused step (chunks end where inputs change)."""
+        end = self.t_step + n
+        B, N = self.B, self.net.n_neurons
+        while self.t_step < end:
+            t = self.t_step
+            if t in self._dc_change:
+                self._update_dc()
+            if self._has_poisson and t in self._p_change:
+                self._update_poisson_weights()
+            self._triton_tables()
+            stop = min([end, t + self._tchunk, *self._later_changes(t, end)])
+            k = stop - t
+            for slots, w in self._train_events.get(t, ()):
+                row = self.buf[t % self.D]
+                row.index_add_(
+                    1, slots, torch.full((B, slots.numel()), w, dtype=self.dtype, device=self.device)
+                )
+            self._tA.fill_(t)
+            self._tcnt.zero_()
+            self._trec_n.zero_()
+            if self._rate is not None:
+                self._trate[:k].zero_()
+                self._ttstart.fill_(t)
+            self._triton_run(k)
+            self.t_step = stop
+            if self._rate is not None:
+                r0 = t - self._rate_t0
+                self._rate_cur[r0 : r0 + k] += self._trate[:k]
+            if self._tkw_u["REC_SPIKES"]:
+                n_rec = int(self._trec_n)
+                if n_rec > self._trec_cap:  # cannot happen: the buffer holds the bound
+                    raise SimulationError(
+                        f"internal error: {n_rec} spikes in a chunk of {k} steps exceed the "
+                        f"record buffer ({self._trec_cap}); please report."
+                    )
+                if n_rec:
+                    steps = self._trec_t[:n_rec].cpu().numpy().astype(np.int64)
+                    flat = self._trec_i[:n_rec].cpu().numpy()
+                    bb, ii = np.divmod(flat, N)
+                    order = np.lexsort((ii, bb, steps))  # atomics leave them unordered
+                    self._flush()
+                    self._spk_chunks.append(
+                        (bb[order].astype(np.int32), ii[order], steps[order])
+                    )
+            self._record_monitors(self.t_step)
 
     # ================================================================== inputs
     def _update_dc(self) -> None:
@@ -1262,6 +1561,8 @@ class Simulator:
                 k = min(chunk, n - done)
                 if self.backend == "compiled":
                     self._compiled_steps(k)
+                elif self.backend == "triton":
+                    self._triton_steps(k)
                 else:
                     for _ in range(k):
                         self._step()

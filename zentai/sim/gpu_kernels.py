@@ -1,0 +1,249 @@
+"""Fused GPU step of LIF networks (Triton): the ``"triton"`` backend of the Simulator.
+
+One step is two kernels, and the step counter lives on the device, so any number of steps can
+be launched (or captured in one CUDA graph) without the host waiting on the device:
+
+1. :func:`lif_step` — one program per (block of neurons, member): reads the ring-buffer row of
+   step t, adds the Poisson input drawn in the kernel (the reference's counter-based hash and
+   CDF tables, so the counts equal the torch path's), moves the ``iaf_psc_exp`` membrane and
+   the synaptic currents exactly as the compiled CPU loop does (:mod:`zentai.sim.cpu_kernels`),
+   applies threshold, reset and refractoriness, clears the row, and appends each spike to the
+   step's spike list (and, when recorded, to the spike record and the population counts).
+2. :func:`deliver` — a fixed grid of programs walks the spike list: each spike's CSR row is cut
+   into ``split`` parts, each part adds its weights into the buffer rows of their delays with
+   atomic adds. Every program then writes t + 1 to the other counter cell and clears the other
+   spike-list count (cells nobody reads during this kernel), which is what the next step reads.
+
+The order in which atomic adds reach one buffer cell is not fixed, so in float32 a run can
+differ from the reference (and from itself) in the last bit of a summed input, and after a few
+hundred ms in individual spikes; in float64 short runs are spike-for-spike equal (the tests
+compare both ways). The kernels also run under ``TRITON_INTERPRET=1`` on CPU tensors, which is
+how the tests check them on machines without a GPU.
+
+Arithmetic follows the reference: no fused multiply-adds (``enable_fp_fusion=False``), the
+same expression order, parameters tabulated by :meth:`Simulator._compiled_params`.
+"""
+
+from __future__ import annotations
+
+import os
+
+try:  # Triton ships with CUDA builds of torch; the CPU wheel lacks it
+    import triton
+    import triton.language as tl
+
+    HAVE_TRITON = True
+except ImportError:  # pragma: no cover - depends on the installation
+    HAVE_TRITON = False
+
+# SplitMix64 constants (as zentai.rng)
+G2 = 0xD1B54A32D192ED03
+
+
+def interpreting() -> bool:
+    """Whether Triton runs kernels in its CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+if HAVE_TRITON:
+
+    @triton.jit
+    def _mix64(x):
+        # SplitMix64 finaliser on uint64 (zentai.rng.mix64)
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EB
+        return x ^ (x >> 31)
+
+    @triton.jit
+    def lif_step(
+        t_ptr,
+        v_ptr,
+        refr_ptr,
+        syn_ptr,
+        buf_ptr,
+        slot0_ptr,
+        ng_ptr,
+        synb_ptr,
+        gid_ptr,
+        nrec_ptr,
+        e_l_ptr,
+        p22_ptr,
+        c0_ptr,
+        vth_ptr,
+        vres_ptr,
+        ref_ptr,
+        p21_ptr,
+        gain_ptr,
+        decay_ptr,
+        rs_e_l,
+        rs_p22,
+        rs_c0,
+        rs_vth,
+        rs_vres,
+        rs_ref,
+        rs_p21,
+        rs_gain,
+        rr_p21,
+        rr_gain,
+        pent_ptr,
+        ph_ptr,
+        ptab_ptr,
+        pw_ptr,
+        prows_ptr,
+        rs_ptab,
+        M,
+        cnt_ptr,
+        spk_ptr,
+        recf_ptr,
+        rec_n_ptr,
+        rec_t_ptr,
+        rec_i_ptr,
+        rec_cap,
+        pop_ptr,
+        rate_ptr,
+        tstart_ptr,
+        NP,
+        N,
+        S,
+        B,
+        D,
+        RMAX: tl.constexpr,
+        L,
+        JV: tl.constexpr,
+        MAXE: tl.constexpr,
+        HAS_POISSON: tl.constexpr,
+        HAS_GAIN: tl.constexpr,
+        REC_SPIKES: tl.constexpr,
+        REC_RATE: tl.constexpr,
+        BLOCK: tl.constexpr,
+    ):
+        t = tl.load(t_ptr)
+        b = tl.program_id(1).to(tl.int64)
+        i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        m = i < N
+        bufb = buf_ptr + (t % D) * B * S + b * S
+        slot0 = tl.load(slot0_ptr + i, mask=m, other=0)
+        ng = tl.load(ng_ptr + i, mask=m, other=0)
+        synb = tl.load(synb_ptr + i, mask=m, other=0)
+        gid = tl.load(gid_ptr + i, mask=m, other=0)
+        nrec = tl.load(nrec_ptr + i, mask=m, other=0)
+        bi = b * N + i
+        v = tl.load(v_ptr + bi, mask=m, other=0.0)
+        refr = tl.load(refr_ptr + bi, mask=m, other=0)
+        e_l = tl.load(e_l_ptr + b * rs_e_l + i, mask=m, other=0.0)
+        p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
+        c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
+        vn = (v - e_l) * p22 + c0
+        # the membrane moves with the synaptic state of step t ...
+        for r in tl.static_range(RMAX):
+            rm = m & (r < nrec)
+            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0)
+            q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
+            vn = tl.where(rm, vn + s * q, vn)
+        v = tl.where(refr <= 0, vn + e_l, v)
+        refr = tl.maximum(refr - 1, 0)
+        # ... then the synaptic state decays and takes this step's input
+        for r in tl.static_range(RMAX):
+            rm = m & (r < nrec)
+            slot = slot0 + r * ng
+            x = tl.load(bufb + slot, mask=rm, other=0.0)
+            if HAS_POISSON:
+                # the entries on this slot, in the reference's order of addition
+                for q in tl.static_range(MAXE):
+                    e = tl.load(pent_ptr + q * S + slot, mask=rm, other=-1)
+                    pm = rm & (e >= 0)
+                    e = tl.where(pm, e, 0)
+                    h = tl.load(ph_ptr + b * M + e, mask=pm, other=0).to(tl.uint64, bitcast=True)
+                    k = tl.load(ptab_ptr + b * rs_ptab + e, mask=pm, other=0)
+                    bits = _mix64(h + t.to(tl.uint64) * 0xD1B54A32D192ED03)
+                    xu = (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0) + k.to(
+                        tl.float64
+                    )
+                    # count = CDF values <= the uniform (the reference's bucketize): the first
+                    # JV compared at once, then one more while any lane is still counting
+                    c = tl.zeros_like(k)
+                    for j in tl.static_range(JV):
+                        thr = tl.load(prows_ptr + k * L + j, mask=pm, other=3.0e300)
+                        c += (thr <= xu).to(tl.int32)
+                    go = pm & (c == JV)
+                    j = tl.zeros_like(k) + JV
+                    while tl.max(go.to(tl.int32), axis=0) > 0:
+                        thr = tl.load(prows_ptr + k * L + j, mask=go & (j < L), other=3.0e300)
+                        go = go & (thr <= xu)
+                        c += go.to(tl.int32)
+                        j += 1
+                    w = tl.load(pw_ptr + e, mask=pm, other=0.0)
+                    x = tl.where(pm, x + c.to(w.dtype) * w, x)
+            if HAS_GAIN:
+                g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
+                x = x * g
+            d = tl.load(decay_ptr + gid * RMAX + r, mask=rm, other=0.0)
+            sp = syn_ptr + synb + (r * B + b) * ng
+            s = tl.load(sp, mask=rm, other=0.0)
+            tl.store(sp, s * d + x, mask=rm)
+            tl.store(bufb + slot, tl.zeros_like(x), mask=rm)
+        vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
+        fired = (v >= vth) & m
+        vres = tl.load(vres_ptr + b * rs_vres + i, mask=m, other=0.0)
+        refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
+        v = tl.where(fired, vres, v)
+        refr = tl.where(fired, refs, refr)
+        tl.store(v_ptr + bi, v, mask=m)
+        tl.store(refr_ptr + bi, refr, mask=m)
+        one = tl.full([BLOCK], 1, tl.int32)
+        pos = tl.atomic_add(cnt_ptr + (t % 2) + 0 * i, one, mask=fired)
+        tl.store(spk_ptr + pos, bi, mask=fired)
+        if REC_SPIKES:
+            keep = fired & (tl.load(recf_ptr + i, mask=m, other=0) != 0)
+            q = tl.atomic_add(rec_n_ptr + 0 * i, one, mask=keep)
+            ok = keep & (q < rec_cap)
+            tl.store(rec_t_ptr + q, tl.zeros_like(q) + t.to(tl.int32), mask=ok)
+            tl.store(rec_i_ptr + q, bi, mask=ok)
+        if REC_RATE:
+            pop = tl.load(pop_ptr + i, mask=m, other=0)
+            cell = ((t - tl.load(tstart_ptr)) * B + b) * NP + pop
+            tl.atomic_add(rate_ptr + cell, one, mask=fired)
+
+    @triton.jit
+    def deliver(
+        t_ptr,
+        t_next_ptr,
+        cnt_ptr,
+        spk_ptr,
+        indptr_ptr,
+        target_ptr,
+        weight_ptr,
+        dsteps_ptr,
+        buf_ptr,
+        N,
+        S,
+        B,
+        D,
+        SPLIT: tl.constexpr,
+        BLOCK: tl.constexpr,
+    ):
+        t = tl.load(t_ptr)
+        n_spk = tl.load(cnt_ptr + (t % 2))
+        pid = tl.program_id(0)
+        G = tl.num_programs(0)
+        for w in range(pid, n_spk * SPLIT, G):
+            src = tl.load(spk_ptr + w // SPLIT)
+            part = w % SPLIT
+            b = src // N
+            i = src - b * N
+            a0 = tl.load(indptr_ptr + i)
+            a1 = tl.load(indptr_ptr + i + 1)
+            size = (a1 - a0 + SPLIT - 1) // SPLIT
+            lo = a0 + part * size
+            hi = tl.minimum(lo + size, a1)
+            base = buf_ptr + b * S
+            for j in range(lo, hi, BLOCK):
+                o = j + tl.arange(0, BLOCK)
+                mm = o < hi
+                tg = tl.load(target_ptr + o, mask=mm, other=0).to(tl.int64)
+                d = tl.load(dsteps_ptr + o, mask=mm, other=0).to(tl.int64)
+                wt = tl.load(weight_ptr + o, mask=mm, other=0.0)
+                tl.atomic_add(base + ((d + t) % D) * B * S + tg, wt, mask=mm, sem="relaxed")
+        # cells no program reads during this kernel: the next step's counter and list count
+        tl.store(t_next_ptr, t + 1)
+        tl.store(cnt_ptr + ((t + 1) % 2), 0)
