@@ -83,7 +83,14 @@ def run_zentai(a: argparse.Namespace) -> dict:
     net = zentai.build.network(spec, seed=a.seed)
     t_net = time.perf_counter()
     zthreads = None if a.zentai_threads == "auto" else int(a.zentai_threads)
-    sim = zentai.sim.Simulator(net, dt=a.dt, device=a.device, seed=a.seed, num_threads=zthreads)
+    sim = zentai.sim.Simulator(
+        net,
+        dt=a.dt,
+        device=a.device,
+        seed=a.seed,
+        num_threads=zthreads,
+        backend=a.zentai_backend,
+    )
     sync()
     t_sim = time.perf_counter()
     sim.run(warmup_ms, progress=False)
@@ -567,6 +574,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--zentai-threads",
         default="auto",
         help="zentai stepping threads: 'auto' (engine default: 1 below 200k neurons) or N",
+    )
+    ap.add_argument(
+        "--zentai-backend",
+        default="auto",
+        help="zentai Simulator backend: auto, torch, compiled, triton",
     )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--peers", default="nest,brian2", help="comma list of nest, brian2 or ''")

@@ -269,11 +269,12 @@ def test_nan_state_stops_with_population_and_time():
 
 
 @pytest.mark.gpu
-def test_cpu_and_cuda_agree():
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_cpu_and_cuda_agree(backend):
     spec = zt.build.microcircuit(0.02)
     net = zt.build.network(spec, seed=1)
     a = zt.sim.run(net, 200.0, device="cpu", dtype="float64", seed=3)
-    b = zt.sim.run(net, 200.0, device="cuda", dtype="float64", seed=3)
+    b = zt.sim.run(net, 200.0, device="cuda", dtype="float64", seed=3, backend=backend)
     # same counter-based random numbers on both devices: float64 trajectories agree spike
     # for spike except where rounding flips a threshold crossing; compare the rates
     for pop, r in a.rates_hz().items():

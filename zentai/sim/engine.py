@@ -58,6 +58,8 @@ CHECKPOINT_VERSION = 1
 COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1}
 #: the compiled loop moves to all cores from this many synapses (x members) on
 AUTO_THREADS_MIN_SYNAPSES = 50_000_000
+# most spikes (entries) one chunk of the Triton backend may have to record
+REC_LIMIT = 1 << 25
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -123,8 +125,10 @@ class Simulator:
         stream ``rng.key(seed, "member", b)`` unless ``member_seeds`` is given.
     member_seeds : sequence of int, optional
         One seed per member; members with equal seeds produce identical spikes.
-    nan_check_ms : float
-        How often (biological ms) the state is checked for NaN.
+    nan_check_ms : float, optional
+        How often (biological ms) the state is checked for NaN, recorded spikes are moved to
+        the host and the progress bar moves: by default every 10 ms, every 100 ms on the
+        Triton backend (each check waits for the GPU).
     num_threads : int, optional
         CPU threads torch may use while stepping. By default 1 for small networks
         (B x N < 200,000 and fewer than 2e7 synapses), where each step is many small
@@ -138,7 +142,10 @@ class Simulator:
         current receptors; every stimulus and recorder), which gives the reference's spikes
         exactly. ``"auto"`` (default): compiled where it applies, else torch — on the CPU with
         the Poisson input drawn by the compiled kernel (same counts, much faster than
-        ``torch.bucketize``).
+        ``torch.bucketize``) — and on CUDA the fused Triton step. ``"triton"``: the two
+        kernels of :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF
+        neurons with current receptors; every stimulus and recorder); spike-for-spike equal
+        to the reference in float64, equal up to the order of summed inputs in float32.
 
     Examples
     --------
@@ -165,7 +172,7 @@ class Simulator:
         n_ensembles: int = 1,
         seed: int = 0,
         member_seeds: Any = None,
-        nan_check_ms: float = 10.0,
+        nan_check_ms: float | None = None,
         memory_fraction: float = 0.9,
         num_threads: int | None = None,
         backend: str = "auto",
@@ -189,7 +196,6 @@ class Simulator:
         self.dtype = _resolve_dtype(dtype)
         self.B = n_ensembles
         self.seed = int(seed)
-        self.nan_check_steps = max(1, round(nan_check_ms / dt))
         threads_given = num_threads
         if num_threads is None:
             small = self.B * network.n_neurons < 200_000 and network.n_synapses < 20_000_000
@@ -218,6 +224,13 @@ class Simulator:
         self._setup_stimuli()
         self._setup_recorders()
         self.backend = self._choose_backend(backend)
+        if nan_check_ms is None:
+            nan_check_ms = 100.0 if self.backend == "triton" else 10.0
+        if not (isinstance(nan_check_ms, (int, float)) and nan_check_ms > 0):
+            raise SpecError(
+                f"Simulator.nan_check_ms must be a positive number; got {nan_check_ms!r}."
+            )
+        self.nan_check_steps = max(1, round(nan_check_ms / dt))
         if self.backend == "compiled":
             if threads_given is None:
                 # all cores for large networks (full-scale microcircuit, 2 cores: 0.76 ms per
@@ -584,15 +597,11 @@ class Simulator:
                 f"it runs on CUDA devices (device is {self.device}; on the CPU only in Triton's "
                 f"interpreter, TRITON_INTERPRET=1)"
             )
-        other = sorted({g.model_class.__name__ for g in self.net.groups if g.model_class is not LIF})
-        if other:
+        other = sorted(
+            {g.model_class.__name__ for g in self.net.groups if g.model_class is not LIF}
+        )
+        if other:  # (LIF has current receptors only)
             return f"it implements the LIF model only (this network has {other})"
-        for g in self.net.groups:
-            if any(r.is_conductance for r in g.receptors):
-                return (
-                    f"it implements current receptors only ({g.populations} have conductance "
-                    f"receptors)"
-                )
         return None
 
     def _choose_backend(self, backend: str) -> str:
@@ -688,7 +697,9 @@ class Simulator:
                 rows[i, :n] = flat[a : a + n]
         m = self._p_slots.numel() if self._has_poisson else 0
         self._crows = rows
-        self._cval = np.arange(rows.shape[1] + 1).astype(torch.empty(0, dtype=self.dtype).numpy().dtype)
+        self._cval = np.arange(rows.shape[1] + 1).astype(
+            torch.empty(0, dtype=self.dtype).numpy().dtype
+        )
         self._cxs = np.zeros(m, np.float64)
         self._ccnt = np.zeros(m, np.int64)
 
@@ -1017,10 +1028,8 @@ class Simulator:
         self._trecf = recf.to(dev)
         self._n_rec = int(self._trecf.sum()) if self._record_spikes else 0
         self._tpop = self._pop_of.to(torch.int32)
-        self._tchunk = self.nan_check_steps
-        self._trate = torch.zeros(
-            (self._tchunk, B, self._n_pops), dtype=torch.int32, device=dev
-        )
+        self._tchunk = self.nan_check_steps  # steps per chunk (set by _triton_tables)
+        self._trate = torch.zeros((0, B, self._n_pops), dtype=torch.int32, device=dev)
         self._trec_cap = -1
         self._trec_t = self._trec_i = None
         self._tgraphs: dict[int, Any] = {}
@@ -1044,7 +1053,7 @@ class Simulator:
         tables, Poisson tables and weights, and the record buffer's size. Tensors a captured
         graph reads are refilled in place when their shape is unchanged, else the graphs are
         dropped."""
-        dev, B, N = self.device, self.B, self.net.n_neurons
+        dev, B, _N = self.device, self.B, self.net.n_neurons
         keep = getattr(self, "_tkeep", {})
 
         def hold(name: str, x: torch.Tensor) -> torch.Tensor:
@@ -1060,18 +1069,25 @@ class Simulator:
         rebuild = False
         if self._cparams is None:
             t = self._param_tables()
-            self._cparams = {k: hold(k, t[k]) for k in ("e_l", "p22", "c0", "v_th", "v_reset",
-                                                        "ref", "p21", "gain", "decay")}
-            # spikes one chunk can hold: every recorded neuron at most once per refractory
-            # period + 1 steps (a bound, so a chunk never loses a spike)
+            self._cparams = {
+                k: hold(k, t[k])
+                for k in ("e_l", "p22", "c0", "v_th", "v_reset", "ref", "p21", "gain", "decay")
+            }
+            # the record buffer holds every spike a chunk can make: each recorded neuron
+            # fires at most once per refractory period + 1 steps; chunks are shortened so
+            # that this bound stays under REC_LIMIT entries (12 bytes each)
             min_ref = int(self._cparams["ref"].min()) if self._n_rec else 0
-            per = -(-self._tchunk // (min_ref + 1))
-            cap = max(B * self._n_rec * per, 1)
+            chunk = self.nan_check_steps
+            if self._n_rec:
+                chunk = min(chunk, max(1, REC_LIMIT // (B * self._n_rec) * (min_ref + 1)))
+            self._tchunk = chunk
+            cap = max(B * self._n_rec * -(-chunk // (min_ref + 1)), 1)
             if cap > self._trec_cap:
                 self._trec_cap = cap
                 self._trec_t = torch.zeros(cap, dtype=torch.int32, device=dev)
                 self._trec_i = torch.zeros(cap, dtype=torch.int64, device=dev)
-                self._tgraphs.clear()
+            if self._rate is not None and self._trate.shape[0] < chunk:
+                self._trate = torch.zeros((chunk, B, self._n_pops), dtype=torch.int32, device=dev)
             rebuild = True
         if self._has_poisson and self._cpoisson is None:
             M = self._p_slots.numel()
@@ -1113,39 +1129,92 @@ class Simulator:
             pw, rs_ptab, maxe = self._cpw, (M if ptab.shape[0] > 1 else 0), pent.shape[0]
         else:
             z = torch.zeros(1, dtype=torch.int32, device=dev)
-            pent, ph, ptab, prows, pw, L, M, rs_ptab, maxe = z, z.long(), z, z.double(), z, 1, 1, 0, 1
+            pent, ph, ptab, prows, pw, L, M, rs_ptab, maxe = (
+                z,
+                z.long(),
+                z,
+                z.double(),
+                z,
+                1,
+                1,
+                0,
+                1,
+            )
         rate = self._trate
         self._targs_u = (
-            self._cv, self._crefr, self._csyn, self.buf,
+            self._cv,
+            self._crefr,
+            self._csyn,
+            self.buf,
             *self._tneur,
-            P["e_l"], P["p22"], P["c0"], P["v_th"], P["v_reset"], P["ref"], P["p21"],
-            P["gain"], P["decay"],
-            rs(P["e_l"]), rs(P["p22"]), rs(P["c0"]), rs(P["v_th"]), rs(P["v_reset"]),
-            rs(P["ref"]), rs(P["p21"]), rs(P["gain"]),
-            P["p21"].shape[1] * N, P["gain"].shape[1] * N,
-            pent, ph, ptab, pw, prows, rs_ptab, M,
-            self._tcnt, self._tspk,
-            self._trecf, self._trec_n, self._trec_t, self._trec_i, self._trec_cap,
-            self._tpop, rate, self._ttstart, self._n_pops,
-            N, self.S, B, self.D,
+            P["e_l"],
+            P["p22"],
+            P["c0"],
+            P["v_th"],
+            P["v_reset"],
+            P["ref"],
+            P["p21"],
+            P["gain"],
+            P["decay"],
+            rs(P["e_l"]),
+            rs(P["p22"]),
+            rs(P["c0"]),
+            rs(P["v_th"]),
+            rs(P["v_reset"]),
+            rs(P["ref"]),
+            rs(P["p21"]),
+            rs(P["gain"]),
+            P["p21"].shape[1] * N,
+            P["gain"].shape[1] * N,
+            pent,
+            ph,
+            ptab,
+            pw,
+            prows,
+            rs_ptab,
+            M,
+            self._tcnt,
+            self._tspk,
+            self._trecf,
+            self._trec_n,
+            self._trec_t,
+            self._trec_i,
+            self._trec_cap,
+            self._tpop,
+            rate,
+            self._ttstart,
+            self._n_pops,
+            N,
+            self.S,
+            B,
+            self.D,
         )
-        self._tkw_u = dict(
-            RMAX=self._trmax,
-            L=L,
-            JV=min(L, 4 if self.device.type == "cpu" else 8),
-            MAXE=maxe,
-            HAS_POISSON=self._has_poisson,
-            HAS_GAIN=any(x is not None for x in self._gain),
-            REC_SPIKES=self._record_spikes and self._n_rec > 0,
-            REC_RATE=self._rate is not None,
-            BLOCK=self._tblock,
-        )
+        self._tkw_u = {
+            "RMAX": self._trmax,
+            "L": L,
+            "JV": min(L, 4 if self.device.type == "cpu" else 8),
+            "MAXE": maxe,
+            "HAS_POISSON": self._has_poisson,
+            "HAS_GAIN": any(x is not None for x in self._gain),
+            "REC_SPIKES": self._record_spikes and self._n_rec > 0,
+            "REC_RATE": self._rate is not None,
+            "BLOCK": self._tblock,
+        }
         self._tgrid_u = (-(-N // self._tblock), B)
         self._targs_d = (
-            self._tcnt, self._tspk, self.indptr, self.target, self.weight, self.dsteps,
-            self.buf, N, self.S, B, self.D,
+            self._tcnt,
+            self._tspk,
+            self.indptr,
+            self.target,
+            self.weight,
+            self.dsteps,
+            self.buf,
+            N,
+            self.S,
+            B,
+            self.D,
         )
-        self._tkw_d = dict(SPLIT=self._tsplit, BLOCK=256)
+        self._tkw_d = {"SPLIT": self._tsplit, "BLOCK": 256}
         self._tgraphs.clear()
 
     def _triton_launch(self, k: int) -> None:
@@ -1193,7 +1262,9 @@ class Simulator:
             for slots, w in self._train_events.get(t, ()):
                 row = self.buf[t % self.D]
                 row.index_add_(
-                    1, slots, torch.full((B, slots.numel()), w, dtype=self.dtype, device=self.device)
+                    1,
+                    slots,
+                    torch.full((B, slots.numel()), w, dtype=self.dtype, device=self.device),
                 )
             self._tA.fill_(t)
             self._tcnt.zero_()
@@ -1219,9 +1290,7 @@ class Simulator:
                     bb, ii = np.divmod(flat, N)
                     order = np.lexsort((ii, bb, steps))  # atomics leave them unordered
                     self._flush()
-                    self._spk_chunks.append(
-                        (bb[order].astype(np.int32), ii[order], steps[order])
-                    )
+                    self._spk_chunks.append((bb[order].astype(np.int32), ii[order], steps[order]))
             self._record_monitors(self.t_step)
 
     # ================================================================== inputs

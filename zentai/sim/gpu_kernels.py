@@ -156,9 +156,7 @@ if HAVE_TRITON:
                     h = tl.load(ph_ptr + b * M + e, mask=pm, other=0).to(tl.uint64, bitcast=True)
                     k = tl.load(ptab_ptr + b * rs_ptab + e, mask=pm, other=0)
                     bits = _mix64(h + t.to(tl.uint64) * 0xD1B54A32D192ED03)
-                    xu = (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0) + k.to(
-                        tl.float64
-                    )
+                    xu = (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0) + k.to(tl.float64)
                     # count = CDF values <= the uniform (the reference's bucketize): the first
                     # JV compared at once, then one more while any lane is still counting
                     c = tl.zeros_like(k)
