@@ -1,9 +1,13 @@
 """Where a GPU step's time goes: the Triton backend on the Potjans–Diesmann microcircuit.
 
-Builds the microcircuit at ``--scale`` on CUDA, runs a warm-up, then times the same stretch of
-biological time (a) replayed from CUDA graphs (the default), (b) launched eagerly, and (c) on
-the torch reference path, and prints µs per step and the real-time factor of each, plus the
-mean GPU time per launch of each kernel (torch.profiler) — what to optimise next.
+Builds the microcircuit at ``--scale`` once, then for each launch configuration (the defaults
+of ``zentai.sim.gpu_kernels.TUNE``, variants of block sizes and work split, eager launches
+instead of CUDA graphs, the persistent kernel; optionally the torch path) makes a Simulator on
+CUDA, runs a warm-up, and times the same stretch of biological time. Prints µs per step, the
+real-time factor and spikes per step of each (rows appear as they finish: a configuration
+that hangs, such as a persistent grid whose programs are not all resident, loses only the rows
+after it), then the mean GPU time per launch of each kernel of the default configuration
+(torch.profiler).
 
     python benchmarks/gpu_step.py --scale 1.0 --ms 200
 """
@@ -16,6 +20,22 @@ import time
 import torch
 
 import zentai as zt
+from zentai.sim import gpu_kernels
+
+VARIANTS = {
+    "default": {},
+    "block 128": {"block": 128},
+    "block 512, 8 warps": {"block": 512, "warps": 8},
+    "block 128, 2 warps": {"block": 128, "warps": 2},
+    "256 synapses per part": {"syn_per_part": 256},
+    "1024 synapses per part": {"syn_per_part": 1024},
+    "deliver vector 128": {"deliver_block": 128},
+    "deliver 8 programs per SM": {"deliver_programs_per_sm": 8},
+    "graphs of 500 steps": {"graph_steps": 500},
+    "eager launches": {"cuda_graphs": False},
+    "persistent": {"persistent": True},
+    "persistent, block 512, 8 warps": {"persistent": True, "block": 512, "warps": 8},
+}
 
 
 def timed(sim: zt.sim.Simulator, ms: float) -> float:
@@ -26,44 +46,62 @@ def timed(sim: zt.sim.Simulator, ms: float) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--ms", type=float, default=200.0, help="timed biological ms")
-    ap.add_argument("--warmup", type=float, default=100.0)
-    ap.add_argument("--torch", action="store_true", help="also time the torch path")
-    a = ap.parse_args()
-    net = zt.build.network(zt.build.microcircuit(a.scale), seed=1)
-    steps = round(a.ms / 0.1)
-    print(f"# microcircuit scale {a.scale}: {net.n_neurons:,} neurons, {net.n_synapses:,} synapses")
-    print(f"# {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
-    print("| path | µs per step | RTF | spikes per step |")
-    print("|---|---:|---:|---:|")
-    paths = [("triton, CUDA graphs", "triton", True), ("triton, eager launches", "triton", False)]
-    if a.torch:
-        paths.append(("torch reference", "torch", False))
-    for label, backend, graphs in paths:
+def one(net, label: str, tune: dict, a: argparse.Namespace, backend: str = "triton") -> None:
+    tune = dict(tune)
+    graphs = tune.pop("cuda_graphs", True)
+    saved = dict(gpu_kernels.TUNE)
+    gpu_kernels.TUNE.update(tune)
+    try:
         with zt.set_options(cuda_graphs=graphs):
             sim = zt.sim.Simulator(net, device="cuda", seed=2, backend=backend)
             sim.run(a.warmup, progress=False)
             n0 = sim.result().spike_neuron.size
             wall = timed(sim, a.ms)
             n1 = sim.result().spike_neuron.size
-        print(
-            f"| {label} | {wall / steps * 1e6:.1f} | {wall / (a.ms / 1e3):.3f} | "
-            f"{(n1 - n0) / steps:.1f} |"
-        )
-    # kernel times (eager launches, so each kernel shows separately)
-    with zt.set_options(cuda_graphs=False):
-        sim = zt.sim.Simulator(net, device="cuda", seed=2, backend="triton")
-        sim.run(a.warmup, progress=False)
-        torch.cuda.synchronize()
-        acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-        with torch.profiler.profile(activities=acts) as prof:
-            sim.run(20.0, progress=False)
+    finally:
+        gpu_kernels.TUNE.clear()
+        gpu_kernels.TUNE.update(saved)
+    steps = round(a.ms / 0.1)
+    print(
+        f"| {label} | {wall / steps * 1e6:.1f} | {wall / (a.ms / 1e3):.3f} | "
+        f"{(n1 - n0) / steps:.1f} |",
+        flush=True,
+    )
+    del sim
+    torch.cuda.empty_cache()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--ms", type=float, default=200.0, help="timed biological ms")
+    ap.add_argument("--warmup", type=float, default=100.0)
+    ap.add_argument("--variants", default="all", help="comma list of VARIANTS keys, or all")
+    ap.add_argument("--torch", action="store_true", help="also time the torch path")
+    ap.add_argument("--profile", action="store_true", help="kernel times (torch.profiler)")
+    a = ap.parse_args()
+    net = zt.build.network(zt.build.microcircuit(a.scale), seed=1)
+    print(f"# microcircuit scale {a.scale}: {net.n_neurons:,} neurons, {net.n_synapses:,} synapses")
+    print(f"# {torch.cuda.get_device_name(0)}, torch {torch.__version__}; defaults {gpu_kernels.TUNE}")
+    print(f"# warm-up {a.warmup} ms, timed {a.ms} ms (dt 0.1 ms), seed 2")
+    print("| configuration | µs per step | RTF | spikes per step |")
+    print("|---|---:|---:|---:|", flush=True)
+    names = list(VARIANTS) if a.variants == "all" else a.variants.split(",")
+    for name in names:
+        one(net, name, VARIANTS[name], a)
+    if a.torch:
+        one(net, "torch reference path", {}, a, backend="torch")
+    if a.profile:
+        with zt.set_options(cuda_graphs=False):
+            sim = zt.sim.Simulator(net, device="cuda", seed=2, backend="triton")
+            sim.run(a.warmup, progress=False)
             torch.cuda.synchronize()
-    print()
-    print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=12))
+            acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+            with torch.profiler.profile(activities=acts) as prof:
+                sim.run(20.0, progress=False)
+                torch.cuda.synchronize()
+        print()
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=8))
 
 
 if __name__ == "__main__":

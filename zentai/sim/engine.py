@@ -1033,20 +1033,27 @@ class Simulator:
         self._trec_cap = -1
         self._trec_t = self._trec_i = None
         self._tgraphs: dict[int, Any] = {}
-        self._tsteps_run = 0
+        self._twarm = False  # kernels compiled for the current arguments
         if self._has_poisson:
             self._setup_poisson_tables()
-        # deliver: each spike's row cut into parts of about 512 synapses (at least 1, at
-        # most 64 parts)
+        # deliver: each spike's row cut into parts of about TUNE["syn_per_part"] synapses
+        # (at least 1, at most 64 parts)
+        from zentai.sim import gpu_kernels
+
         mean_row = self.net.n_synapses / max(N, 1)
-        self._tsplit = int(min(64, max(1, round(mean_row / 512))))
+        tune = dict(gpu_kernels.TUNE)
+        self._ttune = tune
+        self._tsplit = int(min(64, max(1, round(mean_row / tune["syn_per_part"]))))
         if dev.type == "cuda":
             sms = torch.cuda.get_device_properties(dev).multi_processor_count
-            self._tgrid_d = (4 * sms,)
-            self._tblock = 256
+            self._tgrid_d = (tune["deliver_programs_per_sm"] * sms,)
+            self._tgrid_p = (sms,)  # persistent: one program per SM, all resident
+            self._tblock = tune["block"]
         else:  # the interpreter runs programs one after another: few, wide ones
             self._tgrid_d = (2,)
+            self._tgrid_p = (1,)  # (a grid barrier of several programs would never open)
             self._tblock = 1024
+        self._tbar = torch.zeros(1, dtype=torch.int32, device=dev)
 
     def _triton_tables(self) -> None:
         """(Re)build what changed since the last call (see :meth:`_invalidate`): parameter
@@ -1214,37 +1221,68 @@ class Simulator:
             B,
             self.D,
         )
-        self._tkw_d = {"SPLIT": self._tsplit, "BLOCK": 256}
+        self._tkw_d = {"SPLIT": self._tsplit, "DBLOCK": self._ttune["deliver_block"]}
         self._tgraphs.clear()
+        self._twarm = False
 
     def _triton_launch(self, k: int) -> None:
-        """Launch ``k`` steps, the first reading the counter in ``_tA``."""
+        """Launch ``k`` steps, the first reading the counter in ``_tA`` (after an even number
+        of steps it is back there)."""
         from zentai.sim import gpu_kernels as gk
 
-        extra = {} if gk.interpreting() else {"enable_fp_fusion": False}
+        opts = {} if gk.interpreting() else {"enable_fp_fusion": False}
+        warps = {} if gk.interpreting() else {"num_warps": self._ttune["warps"]}
         a, b = self._tA, self._tB
+        if self._ttune["persistent"]:
+            self._tbar.zero_()
+            gk.lif_persistent[self._tgrid_p](
+                a,
+                k,
+                self._tbar,
+                self.indptr,
+                self.target,
+                self.weight,
+                self.dsteps,
+                *self._targs_u,
+                **self._tkw_u,
+                **self._tkw_d,
+                **opts,
+                **warps,
+            )
+            return
         for j in range(k):
             src, dst = (a, b) if j % 2 == 0 else (b, a)
-            gk.lif_step[self._tgrid_u](src, *self._targs_u, **self._tkw_u, **extra)
-            gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **extra)
+            gk.lif_step[self._tgrid_u](src, *self._targs_u, **self._tkw_u, **opts, **warps)
+            gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **opts)
 
     def _triton_run(self, k: int) -> None:
-        """``k`` steps: replayed from a CUDA graph of k steps where one can be used (even k,
-        on CUDA, after the kernels were compiled by an eager launch), else launched."""
-        graphs_ok = self.device.type == "cuda" and k % 2 == 0 and self._tsteps_run > 0
-        if graphs_ok and get_option("cuda_graphs"):
-            g = self._tgraphs.get(k)
-            if g is None:
-                g = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(g):
-                    self._triton_launch(k)
-                self._tgraphs[k] = g
-                # capture records the launches without running them; the counter cell must
-                # still hold the chunk's first step
-            g.replay()
-        else:
-            self._triton_launch(k)
-        self._tsteps_run += k
+        """``k`` steps. On CUDA, once two launched steps have compiled the kernels, blocks of
+        ``TUNE["graph_steps"]`` steps are replayed from one captured CUDA graph, and an even
+        remainder from a graph of its own length (cached too); an odd last step is launched.
+        (Persistent: one launch.)"""
+        done = 0
+        if (
+            not self._ttune["persistent"]
+            and self.device.type == "cuda"
+            and get_option("cuda_graphs")
+        ):
+            if not self._twarm and k >= 4:  # compile first: a compile inside a capture fails
+                self._triton_launch(2)
+                done = 2
+                self._twarm = True
+            if self._twarm:
+                unit = self._ttune["graph_steps"]
+                while k - done >= 2:
+                    n = min(unit, (k - done) // 2 * 2)
+                    g = self._tgraphs.get(n)
+                    if g is None:  # capture records the launches without running them
+                        g = torch.cuda.CUDAGraph()
+                        with torch.cuda.graph(g):
+                            self._triton_launch(n)
+                        self._tgraphs[n] = g
+                    g.replay()
+                    done += n
+        self._triton_launch(k - done)
 
     def _triton_steps(self, n: int) -> None:
         """Advance ``n`` steps with the fused step (chunks end where inputs change)."""

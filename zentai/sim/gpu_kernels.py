@@ -14,6 +14,10 @@ be launched (or captured in one CUDA graph) without the host waiting on the devi
    atomic adds. Every program then writes t + 1 to the other counter cell and clears the other
    spike-list count (cells nobody reads during this kernel), which is what the next step reads.
 
+With ``TUNE["persistent"]`` one launch of :func:`lif_persistent` runs a whole chunk of steps:
+one program per SM loops over the steps, doing both phases with a grid-wide barrier (an atomic
+counter) after each — no launch gaps, at the price of programs spinning while they wait.
+
 The order in which atomic adds reach one buffer cell is not fixed, so in float32 a run can
 differ from the reference (and from itself) in the last bit of a summed input, and after a few
 hundred ms in individual spikes; in float64 short runs are spike-for-spike equal (the tests
@@ -36,8 +40,17 @@ try:  # Triton ships with CUDA builds of torch; the CPU wheel lacks it
 except ImportError:  # pragma: no cover - depends on the installation
     HAVE_TRITON = False
 
-# SplitMix64 constants (as zentai.rng)
-G2 = 0xD1B54A32D192ED03
+# Launch parameters; none changes a result (in float64; in float32 only the order in which
+# atomic adds meet). benchmarks/gpu_step.py times alternatives.
+TUNE = {
+    "block": 256,  # neurons per program of lif_step
+    "warps": 4,  # warps per program of lif_step
+    "syn_per_part": 512,  # synapses per delivery work item (a spike's row is cut in parts)
+    "deliver_block": 256,  # synapses per vector of the delivery loop
+    "deliver_programs_per_sm": 4,
+    "graph_steps": 100,  # steps captured in one CUDA graph, replayed as often as needed
+    "persistent": False,  # one launch per chunk (grid barriers) instead of two per step
+}
 
 
 def interpreting() -> bool:
@@ -53,6 +66,156 @@ if HAVE_TRITON:
         x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
         x = (x ^ (x >> 27)) * 0x94D049BB133111EB
         return x ^ (x >> 31)
+
+    @triton.jit
+    def _lif_block(
+        t,
+        b,
+        blk,
+        v_ptr,
+        refr_ptr,
+        syn_ptr,
+        buf_ptr,
+        slot0_ptr,
+        ng_ptr,
+        synb_ptr,
+        gid_ptr,
+        nrec_ptr,
+        e_l_ptr,
+        p22_ptr,
+        c0_ptr,
+        vth_ptr,
+        vres_ptr,
+        ref_ptr,
+        p21_ptr,
+        gain_ptr,
+        decay_ptr,
+        rs_e_l,
+        rs_p22,
+        rs_c0,
+        rs_vth,
+        rs_vres,
+        rs_ref,
+        rs_p21,
+        rs_gain,
+        rr_p21,
+        rr_gain,
+        pent_ptr,
+        ph_ptr,
+        ptab_ptr,
+        pw_ptr,
+        prows_ptr,
+        rs_ptab,
+        M,
+        cnt_ptr,
+        spk_ptr,
+        recf_ptr,
+        rec_n_ptr,
+        rec_t_ptr,
+        rec_i_ptr,
+        rec_cap,
+        pop_ptr,
+        rate_ptr,
+        tstart_ptr,
+        NP,
+        N,
+        S,
+        B,
+        D,
+        RMAX: tl.constexpr,
+        L,
+        JV: tl.constexpr,
+        MAXE: tl.constexpr,
+        HAS_POISSON: tl.constexpr,
+        HAS_GAIN: tl.constexpr,
+        REC_SPIKES: tl.constexpr,
+        REC_RATE: tl.constexpr,
+        BLOCK: tl.constexpr,
+    ):
+        """Step t of neurons [blk * BLOCK, (blk + 1) * BLOCK) of member b."""
+        b = b.to(tl.int64)
+        i = blk.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        m = i < N
+        bufb = buf_ptr + (t % D) * B * S + b * S
+        slot0 = tl.load(slot0_ptr + i, mask=m, other=0)
+        ng = tl.load(ng_ptr + i, mask=m, other=0)
+        synb = tl.load(synb_ptr + i, mask=m, other=0)
+        gid = tl.load(gid_ptr + i, mask=m, other=0)
+        nrec = tl.load(nrec_ptr + i, mask=m, other=0)
+        bi = b * N + i
+        v = tl.load(v_ptr + bi, mask=m, other=0.0)
+        refr = tl.load(refr_ptr + bi, mask=m, other=0)
+        e_l = tl.load(e_l_ptr + b * rs_e_l + i, mask=m, other=0.0)
+        p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
+        c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
+        vn = (v - e_l) * p22 + c0
+        # the membrane moves with the synaptic state of step t ...
+        for r in tl.static_range(RMAX):
+            rm = m & (r < nrec)
+            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0)
+            q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
+            vn = tl.where(rm, vn + s * q, vn)
+        v = tl.where(refr <= 0, vn + e_l, v)
+        refr = tl.maximum(refr - 1, 0)
+        # ... then the synaptic state decays and takes this step's input
+        for r in tl.static_range(RMAX):
+            rm = m & (r < nrec)
+            slot = slot0 + r * ng
+            x = tl.load(bufb + slot, mask=rm, other=0.0, cache_modifier=".cg")
+            if HAS_POISSON:
+                # the entries on this slot, in the reference's order of addition
+                for q in tl.static_range(MAXE):
+                    e = tl.load(pent_ptr + q * S + slot, mask=rm, other=-1)
+                    pm = rm & (e >= 0)
+                    e = tl.where(pm, e, 0)
+                    h = tl.load(ph_ptr + b * M + e, mask=pm, other=0).to(tl.uint64, bitcast=True)
+                    k = tl.load(ptab_ptr + b * rs_ptab + e, mask=pm, other=0)
+                    bits = _mix64(h + t.to(tl.uint64) * 0xD1B54A32D192ED03)
+                    xu = (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0) + k.to(tl.float64)
+                    # count = CDF values <= the uniform (the reference's bucketize): the first
+                    # JV compared at once, then one more while any lane is still counting
+                    c = tl.zeros_like(k)
+                    for j in tl.static_range(JV):
+                        thr = tl.load(prows_ptr + k * L + j, mask=pm, other=3.0e300)
+                        c += (thr <= xu).to(tl.int32)
+                    go = pm & (c == JV)
+                    j = tl.zeros_like(k) + JV
+                    while tl.max(go.to(tl.int32), axis=0) > 0:
+                        thr = tl.load(prows_ptr + k * L + j, mask=go & (j < L), other=3.0e300)
+                        go = go & (thr <= xu)
+                        c += go.to(tl.int32)
+                        j += 1
+                    w = tl.load(pw_ptr + e, mask=pm, other=0.0)
+                    x = tl.where(pm, x + c.to(w.dtype) * w, x)
+            if HAS_GAIN:
+                g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
+                x = x * g
+            d = tl.load(decay_ptr + gid * RMAX + r, mask=rm, other=0.0)
+            sp = syn_ptr + synb + (r * B + b) * ng
+            s = tl.load(sp, mask=rm, other=0.0)
+            tl.store(sp, s * d + x, mask=rm)
+            tl.store(bufb + slot, tl.zeros_like(x), mask=rm)
+        vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
+        fired = (v >= vth) & m
+        vres = tl.load(vres_ptr + b * rs_vres + i, mask=m, other=0.0)
+        refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
+        v = tl.where(fired, vres, v)
+        refr = tl.where(fired, refs, refr)
+        tl.store(v_ptr + bi, v, mask=m)
+        tl.store(refr_ptr + bi, refr, mask=m)
+        one = tl.full([BLOCK], 1, tl.int32)
+        pos = tl.atomic_add(cnt_ptr + (t % 2) + 0 * i, one, mask=fired)
+        tl.store(spk_ptr + pos, bi, mask=fired)
+        if REC_SPIKES:
+            keep = fired & (tl.load(recf_ptr + i, mask=m, other=0) != 0)
+            q = tl.atomic_add(rec_n_ptr + 0 * i, one, mask=keep)
+            ok = keep & (q < rec_cap)
+            tl.store(rec_t_ptr + q, tl.zeros_like(q) + t.to(tl.int32), mask=ok)
+            tl.store(rec_i_ptr + q, bi, mask=ok)
+        if REC_RATE:
+            pop = tl.load(pop_ptr + i, mask=m, other=0)
+            cell = ((t - tl.load(tstart_ptr)) * B + b) * NP + pop
+            tl.atomic_add(rate_ptr + cell, one, mask=fired)
 
     @triton.jit
     def lif_step(
@@ -117,90 +280,111 @@ if HAVE_TRITON:
         REC_RATE: tl.constexpr,
         BLOCK: tl.constexpr,
     ):
-        t = tl.load(t_ptr)
-        b = tl.program_id(1).to(tl.int64)
-        i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-        m = i < N
-        bufb = buf_ptr + (t % D) * B * S + b * S
-        slot0 = tl.load(slot0_ptr + i, mask=m, other=0)
-        ng = tl.load(ng_ptr + i, mask=m, other=0)
-        synb = tl.load(synb_ptr + i, mask=m, other=0)
-        gid = tl.load(gid_ptr + i, mask=m, other=0)
-        nrec = tl.load(nrec_ptr + i, mask=m, other=0)
-        bi = b * N + i
-        v = tl.load(v_ptr + bi, mask=m, other=0.0)
-        refr = tl.load(refr_ptr + bi, mask=m, other=0)
-        e_l = tl.load(e_l_ptr + b * rs_e_l + i, mask=m, other=0.0)
-        p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
-        c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
-        vn = (v - e_l) * p22 + c0
-        # the membrane moves with the synaptic state of step t ...
-        for r in tl.static_range(RMAX):
-            rm = m & (r < nrec)
-            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0)
-            q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
-            vn = tl.where(rm, vn + s * q, vn)
-        v = tl.where(refr <= 0, vn + e_l, v)
-        refr = tl.maximum(refr - 1, 0)
-        # ... then the synaptic state decays and takes this step's input
-        for r in tl.static_range(RMAX):
-            rm = m & (r < nrec)
-            slot = slot0 + r * ng
-            x = tl.load(bufb + slot, mask=rm, other=0.0)
-            if HAS_POISSON:
-                # the entries on this slot, in the reference's order of addition
-                for q in tl.static_range(MAXE):
-                    e = tl.load(pent_ptr + q * S + slot, mask=rm, other=-1)
-                    pm = rm & (e >= 0)
-                    e = tl.where(pm, e, 0)
-                    h = tl.load(ph_ptr + b * M + e, mask=pm, other=0).to(tl.uint64, bitcast=True)
-                    k = tl.load(ptab_ptr + b * rs_ptab + e, mask=pm, other=0)
-                    bits = _mix64(h + t.to(tl.uint64) * 0xD1B54A32D192ED03)
-                    xu = (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0) + k.to(tl.float64)
-                    # count = CDF values <= the uniform (the reference's bucketize): the first
-                    # JV compared at once, then one more while any lane is still counting
-                    c = tl.zeros_like(k)
-                    for j in tl.static_range(JV):
-                        thr = tl.load(prows_ptr + k * L + j, mask=pm, other=3.0e300)
-                        c += (thr <= xu).to(tl.int32)
-                    go = pm & (c == JV)
-                    j = tl.zeros_like(k) + JV
-                    while tl.max(go.to(tl.int32), axis=0) > 0:
-                        thr = tl.load(prows_ptr + k * L + j, mask=go & (j < L), other=3.0e300)
-                        go = go & (thr <= xu)
-                        c += go.to(tl.int32)
-                        j += 1
-                    w = tl.load(pw_ptr + e, mask=pm, other=0.0)
-                    x = tl.where(pm, x + c.to(w.dtype) * w, x)
-            if HAS_GAIN:
-                g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
-                x = x * g
-            d = tl.load(decay_ptr + gid * RMAX + r, mask=rm, other=0.0)
-            sp = syn_ptr + synb + (r * B + b) * ng
-            s = tl.load(sp, mask=rm, other=0.0)
-            tl.store(sp, s * d + x, mask=rm)
-            tl.store(bufb + slot, tl.zeros_like(x), mask=rm)
-        vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
-        fired = (v >= vth) & m
-        vres = tl.load(vres_ptr + b * rs_vres + i, mask=m, other=0.0)
-        refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
-        v = tl.where(fired, vres, v)
-        refr = tl.where(fired, refs, refr)
-        tl.store(v_ptr + bi, v, mask=m)
-        tl.store(refr_ptr + bi, refr, mask=m)
-        one = tl.full([BLOCK], 1, tl.int32)
-        pos = tl.atomic_add(cnt_ptr + (t % 2) + 0 * i, one, mask=fired)
-        tl.store(spk_ptr + pos, bi, mask=fired)
-        if REC_SPIKES:
-            keep = fired & (tl.load(recf_ptr + i, mask=m, other=0) != 0)
-            q = tl.atomic_add(rec_n_ptr + 0 * i, one, mask=keep)
-            ok = keep & (q < rec_cap)
-            tl.store(rec_t_ptr + q, tl.zeros_like(q) + t.to(tl.int32), mask=ok)
-            tl.store(rec_i_ptr + q, bi, mask=ok)
-        if REC_RATE:
-            pop = tl.load(pop_ptr + i, mask=m, other=0)
-            cell = ((t - tl.load(tstart_ptr)) * B + b) * NP + pop
-            tl.atomic_add(rate_ptr + cell, one, mask=fired)
+        _lif_block(
+            tl.load(t_ptr),
+            tl.program_id(1),
+            tl.program_id(0),
+            v_ptr,
+            refr_ptr,
+            syn_ptr,
+            buf_ptr,
+            slot0_ptr,
+            ng_ptr,
+            synb_ptr,
+            gid_ptr,
+            nrec_ptr,
+            e_l_ptr,
+            p22_ptr,
+            c0_ptr,
+            vth_ptr,
+            vres_ptr,
+            ref_ptr,
+            p21_ptr,
+            gain_ptr,
+            decay_ptr,
+            rs_e_l,
+            rs_p22,
+            rs_c0,
+            rs_vth,
+            rs_vres,
+            rs_ref,
+            rs_p21,
+            rs_gain,
+            rr_p21,
+            rr_gain,
+            pent_ptr,
+            ph_ptr,
+            ptab_ptr,
+            pw_ptr,
+            prows_ptr,
+            rs_ptab,
+            M,
+            cnt_ptr,
+            spk_ptr,
+            recf_ptr,
+            rec_n_ptr,
+            rec_t_ptr,
+            rec_i_ptr,
+            rec_cap,
+            pop_ptr,
+            rate_ptr,
+            tstart_ptr,
+            NP,
+            N,
+            S,
+            B,
+            D,
+            RMAX,
+            L,
+            JV,
+            MAXE,
+            HAS_POISSON,
+            HAS_GAIN,
+            REC_SPIKES,
+            REC_RATE,
+            BLOCK,
+        )
+
+    @triton.jit
+    def _deliver_items(
+        t,
+        pid,
+        G,
+        cnt_ptr,
+        spk_ptr,
+        indptr_ptr,
+        target_ptr,
+        weight_ptr,
+        dsteps_ptr,
+        buf_ptr,
+        N,
+        S,
+        B,
+        D,
+        SPLIT: tl.constexpr,
+        DBLOCK: tl.constexpr,
+    ):
+        """Program ``pid`` of ``G``: add the weights of its share of step t's spikes (each
+        CSR row cut into SPLIT parts) into the buffer rows of their delays."""
+        n_spk = tl.load(cnt_ptr + (t % 2), cache_modifier=".cg")
+        for w in range(pid, n_spk * SPLIT, G):
+            src = tl.load(spk_ptr + w // SPLIT, cache_modifier=".cg")
+            part = w % SPLIT
+            b = src // N
+            i = src - b * N
+            a0 = tl.load(indptr_ptr + i)
+            a1 = tl.load(indptr_ptr + i + 1)
+            size = (a1 - a0 + SPLIT - 1) // SPLIT
+            lo = a0 + part * size
+            hi = tl.minimum(lo + size, a1)
+            base = buf_ptr + b * S
+            for j in range(lo, hi, DBLOCK):
+                o = j + tl.arange(0, DBLOCK)
+                mm = o < hi
+                tg = tl.load(target_ptr + o, mask=mm, other=0).to(tl.int64)
+                d = tl.load(dsteps_ptr + o, mask=mm, other=0).to(tl.int64)
+                wt = tl.load(weight_ptr + o, mask=mm, other=0.0)
+                tl.atomic_add(base + ((d + t) % D) * B * S + tg, wt, mask=mm, sem="relaxed")
 
     @triton.jit
     def deliver(
@@ -218,30 +402,206 @@ if HAVE_TRITON:
         B,
         D,
         SPLIT: tl.constexpr,
-        BLOCK: tl.constexpr,
+        DBLOCK: tl.constexpr,
     ):
         t = tl.load(t_ptr)
-        n_spk = tl.load(cnt_ptr + (t % 2))
-        pid = tl.program_id(0)
-        G = tl.num_programs(0)
-        for w in range(pid, n_spk * SPLIT, G):
-            src = tl.load(spk_ptr + w // SPLIT)
-            part = w % SPLIT
-            b = src // N
-            i = src - b * N
-            a0 = tl.load(indptr_ptr + i)
-            a1 = tl.load(indptr_ptr + i + 1)
-            size = (a1 - a0 + SPLIT - 1) // SPLIT
-            lo = a0 + part * size
-            hi = tl.minimum(lo + size, a1)
-            base = buf_ptr + b * S
-            for j in range(lo, hi, BLOCK):
-                o = j + tl.arange(0, BLOCK)
-                mm = o < hi
-                tg = tl.load(target_ptr + o, mask=mm, other=0).to(tl.int64)
-                d = tl.load(dsteps_ptr + o, mask=mm, other=0).to(tl.int64)
-                wt = tl.load(weight_ptr + o, mask=mm, other=0.0)
-                tl.atomic_add(base + ((d + t) % D) * B * S + tg, wt, mask=mm, sem="relaxed")
+        _deliver_items(
+            t,
+            tl.program_id(0),
+            tl.num_programs(0),
+            cnt_ptr,
+            spk_ptr,
+            indptr_ptr,
+            target_ptr,
+            weight_ptr,
+            dsteps_ptr,
+            buf_ptr,
+            N,
+            S,
+            B,
+            D,
+            SPLIT,
+            DBLOCK,
+        )
         # cells no program reads during this kernel: the next step's counter and list count
         tl.store(t_next_ptr, t + 1)
         tl.store(cnt_ptr + ((t + 1) % 2), 0)
+
+    @triton.jit
+    def _grid_sync(bar_ptr, target):
+        # every program of a persistent grid arrives, then waits until all have (the
+        # counter only grows during a launch; target = programs x barriers so far)
+        tl.debug_barrier()
+        cur = tl.atomic_add(bar_ptr, 1, sem="acq_rel") + 1
+        while cur < target:
+            cur = tl.atomic_add(bar_ptr, 0, sem="acquire")
+        tl.debug_barrier()
+
+    @triton.jit
+    def lif_persistent(
+        t_ptr,
+        n_steps,
+        bar_ptr,
+        indptr_ptr,
+        target_ptr,
+        weight_ptr,
+        dsteps_ptr,
+        v_ptr,
+        refr_ptr,
+        syn_ptr,
+        buf_ptr,
+        slot0_ptr,
+        ng_ptr,
+        synb_ptr,
+        gid_ptr,
+        nrec_ptr,
+        e_l_ptr,
+        p22_ptr,
+        c0_ptr,
+        vth_ptr,
+        vres_ptr,
+        ref_ptr,
+        p21_ptr,
+        gain_ptr,
+        decay_ptr,
+        rs_e_l,
+        rs_p22,
+        rs_c0,
+        rs_vth,
+        rs_vres,
+        rs_ref,
+        rs_p21,
+        rs_gain,
+        rr_p21,
+        rr_gain,
+        pent_ptr,
+        ph_ptr,
+        ptab_ptr,
+        pw_ptr,
+        prows_ptr,
+        rs_ptab,
+        M,
+        cnt_ptr,
+        spk_ptr,
+        recf_ptr,
+        rec_n_ptr,
+        rec_t_ptr,
+        rec_i_ptr,
+        rec_cap,
+        pop_ptr,
+        rate_ptr,
+        tstart_ptr,
+        NP,
+        N,
+        S,
+        B,
+        D,
+        RMAX: tl.constexpr,
+        L,
+        JV: tl.constexpr,
+        MAXE: tl.constexpr,
+        HAS_POISSON: tl.constexpr,
+        HAS_GAIN: tl.constexpr,
+        REC_SPIKES: tl.constexpr,
+        REC_RATE: tl.constexpr,
+        BLOCK: tl.constexpr,
+        SPLIT: tl.constexpr,
+        DBLOCK: tl.constexpr,
+    ):
+        """``n_steps`` steps in one launch: a grid of co-resident programs (one per SM)
+        updates neurons, waits for all (a grid barrier), delivers the spikes, waits again."""
+        t0 = tl.load(t_ptr)
+        pid = tl.program_id(0)
+        G = tl.num_programs(0)
+        nb = tl.cdiv(N, BLOCK)
+        for s in range(n_steps):
+            t = t0 + s
+            for unit in range(pid, nb * B, G):
+                _lif_block(
+                    t,
+                    unit // nb,
+                    unit % nb,
+                    v_ptr,
+                    refr_ptr,
+                    syn_ptr,
+                    buf_ptr,
+                    slot0_ptr,
+                    ng_ptr,
+                    synb_ptr,
+                    gid_ptr,
+                    nrec_ptr,
+                    e_l_ptr,
+                    p22_ptr,
+                    c0_ptr,
+                    vth_ptr,
+                    vres_ptr,
+                    ref_ptr,
+                    p21_ptr,
+                    gain_ptr,
+                    decay_ptr,
+                    rs_e_l,
+                    rs_p22,
+                    rs_c0,
+                    rs_vth,
+                    rs_vres,
+                    rs_ref,
+                    rs_p21,
+                    rs_gain,
+                    rr_p21,
+                    rr_gain,
+                    pent_ptr,
+                    ph_ptr,
+                    ptab_ptr,
+                    pw_ptr,
+                    prows_ptr,
+                    rs_ptab,
+                    M,
+                    cnt_ptr,
+                    spk_ptr,
+                    recf_ptr,
+                    rec_n_ptr,
+                    rec_t_ptr,
+                    rec_i_ptr,
+                    rec_cap,
+                    pop_ptr,
+                    rate_ptr,
+                    tstart_ptr,
+                    NP,
+                    N,
+                    S,
+                    B,
+                    D,
+                    RMAX,
+                    L,
+                    JV,
+                    MAXE,
+                    HAS_POISSON,
+                    HAS_GAIN,
+                    REC_SPIKES,
+                    REC_RATE,
+                    BLOCK,
+                )
+            _grid_sync(bar_ptr, G * (2 * s + 1))
+            _deliver_items(
+                t,
+                pid,
+                G,
+                cnt_ptr,
+                spk_ptr,
+                indptr_ptr,
+                target_ptr,
+                weight_ptr,
+                dsteps_ptr,
+                buf_ptr,
+                N,
+                S,
+                B,
+                D,
+                SPLIT,
+                DBLOCK,
+            )
+            if pid == 0:
+                tl.store(cnt_ptr + ((t + 1) % 2), 0)
+            _grid_sync(bar_ptr, G * (2 * s + 2))
+        if pid == 0:
+            tl.store(t_ptr, t0 + n_steps)
