@@ -1096,28 +1096,29 @@ class Simulator:
             if self._rate is not None and self._trate.shape[0] < chunk:
                 self._trate = torch.zeros((chunk, B, self._n_pops), dtype=torch.int32, device=dev)
             rebuild = True
-        if self._has_poisson and self._cpoisson is None:
-            M = self._p_slots.numel()
-            # (entries per slot, S): the entries adding to each slot, in entry order
+        if self._has_poisson and (self._cpoisson is None or self._cpw is None):
+            # per (rank among the slot's entries, member row, slot): each entry's stream key,
+            # table and weight, so a neuron finds its Poisson input without an indirection
+            M, S = self._p_slots.numel(), self.S
             slots = self._p_slots.cpu()
             order = torch.argsort(slots, stable=True)
             ss = slots[order]
-            first = torch.searchsorted(ss, ss)  # rank of each entry among its slot's entries
-            rank = torch.arange(M) - first
-            pent = torch.full((int(rank.max()) + 1, self.S), -1, dtype=torch.int32)
-            pent[rank, ss] = order.to(torch.int32)
-            pent = pent.to(dev)
+            rank = torch.arange(M) - torch.searchsorted(ss, ss)  # entry order within a slot
+            Q, P = int(rank.max()) + 1, self._p_tab.shape[0]
+            e_tab = torch.full((Q, P, S), -1, dtype=torch.int32)
+            e_tab[rank, :, ss] = self._p_tab.cpu()[:, order].to(torch.int32).T
+            e_h = torch.zeros((Q, B, S), dtype=torch.int64)
+            e_h[rank, :, ss] = self._p_h.cpu().expand(B, M)[:, order].T
+            e_w = torch.zeros((Q, S), dtype=self.dtype)
+            e_w[rank, ss] = self._p_w.cpu().to(self.dtype)[order]
             rows = torch.as_tensor(self._crows, dtype=torch.float64)
             self._cpoisson = (
-                hold("pent", pent),
-                hold("ph", self._p_h.expand(B, M).contiguous()),
-                hold("ptab", self._p_tab.to(torch.int32)),
+                hold("e_h", e_h.to(dev)),
+                hold("e_tab", e_tab.to(dev)),
                 hold("prows", rows.reshape(-1).to(dev)),
                 rows.shape[1],
             )
-            rebuild = True
-        if self._has_poisson and self._cpw is None:
-            self._cpw = hold("pw", self._p_w.to(self.dtype))
+            self._cpw = hold("e_w", e_w.to(dev))
             rebuild = True
         if rebuild or not hasattr(self, "_targs_u"):
             self._triton_args()
@@ -1131,22 +1132,14 @@ class Simulator:
             return N if x.shape[-2] > 1 else 0
 
         if self._has_poisson:
-            pent, ph, ptab, prows, L = self._cpoisson
-            M = ph.shape[1]
-            pw, rs_ptab, maxe = self._cpw, (M if ptab.shape[0] > 1 else 0), pent.shape[0]
+            e_h, e_tab, prows, L = self._cpoisson
+            e_w, maxe = self._cpw, e_tab.shape[0]
+            rs_tab = self.S if e_tab.shape[1] > 1 else 0
+            qs_tab, qs_h = e_tab.shape[1] * self.S, B * self.S
         else:
             z = torch.zeros(1, dtype=torch.int32, device=dev)
-            pent, ph, ptab, prows, pw, L, M, rs_ptab, maxe = (
-                z,
-                z.long(),
-                z,
-                z.double(),
-                z,
-                1,
-                1,
-                0,
-                1,
-            )
+            e_h, e_tab, e_w, prows = z.long(), z, z.to(self.dtype), z.double()
+            L, maxe, rs_tab, qs_tab, qs_h = 1, 1, 0, 0, 0
         rate = self._trate
         self._targs_u = (
             self._cv,
@@ -1173,13 +1166,13 @@ class Simulator:
             rs(P["gain"]),
             P["p21"].shape[1] * N,
             P["gain"].shape[1] * N,
-            pent,
-            ph,
-            ptab,
-            pw,
+            e_h,
+            e_tab,
+            e_w,
             prows,
-            rs_ptab,
-            M,
+            rs_tab,
+            qs_tab,
+            qs_h,
             self._tcnt,
             self._tspk,
             self._trecf,
@@ -1199,7 +1192,7 @@ class Simulator:
         self._tkw_u = {
             "RMAX": self._trmax,
             "L": L,
-            "JV": min(L, 4 if self.device.type == "cpu" else 8),
+            "JV": 4 if self.device.type == "cpu" else 8,  # (a power of 2)
             "MAXE": maxe,
             "HAS_POISSON": self._has_poisson,
             "HAS_GAIN": any(x is not None for x in self._gain),

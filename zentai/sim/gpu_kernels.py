@@ -43,7 +43,7 @@ except ImportError:  # pragma: no cover - depends on the installation
 # Launch parameters; none changes a result (in float64; in float32 only the order in which
 # atomic adds meet). benchmarks/gpu_step.py times alternatives.
 TUNE = {
-    "block": 256,  # neurons per program of lif_step
+    "block": 128,  # neurons per program of lif_step
     "warps": 4,  # warps per program of lif_step
     "syn_per_part": 512,  # synapses per delivery work item (a spike's row is cut in parts)
     "deliver_block": 256,  # synapses per vector of the delivery loop
@@ -100,13 +100,13 @@ if HAVE_TRITON:
         rs_gain,
         rr_p21,
         rr_gain,
-        pent_ptr,
-        ph_ptr,
-        ptab_ptr,
-        pw_ptr,
+        pe_h_ptr,
+        pe_tab_ptr,
+        pe_w_ptr,
         prows_ptr,
-        rs_ptab,
-        M,
+        rs_tab,
+        qs_tab,
+        qs_h,
         cnt_ptr,
         spk_ptr,
         recf_ptr,
@@ -163,29 +163,33 @@ if HAVE_TRITON:
             slot = slot0 + r * ng
             x = tl.load(bufb + slot, mask=rm, other=0.0, cache_modifier=".cg")
             if HAS_POISSON:
-                # the entries on this slot, in the reference's order of addition
+                # the entries adding to this slot, in the reference's order of addition
                 for q in tl.static_range(MAXE):
-                    e = tl.load(pent_ptr + q * S + slot, mask=rm, other=-1)
-                    pm = rm & (e >= 0)
-                    e = tl.where(pm, e, 0)
-                    h = tl.load(ph_ptr + b * M + e, mask=pm, other=0).to(tl.uint64, bitcast=True)
-                    k = tl.load(ptab_ptr + b * rs_ptab + e, mask=pm, other=0)
-                    bits = _mix64(h + t.to(tl.uint64) * 0xD1B54A32D192ED03)
+                    k = tl.load(pe_tab_ptr + q * qs_tab + b * rs_tab + slot, mask=rm, other=-1)
+                    pm = rm & (k >= 0)
+                    k = tl.where(pm, k, 0)
+                    h = tl.load(pe_h_ptr + q * qs_h + b * S + slot, mask=pm, other=0)
+                    w = tl.load(pe_w_ptr + q * S + slot, mask=pm, other=0.0)
+                    bits = _mix64(
+                        h.to(tl.uint64, bitcast=True) + t.to(tl.uint64) * 0xD1B54A32D192ED03
+                    )
                     xu = (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0) + k.to(tl.float64)
                     # count = CDF values <= the uniform (the reference's bucketize): the first
-                    # JV compared at once, then one more while any lane is still counting
-                    c = tl.zeros_like(k)
-                    for j in tl.static_range(JV):
-                        thr = tl.load(prows_ptr + k * L + j, mask=pm, other=3.0e300)
-                        c += (thr <= xu).to(tl.int32)
+                    # JV of the row compared at once, then one more while a lane still counts
+                    jj = tl.arange(0, JV)
+                    thr = tl.load(
+                        prows_ptr + k[:, None] * L + jj[None, :],
+                        mask=pm[:, None] & (jj[None, :] < L),
+                        other=3.0e300,
+                    )
+                    c = tl.sum((thr <= xu[:, None]).to(tl.int32), axis=1)
                     go = pm & (c == JV)
                     j = tl.zeros_like(k) + JV
                     while tl.max(go.to(tl.int32), axis=0) > 0:
-                        thr = tl.load(prows_ptr + k * L + j, mask=go & (j < L), other=3.0e300)
-                        go = go & (thr <= xu)
+                        thr1 = tl.load(prows_ptr + k * L + j, mask=go & (j < L), other=3.0e300)
+                        go = go & (thr1 <= xu)
                         c += go.to(tl.int32)
                         j += 1
-                    w = tl.load(pw_ptr + e, mask=pm, other=0.0)
                     x = tl.where(pm, x + c.to(w.dtype) * w, x)
             if HAS_GAIN:
                 g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
@@ -248,13 +252,13 @@ if HAVE_TRITON:
         rs_gain,
         rr_p21,
         rr_gain,
-        pent_ptr,
-        ph_ptr,
-        ptab_ptr,
-        pw_ptr,
+        pe_h_ptr,
+        pe_tab_ptr,
+        pe_w_ptr,
         prows_ptr,
-        rs_ptab,
-        M,
+        rs_tab,
+        qs_tab,
+        qs_h,
         cnt_ptr,
         spk_ptr,
         recf_ptr,
@@ -312,13 +316,13 @@ if HAVE_TRITON:
             rs_gain,
             rr_p21,
             rr_gain,
-            pent_ptr,
-            ph_ptr,
-            ptab_ptr,
-            pw_ptr,
+            pe_h_ptr,
+            pe_tab_ptr,
+            pe_w_ptr,
             prows_ptr,
-            rs_ptab,
-            M,
+            rs_tab,
+            qs_tab,
+            qs_h,
             cnt_ptr,
             spk_ptr,
             recf_ptr,
@@ -474,13 +478,13 @@ if HAVE_TRITON:
         rs_gain,
         rr_p21,
         rr_gain,
-        pent_ptr,
-        ph_ptr,
-        ptab_ptr,
-        pw_ptr,
+        pe_h_ptr,
+        pe_tab_ptr,
+        pe_w_ptr,
         prows_ptr,
-        rs_ptab,
-        M,
+        rs_tab,
+        qs_tab,
+        qs_h,
         cnt_ptr,
         spk_ptr,
         recf_ptr,
@@ -549,13 +553,13 @@ if HAVE_TRITON:
                     rs_gain,
                     rr_p21,
                     rr_gain,
-                    pent_ptr,
-                    ph_ptr,
-                    ptab_ptr,
-                    pw_ptr,
+                    pe_h_ptr,
+                    pe_tab_ptr,
+                    pe_w_ptr,
                     prows_ptr,
-                    rs_ptab,
-                    M,
+                    rs_tab,
+                    qs_tab,
+                    qs_h,
                     cnt_ptr,
                     spk_ptr,
                     recf_ptr,
