@@ -82,7 +82,9 @@ def main() -> None:
     a = ap.parse_args()
     net = zt.build.network(zt.build.microcircuit(a.scale), seed=1)
     print(f"# microcircuit scale {a.scale}: {net.n_neurons:,} neurons, {net.n_synapses:,} synapses")
-    print(f"# {torch.cuda.get_device_name(0)}, torch {torch.__version__}; defaults {gpu_kernels.TUNE}")
+    print(
+        f"# {torch.cuda.get_device_name(0)}, torch {torch.__version__}; defaults {gpu_kernels.TUNE}"
+    )
     print(f"# warm-up {a.warmup} ms, timed {a.ms} ms (dt 0.1 ms), seed 2")
     print("| configuration | µs per step | RTF | spikes per step |")
     print("|---|---:|---:|---:|", flush=True)

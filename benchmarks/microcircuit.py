@@ -80,7 +80,7 @@ def run_zentai(a: argparse.Namespace) -> dict:
     rss_start = peak_rss_mib()
     t0 = time.perf_counter()
     spec = microcircuit(a.scale, k_scale=a.k_scale, background=a.background, dt=a.dt)
-    net = zentai.build.network(spec, seed=a.seed)
+    net = zentai.build.network(spec, seed=a.seed, device=a.build_device or a.device)
     t_net = time.perf_counter()
     zthreads = None if a.zentai_threads == "auto" else int(a.zentai_threads)
     sim = zentai.sim.Simulator(
@@ -158,6 +158,7 @@ def run_zentai(a: argparse.Namespace) -> dict:
         "threads": sim.num_threads,
         "backend": sim.backend,
         "build_threads": a.threads,
+        "build_device": str(a.build_device or a.device),
         "n_neurons": int(net.n_neurons),
         "n_synapses": int(net.n_synapses),
         "import_s": import_s,
@@ -576,6 +577,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="zentai stepping threads: 'auto' (engine default: 1 below 200k neurons) or N",
     )
     ap.add_argument(
+        "--build-device",
+        default=None,
+        help="where zentai draws and sorts the synapses (default: --device)",
+    )
+    ap.add_argument(
         "--zentai-backend",
         default="auto",
         help="zentai Simulator backend: auto, torch, compiled, triton",
@@ -673,8 +679,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         notes.append(
-            f"zentai stepped on {z['threads']} thread(s) (build on {z['build_threads']}); "
-            f"device {z['device']}"
+            f"zentai stepped on {z['threads']} thread(s) (build on {z['build_threads']}, "
+            f"device {z.get('build_device', 'cpu')}); device {z['device']}, backend "
+            f"{z.get('backend', '?')}"
         )
     b = summary.get("brian2", {})
     if "build_detail_s" in b:

@@ -66,3 +66,15 @@ def test_compiled_slots_refuses_unsorted_posts():
     post = torch.arange(10_000).flip(0)
     with pytest.raises(zt.errors.SpecError, match="sorted"):
         wiring.slots(post)
+
+
+@pytest.mark.gpu
+def test_cuda_build_equals_cpu_build():
+    # partners and row order exactly; weights and delays to float32 rounding (the device's
+    # log/cos may differ from the CPU's in the last bit of a float64 draw)
+    cpu = zt.build.network(_spec(), seed=2)
+    gpu = zt.build.network(_spec(), seed=2, device="cuda")
+    assert gpu.target.device.type == "cpu"
+    assert torch.equal(gpu.indptr, cpu.indptr) and torch.equal(gpu.target, cpu.target)
+    assert torch.allclose(gpu.weight, cpu.weight, rtol=1e-6, atol=1e-6)
+    assert torch.allclose(gpu.delay_ms, cpu.delay_ms, rtol=1e-6, atol=1e-6)

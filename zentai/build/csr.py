@@ -92,7 +92,7 @@ def scatter_rows(
     ``cursor`` (int64, one per neuron) holds the next free position of each row; it is advanced
     in place.
     """
-    if HAVE_NUMBA:
+    if HAVE_NUMBA and pre.device.type == "cpu":
         _scatter(
             pre.numpy(),
             post.numpy(),
@@ -106,14 +106,17 @@ def scatter_rows(
             max(1, min(numba.get_num_threads(), pre.numel() // 1_000_000)),
         )
         return
-    order = torch.argsort(pre, stable=True)  # pragma: no cover - without numba
+    # tensor path (a GPU build, or no numba): a stable sort by row, each synapse's rank
+    # within its row's run, placed after what earlier parts put there
+    order = torch.argsort(pre, stable=True)
     sp = pre[order].to(torch.int64)
+    ar = torch.arange(sp.numel(), device=sp.device)
     first = torch.zeros_like(sp)
     if sp.numel():
         new = torch.ones_like(sp, dtype=torch.bool)
         new[1:] = sp[1:] != sp[:-1]
-        first = torch.cummax(torch.where(new, torch.arange(sp.numel()), 0), 0).values
-    pos = cursor[sp] + torch.arange(sp.numel()) - first
+        first = torch.cummax(torch.where(new, ar, 0), 0).values
+    pos = cursor[sp] + ar - first
     target[pos] = (post[order] + base).to(target.dtype)
     weight[pos] = w[order].to(weight.dtype)
     delay[pos] = d[order].to(delay.dtype)

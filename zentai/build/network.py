@@ -361,6 +361,7 @@ def network(
     *,
     memory_fraction: float = 0.8,
     progress: bool | None = None,
+    device: str | torch.device = "cpu",
 ) -> Network:
     """Build the neuron layout and all synapses of ``spec``.
 
@@ -375,6 +376,12 @@ def network(
     memory_fraction : float
         Refuse to build when the expected synapse tables exceed this fraction of the available
         memory.
+    device : str
+        Where partners, weights and delays are drawn and sorted into rows: ``"cpu"`` (numba
+        loops) or ``"cuda"`` (tensor operations; the finished tables are moved to the host,
+        as a Network always keeps them). Same synapses either way (partners and delays in
+        steps exactly; weights to the last bit of float32 except where the device's
+        ``log``/``cos`` round differently).
 
     Examples
     --------
@@ -401,9 +408,14 @@ def network(
         raise SpecError(
             f"Projection names must be unique; repeated: {sorted(dup)}. Give each a name=."
         )
+    from zentai.sim.engine import resolve_device
+
+    dev = resolve_device(device)
     expected = estimate_synapses(spec)
     need = expected * (BYTES_PER_SYNAPSE + 20)  # tables plus sort/concat temporaries
     avail = available_memory_bytes("cpu")
+    if dev.type == "cuda":
+        avail = min(avail, available_memory_bytes(dev))
     if need > memory_fraction * avail:
         per_syn = BYTES_PER_SYNAPSE + 20
         raise MemoryBudgetError(
@@ -419,7 +431,7 @@ def network(
     # pass 1: partners of every projection (kept as int32), and the row sizes
     n = spec.n_neurons
     parts = []
-    counts = torch.zeros(n, dtype=torch.int64)
+    counts = torch.zeros(n, dtype=torch.int64, device=dev)
     infos = []
     for proj in spec.projections:
         pre_pop = spec.population(proj.pre)
@@ -435,6 +447,7 @@ def network(
             post_positions=post_pop.positions,
             post_normals=post_pop.normals,
             self_connection=proj.pre == proj.post,
+            device=dev,
         )
         pre_g = (pre_l + pop_slices[pre_pop.name][0]).to(torch.int32)
         del pre_l
@@ -444,12 +457,12 @@ def network(
             ProjectionInfo(proj.name, proj.pre, proj.post, rname, int(post_l.numel()), proj.delay)
         )
         del post_l
-    indptr = torch.zeros(n + 1, dtype=torch.int64)
+    indptr = torch.zeros(n + 1, dtype=torch.int64, device=dev)
     torch.cumsum(counts, 0, out=indptr[1:])
     n_syn = int(indptr[-1])
-    target = torch.empty(n_syn, dtype=torch.int32)
-    weight = torch.empty(n_syn, dtype=torch.float32)
-    delay = torch.empty(n_syn, dtype=torch.float32)
+    target = torch.empty(n_syn, dtype=torch.int32, device=dev)
+    weight = torch.empty(n_syn, dtype=torch.float32, device=dev)
+    delay = torch.empty(n_syn, dtype=torch.float32, device=dev)
     cursor = indptr[:-1].clone()
     # pass 2: weights and delays (keyed by post neuron and its synapse index), placed by row
     while parts:
@@ -472,6 +485,8 @@ def network(
         base = g.slot_offset + ridx * g.size + pop_slices[post_pop.name][0] - g.start
         scatter_rows(pre_g, post_l, base, w, d, cursor, target, weight, delay)
         del pre_g, post_l, w, d
+    if dev.type != "cpu":
+        indptr, target, weight, delay = (x.cpu() for x in (indptr, target, weight, delay))
     net = Network(
         spec,
         seed,
