@@ -53,7 +53,9 @@ def one(net, label: str, tune: dict, a: argparse.Namespace, backend: str = "trit
     gpu_kernels.TUNE.update(tune)
     try:
         with zt.set_options(cuda_graphs=graphs):
-            sim = zt.sim.Simulator(net, device="cuda", seed=2, backend=backend)
+            sim = zt.sim.Simulator(
+                net, device="cuda", seed=2, backend=backend, n_ensembles=a.members
+            )
             sim.run(a.warmup, progress=False)
             n0 = sim.result().spike_neuron.size
             wall = timed(sim, a.ms)
@@ -76,6 +78,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--ms", type=float, default=200.0, help="timed biological ms")
     ap.add_argument("--warmup", type=float, default=100.0)
+    ap.add_argument("--members", type=int, default=1, help="ensemble members B")
     ap.add_argument("--variants", default="all", help="comma list of VARIANTS keys, or all")
     ap.add_argument("--torch", action="store_true", help="also time the torch path")
     ap.add_argument("--profile", action="store_true", help="kernel times (torch.profiler)")
@@ -85,7 +88,7 @@ def main() -> None:
     print(
         f"# {torch.cuda.get_device_name(0)}, torch {torch.__version__}; defaults {gpu_kernels.TUNE}"
     )
-    print(f"# warm-up {a.warmup} ms, timed {a.ms} ms (dt 0.1 ms), seed 2")
+    print(f"# B = {a.members} members; warm-up {a.warmup} ms, timed {a.ms} ms (dt 0.1 ms), seed 2")
     print("| configuration | µs per step | RTF | spikes per step |")
     print("|---|---:|---:|---:|", flush=True)
     names = list(VARIANTS) if a.variants == "all" else a.variants.split(",")
@@ -95,7 +98,9 @@ def main() -> None:
         one(net, "torch reference path", {}, a, backend="torch")
     if a.profile:
         with zt.set_options(cuda_graphs=False):
-            sim = zt.sim.Simulator(net, device="cuda", seed=2, backend="triton")
+            sim = zt.sim.Simulator(
+                net, device="cuda", seed=2, backend="triton", n_ensembles=a.members
+            )
             sim.run(a.warmup, progress=False)
             torch.cuda.synchronize()
             acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]

@@ -1316,12 +1316,14 @@ class Simulator:
                         f"record buffer ({self._trec_cap}); please report."
                     )
                 if n_rec:
-                    steps = self._trec_t[:n_rec].cpu().numpy().astype(np.int64)
-                    flat = self._trec_i[:n_rec].cpu().numpy()
+                    # atomics leave them unordered: sort by (step, member, neuron) on the
+                    # device (one int64 key each), then move them to the host
+                    bn = B * N
+                    key = (self._trec_t[:n_rec].to(torch.int64) - t) * bn + self._trec_i[:n_rec]
+                    rel, flat = np.divmod(torch.sort(key).values.cpu().numpy(), bn)
                     bb, ii = np.divmod(flat, N)
-                    order = np.lexsort((ii, bb, steps))  # atomics leave them unordered
                     self._flush()
-                    self._spk_chunks.append((bb[order].astype(np.int32), ii[order], steps[order]))
+                    self._spk_chunks.append((bb.astype(np.int32), ii, rel + t))
             self._record_monitors(self.t_step)
 
     # ================================================================== inputs
