@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--torch", action="store_true", help="also time the torch path")
     ap.add_argument("--profile", action="store_true", help="kernel times (torch.profiler)")
     a = ap.parse_args()
-    net = zt.build.network(zt.build.microcircuit(a.scale), seed=1)
+    net = zt.build.network(zt.build.microcircuit(a.scale), seed=1, device="cuda")
     print(f"# microcircuit scale {a.scale}: {net.n_neurons:,} neurons, {net.n_synapses:,} synapses")
     print(
         f"# {torch.cuda.get_device_name(0)}, torch {torch.__version__}; defaults {gpu_kernels.TUNE}"
