@@ -25,6 +25,7 @@ from zentai.sim import gpu_kernels
 VARIANTS = {
     "default": {},
     "block 128": {"block": 128},
+    "block 256": {"block": 256},
     "block 512, 8 warps": {"block": 512, "warps": 8},
     "block 128, 2 warps": {"block": 128, "warps": 2},
     "256 synapses per part": {"syn_per_part": 256},
