@@ -2,7 +2,7 @@
 
 from zentai.build.microcircuit import microcircuit
 from zentai.build.network import Group, Network, network
-from zentai.build.spec import NetworkSpec, Population, Projection
+from zentai.build.spec import NetworkSpec, Population, Projection, TsodyksMarkram
 from zentai.errors import SpecError, closest
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "NetworkSpec",
     "Population",
     "Projection",
+    "TsodyksMarkram",
     "builtin",
     "microcircuit",
     "network",

@@ -119,6 +119,8 @@ class Network:
         delay_ms: torch.Tensor,
         projections: list[ProjectionInfo],
         build_s: float,
+        stp_class: torch.Tensor | None = None,
+        stp: list[tuple[str, str, Any]] | None = None,
     ) -> None:
         self.spec = spec
         self.seed = seed
@@ -130,6 +132,10 @@ class Network:
         self.delay_ms = delay_ms
         self.projections = projections
         self.build_s = build_s
+        # short-term plasticity: per synapse its class (int8; 0 static, c >= 1 the c-th entry
+        # of ``stp``: (projection name, pre population, TsodyksMarkram)); None if all static
+        self.stp_class = stp_class
+        self.stp = stp or []
         self._hash: str | None = None
 
     @property
@@ -167,8 +173,13 @@ class Network:
         """SHA-256 of the synapse tables and layout (identifies the wiring in checkpoints)."""
         if self._hash is None:
             h = hashlib.sha256()
-            for t in (self.indptr, self.target, self.weight, self.delay_ms):
+            tables = (self.indptr, self.target, self.weight, self.delay_ms)
+            if self.stp_class is not None:
+                tables += (self.stp_class,)
+            for t in tables:
                 h.update(t.contiguous().numpy().tobytes())
+            for name, pre, m in self.stp:
+                h.update(f"{name}:{pre}:{m.U}:{m.tau_rec}:{m.tau_fac};".encode())
             for name, (a, b) in self.pop_slices.items():
                 h.update(f"{name}:{a}:{b};".encode())
             self._hash = h.hexdigest()
@@ -464,6 +475,11 @@ def network(
     weight = torch.empty(n_syn, dtype=torch.float32, device=dev)
     delay = torch.empty(n_syn, dtype=torch.float32, device=dev)
     cursor = indptr[:-1].clone()
+    stp = [(p.name, p.pre, p.stp) for p in spec.projections if p.stp is not None]
+    if len(stp) > 127:
+        raise SpecError(f"At most 127 projections may have short-term plasticity; got {len(stp)}.")
+    stp_class = torch.zeros(n_syn, dtype=torch.int8, device=dev) if stp else None
+    stp_ids = {name: c + 1 for c, (name, _, _) in enumerate(stp)}
     # pass 2: weights and delays (keyed by post neuron and its synapse index), placed by row
     while parts:
         proj, ridx, pre_g, post_l = parts.pop(0)
@@ -483,10 +499,19 @@ def network(
             )
         g = group_of_pop[post_pop.name]
         base = g.slot_offset + ridx * g.size + pop_slices[post_pop.name][0] - g.start
+        before = cursor.clone() if proj.name in stp_ids else None
         scatter_rows(pre_g, post_l, base, w, d, cursor, target, weight, delay)
         del pre_g, post_l, w, d
+        if before is not None:  # the part's synapses sit in [before, cursor) of each row
+            cnt = cursor - before
+            total = int(cnt.sum())
+            start = torch.repeat_interleave(before, cnt, output_size=total)
+            first = torch.repeat_interleave(torch.cumsum(cnt, 0) - cnt, cnt, output_size=total)
+            pos = start + torch.arange(total, device=dev) - first
+            stp_class[pos] = stp_ids[proj.name]
     if dev.type != "cpu":
         indptr, target, weight, delay = (x.cpu() for x in (indptr, target, weight, delay))
+        stp_class = None if stp_class is None else stp_class.cpu()
     net = Network(
         spec,
         seed,
@@ -498,6 +523,8 @@ def network(
         delay,
         infos,
         time.perf_counter() - t0,
+        stp_class,
+        stp,
     )
     log.info(net.summary())
     return net

@@ -26,7 +26,7 @@ from zentai.errors import SpecError, closest
 from zentai.record.recorders import Recorder
 from zentai.stim import Stimulus
 
-__all__ = ["NetworkSpec", "Population", "Projection"]
+__all__ = ["NetworkSpec", "Population", "Projection", "TsodyksMarkram"]
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -139,6 +139,68 @@ class Population:
         object.__setattr__(self, "labels", {str(k): str(v) for k, v in dict(self.labels).items()})
 
 
+@dataclass(frozen=True)
+class TsodyksMarkram:
+    """Short-term depression and facilitation of a projection's synapses (Tsodyks, Pawelzik &
+    Markram 1998, Neural Comput. 10:821; the update order of NEST's ``tsodyks2_synapse``).
+
+    At each presynaptic spike, ``h`` ms after the previous one, the resources ``x`` recover
+    and the release probability ``u`` facilitates::
+
+        x <- 1 + (x - u x - 1) exp(-h / tau_rec)
+        u <- U + u (1 - U) exp(-h / tau_fac)        (exp(...) = 0 when tau_fac = 0)
+
+    and the spike is transmitted with ``weight * u * x / U``: the projection's weight is the
+    efficacy of a first spike after a long silence (x = 1, u = U), as in Lindahl & Hellgren
+    Kotaleski (2016). (NEST's ``tsodyks2_synapse`` transmits ``weight * u * x``: set its weight
+    to ours / U, and its initial u to 0.) The state is kept per presynaptic neuron and member:
+    every synapse of the projection from one neuron sees the same spikes.
+
+    Parameters
+    ----------
+    U : float
+        Release increment, in (0, 1].
+    tau_rec : float
+        Recovery time constant of the resources (ms), > 0.
+    tau_fac : float
+        Facilitation time constant (ms), >= 0 (0: no facilitation).
+    """
+
+    U: float
+    tau_rec: float
+    tau_fac: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("U", "tau_rec", "tau_fac"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise SpecError(f"TsodyksMarkram.{name} must be a number; got {v!r}.")
+            object.__setattr__(self, name, float(v))
+        if not 0 < self.U <= 1:
+            raise SpecError(f"TsodyksMarkram.U must be in (0, 1]; got {self.U}.")
+        if self.tau_rec <= 0:
+            raise SpecError(f"TsodyksMarkram.tau_rec must be > 0 ms; got {self.tau_rec}.")
+        if self.tau_fac < 0:
+            raise SpecError(f"TsodyksMarkram.tau_fac must be >= 0 ms; got {self.tau_fac}.")
+
+    def to_dict(self) -> dict[str, float]:
+        return {"U": self.U, "tau_rec": self.tau_rec, "tau_fac": self.tau_fac}
+
+
+def _stp_from(value: Any) -> TsodyksMarkram | None:
+    if value is None or isinstance(value, TsodyksMarkram):
+        return value
+    if isinstance(value, dict):
+        extra = set(value) - {"U", "tau_rec", "tau_fac"}
+        if extra or not {"U", "tau_rec"} <= set(value):
+            raise SpecError(
+                f"Projection.stp must have the keys U, tau_rec (and optionally tau_fac); got "
+                f"{sorted(value)}."
+            )
+        return TsodyksMarkram(**value)
+    raise SpecError(f"Projection.stp must be a TsodyksMarkram or None; got {value!r}.")
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Projection:
     """Synapses from population ``pre`` to population ``post``.
@@ -161,6 +223,8 @@ class Projection:
     name : str, optional
         Defaults to ``"pre->post"`` (``"pre->post:receptor"`` when a receptor is named); names
         must be unique within a network and key its random draws.
+    stp : TsodyksMarkram, optional
+        Short-term plasticity of these synapses (default: static).
     """
 
     pre: str
@@ -170,8 +234,10 @@ class Projection:
     delay: Any = 1.5
     receptor: str | None = None
     name: str | None = None
+    stp: TsodyksMarkram | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "stp", _stp_from(self.stp))
         object.__setattr__(self, "rule", rule_from_dict(self.rule))
         object.__setattr__(self, "weight", distribution_from_dict(self.weight, "Projection.weight"))
         delay = distribution_from_dict(self.delay, "Projection.delay").in_unit(

@@ -209,6 +209,8 @@ def _projection_to_dict(pr: Projection, owner: str) -> dict[str, Any]:
     out["weight"] = _distribution_to_toml(pr.weight, f"{owner}.weight")
     out["delay"] = _distribution_to_toml(pr.delay, f"{owner}.delay")
     out["rule"] = _plain(pr.rule.to_dict(), f"{owner}.rule")
+    if pr.stp is not None:
+        out["stp"] = pr.stp.to_dict()
     return out
 
 
@@ -388,7 +390,7 @@ _POPULATION_KEYS = (
     "normals",
     "labels",
 )
-_PROJECTION_KEYS = ("name", "pre", "post", "rule", "weight", "delay", "receptor")
+_PROJECTION_KEYS = ("name", "pre", "post", "rule", "weight", "delay", "receptor", "stp")
 
 
 def _population_from_dict(data: dict[str, Any], owner: str) -> Population:
@@ -429,6 +431,8 @@ def _projection_from_dict(data: dict[str, Any], owner: str) -> Projection:
     for key in ("weight", "delay"):
         if key in data:
             kwargs[key] = _distribution_from_toml(data[key], f"{owner}.{key}")
+    if "stp" in data:
+        kwargs["stp"] = _table(data["stp"], f"{owner}.stp")
     return _construct(Projection, kwargs, owner)
 
 

@@ -220,6 +220,7 @@ class Simulator:
             self.member_seeds = [rng.key(int(s), "member-seed") for s in ms]
         self._invalidate()
         self._setup_connectivity()
+        self._setup_stp()
         self._setup_groups()
         self._setup_stimuli()
         self._setup_recorders()
@@ -294,6 +295,49 @@ class Simulator:
         self.dsteps = self._dsteps_cpu.to(dev)
         self.S = net.n_slots
         self.buf = torch.zeros((self.D, self.B, self.S), dtype=self.dtype, device=dev)
+
+    def _setup_stp(self) -> None:
+        """Per STP class: the presynaptic population's neuron range, its parameters, and the
+        state (u, x, step of the last spike) per member and presynaptic neuron."""
+        net, dev = self.net, self.device
+        self._stp = []
+        self._stp_cls = None
+        if net.stp_class is None:
+            return
+        self._stp_cls = net.stp_class.to(dev)
+        for _, pre, m in net.stp:
+            a, b = net.pop_slices[pre]
+            self._stp.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "m": m,
+                    "u": torch.zeros((self.B, b - a), dtype=torch.float64, device=dev),
+                    "x": torch.ones((self.B, b - a), dtype=torch.float64, device=dev),
+                    # step of the previous spike; far in the past = a long silence
+                    "t": torch.full((self.B, b - a), -(2**40), dtype=torch.int64, device=dev),
+                }
+            )
+
+    def _stp_factors(self, b: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        """Advance the STP state of the spikes (member b, neuron i) of this step and return
+        their transmission factors u x / U, (spikes, classes + 1); column 0 (static) is 1."""
+        out = torch.ones((i.numel(), len(self._stp) + 1), dtype=torch.float64, device=self.device)
+        for c, st in enumerate(self._stp, start=1):
+            sel = ((i >= st["a"]) & (i < st["b"])).nonzero()[:, 0]
+            if sel.numel() == 0:
+                continue
+            bb, ii = b[sel], i[sel] - st["a"]
+            m = st["m"]
+            h = (self.t_step - st["t"][bb, ii]).to(torch.float64) * self.dt
+            u, x = st["u"][bb, ii], st["x"][bb, ii]
+            x = 1.0 + (x - x * u - 1.0) * torch.exp(-h / m.tau_rec)
+            ud = torch.exp(-h / m.tau_fac) if m.tau_fac > 0 else torch.zeros_like(h)
+            u = m.U + u * (1.0 - m.U) * ud
+            st["u"][bb, ii], st["x"][bb, ii] = u, x
+            st["t"][bb, ii] = self.t_step
+            out[sel, c] = u * x / m.U
+        return out
 
     def _param_tensor(self, value: Any, n: int) -> Any:
         if isinstance(value, np.ndarray):
@@ -576,6 +620,8 @@ class Simulator:
             return (
                 f"it implements the LIF and Izhikevich2007 models only (this network has {other})"
             )
+        if self.net.stp_class is not None:
+            return "it implements static synapses only (this network has TsodyksMarkram ones)"
         for g in self.net.groups:
             if any(r.is_conductance for r in g.receptors):
                 return (
@@ -602,6 +648,8 @@ class Simulator:
         )
         if other:  # (LIF has current receptors only)
             return f"it implements the LIF model only (this network has {other})"
+        if self.net.stp_class is not None:
+            return "it implements static synapses only (this network has TsodyksMarkram ones)"
         return None
 
     def _choose_backend(self, backend: str) -> str:
@@ -1513,6 +1561,8 @@ class Simulator:
         cnt = self.indptr[i + 1] - starts
         total = int(cnt.sum())
         if total == 0:
+            if self._stp:
+                self._stp_factors(b, i)  # the state moves with every spike
             return
         rep = torch.repeat_interleave(cnt, output_size=total)
         first = torch.cumsum(cnt, 0) - cnt
@@ -1521,7 +1571,11 @@ class Simulator:
         flat += self.target[syn].to(torch.int64)
         if self.B > 1:
             flat += b[rep] * self.S
-        self.buf.view(-1).index_add_(0, flat, self.weight[syn])
+        w = self.weight[syn]
+        if self._stp:
+            f = self._stp_factors(b, i)
+            w = w * f[rep, self._stp_cls[syn].to(torch.int64)].to(self.dtype)
+        self.buf.view(-1).index_add_(0, flat, w)
 
     def _record_step(self, nz: torch.Tensor) -> None:
         if self._record_spikes:
@@ -1810,6 +1864,7 @@ class Simulator:
             },
             "poisson_rates": self._p_rates if self._has_poisson else None,
             "input_gain": [None if x is None else x.cpu() for x in self._gain],
+            "stp": [{k: st[k].cpu() for k in ("u", "x", "t")} for st in self._stp],
             "spikes": self._spk_chunks,
             "rates": self._rate_chunks,
             "monitors": [[(t, d.cpu()) for t, d in m] for m in self._mon_data],
@@ -1909,6 +1964,9 @@ class Simulator:
         sim._gain = [
             None if x is None else x.to(sim.device) for x in ck.get("input_gain", sim._gain)
         ]
+        for st, saved in zip(sim._stp, ck.get("stp", [])):
+            for k in ("u", "x", "t"):
+                st[k].copy_(saved[k])
         sim._dc_change.add(sim.t_step)
         if sim._has_poisson:
             sim._p_change.add(sim.t_step)
