@@ -152,9 +152,10 @@ class TsodyksMarkram:
 
     and the spike is transmitted with ``weight * u * x / U``: the projection's weight is the
     efficacy of a first spike after a long silence (x = 1, u = U), as in Lindahl & Hellgren
-    Kotaleski (2016). (NEST's ``tsodyks2_synapse`` transmits ``weight * u * x``: set its weight
-    to ours / U, and its initial u to 0.) The state is kept per presynaptic neuron and member:
-    every synapse of the projection from one neuron sees the same spikes.
+    Kotaleski (2016). NEST 3.10's ``tsodyks2_synapse`` with weight = ours / U, u = U and x = 1
+    gives the same postsynaptic membrane to 1e-13 mV (``benchmarks/stp_nest.py``, four
+    parameter sets). The state is kept per presynaptic neuron and member: every synapse of the
+    projection from one neuron sees the same spikes.
 
     Parameters
     ----------
