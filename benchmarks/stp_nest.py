@@ -5,8 +5,9 @@ A LIF neuron P fires regularly under a DC current; its spikes reach a neuron Q t
 is given the same presynaptic spike times (spike_generator -> parrot_neuron ->
 ``tsodyks2_synapse`` -> ``iaf_psc_exp``, weight = ours / U, initial u = U, x = 1) and the
 largest difference of Q's membrane potential is printed per parameter set (2026-11-26, NEST
-3.10.0: at most 8.5e-14 mV, with PSP ranges of 0.5-2.4 mV; exit status 1 above 1e-6 mV). NEST runs in a child process of ``--peer-python`` (a throwaway venv with
-``nest-simulator``), never a project dependency.
+3.10.0: at most 8.5e-14 mV, with PSP ranges of 0.5-2.4 mV; exit status 1 above 1e-6 mV).
+NEST runs in a child process of ``--peer-python`` (a throwaway venv with ``nest-simulator``),
+never a project dependency.
 
     python benchmarks/stp_nest.py --peer-python /tmp/peers/bin/python
 """
@@ -29,7 +30,8 @@ CASES = {  # name: (U, tau_rec, tau_fac, DC pA into P)
 }
 W, DELAY, T_MS = 300.0, 1.0, 300.0
 LIF_NEST = {"C_m": 250.0, "tau_m": 10.0, "E_L": -65.0, "V_reset": -65.0, "V_m": -65.0,
-            "t_ref": 2.0, "tau_syn_ex": 0.5, "tau_syn_in": 0.5, "V_th": 1e6, "I_e": 0.0}  # fmt: skip
+            "t_ref": 2.0, "tau_syn_ex": 0.5, "tau_syn_in": 0.5, "V_th": 1e6,
+            "I_e": 0.0}  # fmt: skip
 
 
 def run_zentai(U: float, tau_rec: float, tau_fac: float, dc: float):
