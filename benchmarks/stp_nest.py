@@ -103,7 +103,7 @@ def main() -> int:
     for name, (U, tr, tf, dc) in CASES.items():
         times, tz, vz = run_zentai(U, tr, tf, dc)
         tn, vn = run_nest(a.peer_python, times, U, tr, tf)
-        common, iz, inn = np.intersect1d(np.round(tz, 4), np.round(tn, 4), return_indices=True)
+        _, iz, inn = np.intersect1d(np.round(tz, 4), np.round(tn, 4), return_indices=True)
         dv = float(np.abs(vz[iz] - vn[inn]).max())
         worst = max(worst, dv)
         print(f"| {name} | {U} | {tr:g} | {tf:g} | {times.size} | {np.ptp(vz):.3f} | {dv:.2e} |")
