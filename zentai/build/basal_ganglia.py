@@ -10,9 +10,10 @@ generators §3.4 (one generator per neuron, cortical/external rates).
 Approximations [N]:
 
 * Tsodyks–Markram synapses (FSN->MSN, FSN->FSN, GPe TA->FSN, D2->GPe, D1->SNr, STN->SNr,
-  GPe TI->SNr) become static synapses whose weight is the TM efficacy in steady state at the
-  presynaptic population's in-vivo rate (:func:`tm_efficacy`; Tsodyks, Pawelzik & Markram
-  1998). Transient facilitation / depression after a pulse is therefore missing.
+  GPe TI->SNr) become, by default, static synapses whose weight is the TM efficacy in steady
+  state at the presynaptic population's in-vivo rate (:func:`tm_efficacy`; Tsodyks, Pawelzik
+  & Markram 1998): transient facilitation / depression after a pulse is then missing.
+  ``tm="dynamic"`` keeps them as :class:`~zentai.build.TsodyksMarkram` synapses instead.
 * NMDA Mg block after Jahr & Stevens 1990 instead of bgmodel's sigmoid.
 * Dopamine is held at bgmodel's baseline (DA = 0.8, ``tata_dop``) as fixed factors
   (:data:`DOPAMINE`, MODEL_SPEC §3.2): D1 E_L / V_b x (1 + 0.0282 DA), d x (1 - 0.45 DA),
@@ -30,7 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from zentai.build.spec import NetworkSpec, Population, Projection
+from zentai.build.spec import NetworkSpec, Population, Projection, TsodyksMarkram
 from zentai.celltypes.catalog import lindahl_2016
 from zentai.connectome import FixedIndegree, Normal
 from zentai.errors import SpecError
@@ -171,15 +172,23 @@ def tm_efficacy(U: float, tau_fac: float, tau_rec: float, rate_hz: float) -> flo
 def basal_ganglia_spec(
     scale: float = 0.002,
     *,
-    tm_steady_state: bool = True,
+    tm: str = "steady",
     weight_gain: dict | None = None,
     background_gain: dict | None = None,
 ) -> NetworkSpec:
     """The BG network (module docstring) with population sizes ``scale`` x the rat counts.
 
+    ``tm``: how the Tsodyks–Markram pathways are modelled: ``"steady"`` (default; static
+    synapses at the steady-state efficacy of the presynaptic in-vivo rate, :func:`tm_efficacy`),
+    ``"dynamic"`` (:class:`~zentai.build.TsodyksMarkram` synapses, weight = first-spike
+    efficacy; runs on the torch path only) or ``"first-spike"`` (static, first-spike efficacy).
     ``weight_gain``: optional factor per ``"pre->post"``; ``background_gain``: optional factor
     per population on its background rate (for experiments).
     """
+    if tm not in ("steady", "dynamic", "first-spike"):
+        raise SpecError(
+            f"basal_ganglia_spec tm must be 'steady', 'dynamic' or 'first-spike'; got {tm!r}."
+        )
     if not (isinstance(scale, (int, float)) and 0 < scale <= 1):
         raise SpecError(f"basal_ganglia_spec scale must be in (0, 1]; got {scale!r}.")
     pops = []
@@ -201,8 +210,12 @@ def basal_ganglia_spec(
     projections = []
     for p in PATHWAYS:
         w = p.weight
-        if p.tm is not None and tm_steady_state:
+        stp = None
+        if p.tm is not None and tm == "steady":
             w *= tm_efficacy(*p.tm, SPONTANEOUS_HZ[p.pre])
+        elif p.tm is not None and tm == "dynamic":
+            U, tau_fac, tau_rec = p.tm
+            stp = TsodyksMarkram(U=U, tau_rec=tau_rec, tau_fac=tau_fac)
         w *= _dopamine_weight(p.pre, p.post, p.receptor)
         w *= (weight_gain or {}).get(f"{p.pre}->{p.post}", 1.0)
         k = min(p.indegree, sizes[p.pre])
@@ -214,6 +227,7 @@ def basal_ganglia_spec(
                 weight=w,
                 delay=p.delay,
                 receptor=p.receptor,
+                stp=stp,
             )
         )
     stimuli = [

@@ -105,11 +105,13 @@ def cbgc_spec(
     seed: int = 0,
     regions: tuple[str, ...] = MOTOR_LOOP,
     connectome: Any = None,
+    bg_tm: str = "steady",
     **brain_options: Any,
 ) -> tuple[NetworkSpec, Any]:
     """The cbgc network and the brain's layout (module docstring). ``regions`` may add
     cortical areas (e.g. sensory and visual areas for scan-opto); their L5 cells reach the
-    striatum and STN in proportion to the connectome (Knox et al. 2019 by default)."""
+    striatum and STN in proportion to the connectome (Knox et al. 2019 by default). ``bg_tm``:
+    the basal ganglia's Tsodyks–Markram pathways (:func:`basal_ganglia_spec`'s ``tm``)."""
     if connectome is None:  # read once, for the brain's wiring and the cortico-BG inputs
         from zentai.connectome.allen import load_knox2019
 
@@ -117,7 +119,7 @@ def cbgc_spec(
     brain, layout = brain_spec(
         atlas, regions, fraction=fraction, seed=seed, connectome=connectome, **brain_options
     )
-    bg = basal_ganglia_spec(bg_scale)
+    bg = basal_ganglia_spec(bg_scale, tm=bg_tm)
     names = {p.name for p in brain.populations}
     for need in ("Isocortex.L5A.E", "Isocortex.L5B.E", "TH.TC"):
         if need not in names:

@@ -61,8 +61,11 @@ def cbgc_pulse(
     settle_ms: float = 500.0,
     seed: int = 0,
     progress: bool = True,
+    tm: str = "steady",
 ) -> dict[str, Any]:
-    """Run the pulse experiment; write ``summary.json`` and ``psth.png`` into ``out``."""
+    """Run the pulse experiment; write ``summary.json`` and ``psth.png`` into ``out``.
+    ``tm``: the basal ganglia's Tsodyks–Markram pathways, ``"steady"`` or ``"dynamic"``
+    (:func:`zentai.build.basal_ganglia.basal_ganglia_spec`)."""
     import dataclasses
 
     import zentai as zt
@@ -80,7 +83,7 @@ def cbgc_pulse(
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     atlas = zt.atlas.load("allen_mouse_100um")
-    spec, layout = cbgc_spec(atlas, fraction=fraction, bg_scale=bg_scale, seed=seed)
+    spec, layout = cbgc_spec(atlas, fraction=fraction, bg_scale=bg_scale, seed=seed, bg_tm=tm)
     # pulse onsets jittered by up to a third of the interval, so ongoing rhythms do not
     # line up with the trials and average out of the PSTH
     jitter = np.random.default_rng(seed).uniform(0, interval_ms / 3, trials)
@@ -133,6 +136,7 @@ def cbgc_pulse(
         "scenario": "cbgc-pulse",
         "fraction": fraction,
         "bg_scale": bg_scale,
+        "bg_tm": tm,
         "seed": seed,
         "trials": trials,
         "pulse": {"ms": pulse_ms, "amplitude_pA": amplitude_pa, "radius_um": radius_um},
