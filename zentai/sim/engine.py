@@ -660,18 +660,15 @@ class Simulator:
             )
         if backend == "torch":
             return "torch"
-        if backend == "triton" or (backend == "auto" and self.device.type == "cuda"):
-            why = self._triton_unsupported()
-            if why is None:
-                return "triton"
-            if backend == "triton":
-                raise SpecError(f"Simulator(backend='triton') cannot run this network: {why}.")
-            return "torch"
-        why = self._compiled_unsupported()
+        # the fast path a request or the device asks for; "auto" falls back to torch
+        fast = (
+            backend if backend != "auto" else "triton" if self.device.type == "cuda" else "compiled"
+        )
+        why = (self._triton_unsupported if fast == "triton" else self._compiled_unsupported)()
         if why is None:
-            return "compiled"
-        if backend == "compiled":
-            raise SpecError(f"Simulator(backend='compiled') cannot run this network: {why}.")
+            return fast
+        if backend == fast:
+            raise SpecError(f"Simulator(backend={fast!r}) cannot run this network: {why}.")
         return "torch"
 
     def _setup_compiled(self) -> None:
