@@ -584,9 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--backend",
-        choices=("auto", "torch", "compiled"),
-        help="auto (default): the compiled CPU loop where it applies; torch: the tensor "
-        "reference path; compiled: the compiled loop or an error saying why not",
+        choices=("auto", "torch", "compiled", "triton"),
+        help="auto (default): the compiled loop on the CPU, the Triton kernels on CUDA, where "
+        "they apply; torch: the tensor reference path; compiled / triton: that path or an "
+        "error saying why not",
     )
     run.add_argument(
         "--threads",
