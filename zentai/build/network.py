@@ -121,6 +121,7 @@ class Network:
         build_s: float,
         stp_class: torch.Tensor | None = None,
         stp: list[tuple[str, str, Any]] | None = None,
+        procedural: list[Any] | None = None,
     ) -> None:
         self.spec = spec
         self.seed = seed
@@ -136,6 +137,8 @@ class Network:
         # of ``stp``: (projection name, pre population, TsodyksMarkram)); None if all static
         self.stp_class = stp_class
         self.stp = stp or []
+        # projections regenerated at each spike (zentai.build.procedural), not in the tables
+        self.procedural = procedural or []
         self._hash: str | None = None
 
     @property
@@ -180,6 +183,8 @@ class Network:
                 h.update(t.contiguous().numpy().tobytes())
             for name, pre, m in self.stp:
                 h.update(f"{name}:{pre}:{m.U}:{m.tau_rec}:{m.tau_fac};".encode())
+            for pp in self.procedural:
+                h.update(repr(pp).encode())
             for name, (a, b) in self.pop_slices.items():
                 h.update(f"{name}:{a}:{b};".encode())
             self._hash = h.hexdigest()
@@ -245,6 +250,8 @@ def estimate_synapses(spec: NetworkSpec) -> int:
     """Expected number of synapses of ``spec`` (an upper bound for distance rules)."""
     total = 0.0
     for proj in spec.projections:
+        if proj.procedural:  # regenerated at each spike: nothing stored
+            continue
         n_pre = spec.population(proj.pre).size
         n_post = spec.population(proj.post).size
         r = proj.rule
@@ -444,11 +451,16 @@ def network(
     parts = []
     counts = torch.zeros(n, dtype=torch.int64, device=dev)
     infos = []
+    procedural = []
     for proj in spec.projections:
         pre_pop = spec.population(proj.pre)
         post_pop = spec.population(proj.post)
         rname, ridx = _receptor_of(proj, post_pop)
         key = rng.key(seed, "projection", proj.name)
+        if proj.procedural:
+            procedural.append(_procedural(proj, key, pre_pop, post_pop, ridx, pop_slices, groups))
+            infos.append(ProjectionInfo(proj.name, proj.pre, proj.post, rname, 0, proj.delay))
+            continue
         pre_l, post_l = connect(
             proj.rule,
             pre_pop.size,
@@ -525,9 +537,32 @@ def network(
         time.perf_counter() - t0,
         stp_class,
         stp,
+        procedural,
     )
     log.info(net.summary())
     return net
+
+
+def _procedural(proj, key, pre_pop, post_pop, ridx, pop_slices, groups):
+    from zentai.build.procedural import ProceduralProjection, params_of
+
+    g = next(g for g in groups if post_pop.name in g.populations)
+    rec = post_pop.model.receptors[ridx]
+    owner = f"Projection {proj.name!r}"
+    a, b = pop_slices[pre_pop.name]
+    return ProceduralProjection(
+        name=proj.name,
+        pre_start=a,
+        pre_stop=b,
+        n_post=post_pop.size,
+        slot_base=g.slot_offset + ridx * g.size + pop_slices[post_pop.name][0] - g.start,
+        p=float(proj.rule.p),
+        w=params_of(proj.weight, f"{owner}.weight", rec.weight_unit),
+        d=params_of(proj.delay, f"{owner}.delay", "ms"),
+        key_conn=rng.key(key, "procedural"),
+        key_weight=rng.key(key, "weight"),
+        key_delay=rng.key(key, "delay"),
+    )
 
 
 def delay_steps(net: Network, dt: float) -> torch.Tensor:

@@ -226,6 +226,10 @@ class Projection:
         must be unique within a network and key its random draws.
     stp : TsodyksMarkram, optional
         Short-term plasticity of these synapses (default: static).
+    procedural : bool
+        Regenerate the synapses at every spike instead of storing them
+        (:mod:`zentai.build.procedural`; rule :class:`Bernoulli`, Constant or Normal weight and
+        delay, a Normal delay with a finite ``high``; Triton and torch paths).
     """
 
     pre: str
@@ -236,9 +240,14 @@ class Projection:
     receptor: str | None = None
     name: str | None = None
     stp: TsodyksMarkram | None = None
+    procedural: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stp", _stp_from(self.stp))
+        if not isinstance(self.procedural, bool):
+            raise SpecError(
+                f"Projection.procedural must be True or False; got {self.procedural!r}."
+            )
         object.__setattr__(self, "rule", rule_from_dict(self.rule))
         object.__setattr__(self, "weight", distribution_from_dict(self.weight, "Projection.weight"))
         delay = distribution_from_dict(self.delay, "Projection.delay").in_unit(
@@ -253,6 +262,20 @@ class Projection:
         if self.name is None:
             suffix = f":{self.receptor}" if self.receptor else ""
             object.__setattr__(self, "name", f"{self.pre}->{self.post}{suffix}")
+        if self.procedural:
+            from zentai.build.procedural import params_of
+
+            owner = f"Projection {self.name!r} (procedural)"
+            if type(self.rule).__name__ != "Bernoulli":
+                raise SpecError(f"{owner}: the rule must be Bernoulli; got {self.rule}.")
+            if self.stp is not None:
+                raise SpecError(f"{owner}: short-term plasticity needs stored synapses.")
+            d = params_of(self.delay, f"{owner}.delay", "ms")
+            if d[1] > 0 and not math.isfinite(d[3]):
+                raise SpecError(
+                    f"{owner}.delay: a Normal delay needs a finite high (it sizes the delay "
+                    f"buffer); got {self.delay}."
+                )
 
 
 def _as_tuple(items: Any, kind: type, owner: str) -> tuple:

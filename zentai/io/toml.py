@@ -211,6 +211,8 @@ def _projection_to_dict(pr: Projection, owner: str) -> dict[str, Any]:
     out["rule"] = _plain(pr.rule.to_dict(), f"{owner}.rule")
     if pr.stp is not None:
         out["stp"] = pr.stp.to_dict()
+    if pr.procedural:
+        out["procedural"] = True
     return out
 
 
@@ -390,7 +392,17 @@ _POPULATION_KEYS = (
     "normals",
     "labels",
 )
-_PROJECTION_KEYS = ("name", "pre", "post", "rule", "weight", "delay", "receptor", "stp")
+_PROJECTION_KEYS = (
+    "name",
+    "pre",
+    "post",
+    "rule",
+    "weight",
+    "delay",
+    "receptor",
+    "stp",
+    "procedural",
+)
 
 
 def _population_from_dict(data: dict[str, Any], owner: str) -> Population:

@@ -266,6 +266,8 @@ class Simulator:
         steps = delay_steps(net, self.dt)
         self._dsteps_cpu = steps
         max_d = int(steps.max()) if steps.numel() else 1
+        for pp in net.procedural:
+            max_d = max(max_d, pp.max_delay_steps(self.dt))
         self.D = max_d + 1
         esize = torch.finfo(self.dtype).bits // 8
         need = (
@@ -622,6 +624,8 @@ class Simulator:
             )
         if self.net.stp_class is not None:
             return "it implements static synapses only (this network has TsodyksMarkram ones)"
+        if self.net.procedural:
+            return "it implements stored synapses only (this network has procedural ones)"
         for g in self.net.groups:
             if any(r.is_conductance for r in g.receptors):
                 return (
@@ -1099,6 +1103,37 @@ class Simulator:
             self._tgrid_p = (1,)  # (a grid barrier of several programs would never open)
             self._tblock = 1024
         self._tbar = torch.zeros(1, dtype=torch.int32, device=dev)
+        self._setup_triton_procedural()
+
+    def _setup_triton_procedural(self) -> None:
+        """Tables of the procedural projections for ``deliver_procedural``: per projection
+        8 integers (pre range, posts, slot base, first segment, three keys) and 11 float64s
+        (p, log(1 - p), weight and delay (mu, sigma, low, high), dt), and segment offsets."""
+        from zentai.build.procedural import SEG
+
+        procs = self.net.procedural
+        self._tproc = None
+        if not procs:
+            return
+        segs = [-(-pp.n_post // SEG) for pp in procs]
+        off = np.concatenate([[0], np.cumsum(segs)]).astype(np.int64)
+        pi = torch.tensor(
+            [
+                [pp.pre_start, pp.pre_stop, pp.n_post, pp.slot_base, int(off[q]),
+                 pp.key_conn, pp.key_weight, pp.key_delay]
+                for q, pp in enumerate(procs)
+            ],
+            dtype=torch.int64,
+        )  # fmt: skip
+        pf = torch.tensor(
+            [
+                [pp.p, math.log1p(-pp.p) if pp.p < 1 else -math.inf, *pp.w, *pp.d, self.dt]
+                for pp in procs
+            ],
+            dtype=torch.float64,
+        )
+        dev = self.device
+        self._tproc = (pi.to(dev), pf.to(dev), torch.as_tensor(off, device=dev), int(off[-1]))
 
     def _triton_tables(self) -> None:
         """(Re)build what changed since the last call (see :meth:`_invalidate`): parameter
@@ -1271,7 +1306,7 @@ class Simulator:
         opts = {} if gk.interpreting() else {"enable_fp_fusion": False}
         warps = {} if gk.interpreting() else {"num_warps": self._ttune["warps"]}
         a, b = self._tA, self._tB
-        if self._ttune["persistent"]:
+        if self._ttune["persistent"] and self._tproc is None:
             self._tbar.zero_()
             gk.lif_persistent[self._tgrid_p](
                 a,
@@ -1291,7 +1326,21 @@ class Simulator:
         for j in range(k):
             src, dst = (a, b) if j % 2 == 0 else (b, a)
             gk.lif_step[self._tgrid_u](src, *self._targs_u, **self._tkw_u, **opts, **warps)
+            if self._tproc is not None:
+                self._triton_procedural(src, opts)
             gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **opts)
+
+    def _triton_procedural(self, src: torch.Tensor, opts: dict) -> None:
+        from zentai.build.procedural import REDRAW_ROUNDS, SEG
+        from zentai.sim import gpu_kernels as gk
+
+        pi, pf, off, n_seg = self._tproc
+        gk.deliver_procedural[self._tgrid_d](
+            src, self._tcnt, self._tspk, pi, pf, off, self.buf, n_seg,
+            self.net.n_neurons, self.S, self.B, self.D,
+            NPROJ=pi.shape[0], SEG=SEG, R=REDRAW_ROUNDS,
+            PBLOCK=128 if self.device.type == "cuda" else 256, **opts,
+        )  # fmt: skip
 
     def _triton_run(self, k: int) -> None:
         """``k`` steps. On CUDA, once two launched steps have compiled the kernels, blocks of
@@ -1554,6 +1603,8 @@ class Simulator:
         self.t_step = t + 1
 
     def _deliver(self, b: torch.Tensor, i: torch.Tensor) -> None:
+        for pp in self.net.procedural:
+            self._deliver_procedural(pp, b, i)
         starts = self.indptr[i]
         cnt = self.indptr[i + 1] - starts
         total = int(cnt.sum())
@@ -1573,6 +1624,21 @@ class Simulator:
             f = self._stp_factors(b, i)
             w = w * f[rep, self._stp_cls[syn].to(torch.int64)].to(self.dtype)
         self.buf.view(-1).index_add_(0, flat, w)
+
+    def _deliver_procedural(self, pp: Any, b: torch.Tensor, i: torch.Tensor) -> None:
+        """Regenerate and deliver the synapses of projection ``pp`` of this step's spikes
+        (:func:`zentai.build.procedural.row`, on the CPU)."""
+        from zentai.build.procedural import row
+
+        sel = ((i >= pp.pre_start) & (i < pp.pre_stop)).nonzero()[:, 0]
+        if sel.numel() == 0:
+            return
+        k, j, w, steps = row(pp, i[sel].cpu(), self.dt)
+        if k.numel() == 0:
+            return
+        bb = b[sel].cpu()[k]
+        flat = ((steps + self.t_step) % self.D) * (self.B * self.S) + bb * self.S + pp.slot_base + j
+        self.buf.view(-1).index_add_(0, flat.to(self.device), w.to(self.device, self.dtype))
 
     def _record_step(self, nz: torch.Tensor) -> None:
         if self._record_spikes:

@@ -609,3 +609,116 @@ if HAVE_TRITON:
             _grid_sync(bar_ptr, G * (2 * s + 2))
         if pid == 0:
             tl.store(t_ptr, t0 + n_steps)
+
+    @triton.jit
+    def _uniform64(h, counter):
+        # top 53 bits of mix64(h + counter * G2) as a float64 in [0, 1) (zentai.rng)
+        bits = _mix64(h + counter.to(tl.uint64) * 0xD1B54A32D192ED03)
+        return (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0)
+
+    @triton.jit
+    def _redraw(h, j, mu, sigma, lo, hi, act, R: tl.constexpr):
+        # Normal(mu, sigma) of synapse j, first of R rounds inside [lo, hi], else the last
+        # round's value clipped (zentai.build.procedural); mu where sigma == 0
+        out = mu
+        v = mu
+        todo = act & (sigma > 0)
+        r = 0
+        go = tl.max(todo.to(tl.int32), axis=0) > 0
+        while go:
+            c = 2 * (j * R + r)
+            u1 = _uniform64(h, c)
+            u2 = _uniform64(h, c + 1)
+            z = tl.sqrt(-2.0 * tl.log(1.0 - u1)) * tl.cos(6.283185307179586 * u2)
+            v = mu + sigma * z
+            ok = todo & (v >= lo) & (v <= hi)
+            out = tl.where(ok, v, out)
+            todo = todo & (ok == 0)
+            r += 1
+            go = (tl.max(todo.to(tl.int32), axis=0) > 0) & (r < R)
+        return tl.where(todo, tl.minimum(tl.maximum(v, lo), hi), out)
+
+    @triton.jit
+    def deliver_procedural(
+        t_ptr,
+        cnt_ptr,
+        spk_ptr,
+        pi_ptr,
+        pf_ptr,
+        segoff_ptr,
+        buf_ptr,
+        n_seg_total,
+        N,
+        S,
+        B,
+        D,
+        NPROJ: tl.constexpr,
+        SEG: tl.constexpr,
+        R: tl.constexpr,
+        PBLOCK: tl.constexpr,
+    ):
+        """Regenerate and deliver the procedural synapses of step t's spikes: one lane per
+        (spike, segment of a projection's posts), geometric skipping inside the segment."""
+        t = tl.load(t_ptr)
+        n_spk = tl.load(cnt_ptr + (t % 2), cache_modifier=".cg")
+        n_items = n_spk.to(tl.int64) * n_seg_total
+        for w0 in range(tl.program_id(0) * PBLOCK, n_items, tl.num_programs(0) * PBLOCK):
+            item = w0 + tl.arange(0, PBLOCK).to(tl.int64)
+            live = item < n_items
+            k = tl.where(live, item // n_seg_total, 0)
+            gs = item % n_seg_total
+            q = tl.zeros_like(gs)
+            for r in tl.static_range(1, NPROJ):
+                q += (gs >= tl.load(segoff_ptr + r)).to(tl.int64)
+            s = gs - tl.load(segoff_ptr + q)
+            src = tl.load(spk_ptr + k, mask=live, other=0, cache_modifier=".cg")
+            b = src // N
+            i = src - b * N
+            pre0 = tl.load(pi_ptr + q * 8 + 0)
+            pre1 = tl.load(pi_ptr + q * 8 + 1)
+            n_post = tl.load(pi_ptr + q * 8 + 2)
+            slot = tl.load(pi_ptr + q * 8 + 3)
+            kc = tl.load(pi_ptr + q * 8 + 5).to(tl.uint64, bitcast=True)
+            kw = tl.load(pi_ptr + q * 8 + 6).to(tl.uint64, bitcast=True)
+            kd = tl.load(pi_ptr + q * 8 + 7).to(tl.uint64, bitcast=True)
+            p = tl.load(pf_ptr + q * 11 + 0)
+            log1mp = tl.load(pf_ptr + q * 11 + 1)
+            wmu = tl.load(pf_ptr + q * 11 + 2)
+            wsd = tl.load(pf_ptr + q * 11 + 3)
+            wlo = tl.load(pf_ptr + q * 11 + 4)
+            whi = tl.load(pf_ptr + q * 11 + 5)
+            dmu = tl.load(pf_ptr + q * 11 + 6)
+            dsd = tl.load(pf_ptr + q * 11 + 7)
+            dlo = tl.load(pf_ptr + q * 11 + 8)
+            dhi = tl.load(pf_ptr + q * 11 + 9)
+            dt = tl.load(pf_ptr + q * 11 + 10)
+            iu = i.to(tl.uint64)
+            hc = _mix64(iu * 0x9E3779B97F4A7C15 + kc)  # rng.stream_key(key, i)
+            hw = _mix64(iu * 0x9E3779B97F4A7C15 + kw)
+            hd = _mix64(iu * 0x9E3779B97F4A7C15 + kd)
+            act = live & (i >= pre0) & (i < pre1) & (p > 0)
+            pos = s * SEG - 1
+            end = tl.minimum((s + 1) * SEG, n_post)
+            n = 0
+            go = tl.max(act.to(tl.int32), axis=0) > 0
+            while go:
+                u = _uniform64(hc, s * 1048576 + n)
+                skip = tl.floor(tl.log(1.0 - u) / log1mp)
+                skip = tl.where(act, skip, 0.0).to(tl.int64)
+                pos = tl.where(act, pos + 1 + skip, pos)
+                act = act & (pos < end)
+                j = tl.where(act, pos, 0)
+                wt = _redraw(hw, j, wmu, wsd, wlo, whi, act, R)
+                dd = _redraw(hd, j, dmu, dsd, dlo, dhi, act, R)
+                x = dd / dt  # steps: round half to even (torch.round), at least 1
+                f = tl.floor(x)
+                fr = x - f
+                odd = (f - 2.0 * tl.floor(f * 0.5)) > 0
+                st = tl.where(fr > 0.5, f + 1.0, tl.where(fr < 0.5, f, tl.where(odd, f + 1.0, f)))
+                st = tl.maximum(st, 1.0).to(tl.int64)
+                cell = ((st + t) % D) * B * S + b * S + slot + j
+                tl.atomic_add(
+                    buf_ptr + cell, wt.to(buf_ptr.dtype.element_ty), mask=act, sem="relaxed"
+                )
+                n += 1
+                go = tl.max(act.to(tl.int32), axis=0) > 0
