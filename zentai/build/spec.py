@@ -270,6 +270,11 @@ class Projection:
                 raise SpecError(f"{owner}: the rule must be Bernoulli; got {self.rule}.")
             if self.stp is not None:
                 raise SpecError(f"{owner}: short-term plasticity needs stored synapses.")
+            if type(self.weight).__name__ not in ("Constant", "Normal"):
+                raise SpecError(
+                    f"{owner}.weight: a procedural projection draws Constant or Normal values; "
+                    f"got {self.weight}."
+                )
             d = params_of(self.delay, f"{owner}.delay", "ms")
             if d[1] > 0 and not math.isfinite(d[3]):
                 raise SpecError(
