@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 5, as one script for a lent H100 (device tool, ~15 min per session;
-# this script needs about 3 minutes there plus the machine's start).
+# this script needs about 5 minutes there plus the machine's start).
 #
 # Prepare here (the device machine cannot download; its python3 has torch, triton, numpy,
 # scipy, h5py, numba, xarray, tqdm, matplotlib, tifffile, but not pint & co., nor mujoco —
@@ -38,3 +38,8 @@ timeout 45 python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --variants defaul
     --profile 2>&1 | tee "$OUT/gpu_step_1.0.txt" | grep -v "^-\|Self CPU\|UserWarning\|_warn_once"
 timeout 40 python3 benchmarks/gpu_step.py --scale 0.13 --members 100 --ms 100 --warmup 20 \
     --variants default 2>&1 | tee "$OUT/gpu_step_B100.txt"
+echo "== 5. scale: procedural connectivity (issue 5 target 3), stored vs procedural, then 10 M"
+timeout 90 python3 benchmarks/procedural.py --neurons 2e5 --indegree 1000 --device cuda \
+    --ms 100 --warmup 20 2>&1 | tee "$OUT/procedural_2e5.txt"
+timeout 150 python3 benchmarks/procedural.py --neurons 1e7 --indegree 1000 --device cuda \
+    --modes procedural --ms 50 --warmup 10 2>&1 | tee "$OUT/procedural_1e7.txt"

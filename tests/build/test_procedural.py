@@ -10,7 +10,7 @@ from scipy import stats
 
 import zentai as zt
 from zentai.build import NetworkSpec, Population, Projection, TsodyksMarkram
-from zentai.build.procedural import row
+from zentai.build.procedural import row, segment_length
 from zentai.celltypes import LIF
 from zentai.connectome import Bernoulli, FixedIndegree, Normal, Uniform
 from zentai.errors import SpecError
@@ -49,6 +49,8 @@ def test_rows_are_a_fixed_bernoulli_graph_with_the_declared_distributions():
     net = zt.build.network(_ei(3000, 700, 0.05, True), seed=4)
     assert net.n_synapses == 0 and len(net.procedural) == 4  # nothing stored
     ee = net.procedural[0]
+    assert ee.seg == 1024  # ~32 expected targets per segment at p = 0.05
+    assert segment_length(0.5) == 256 and segment_length(1e-6) == 1 << 19
     k, j, w, d = row(ee, torch.arange(3000), 0.1)
     # out-degrees Binomial(3000, 0.05): mean and variance within 4 standard errors
     deg = torch.bincount(k, minlength=3000).double().numpy()

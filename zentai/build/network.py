@@ -544,7 +544,7 @@ def network(
 
 
 def _procedural(proj, key, pre_pop, post_pop, ridx, pop_slices, groups):
-    from zentai.build.procedural import ProceduralProjection, params_of
+    from zentai.build.procedural import ProceduralProjection, params_of, segment_length
 
     g = next(g for g in groups if post_pop.name in g.populations)
     rec = post_pop.model.receptors[ridx]
@@ -562,6 +562,7 @@ def _procedural(proj, key, pre_pop, post_pop, ridx, pop_slices, groups):
         key_conn=rng.key(key, "procedural"),
         key_weight=rng.key(key, "weight"),
         key_delay=rng.key(key, "delay"),
+        seg=segment_length(float(proj.rule.p)),
     )
 
 

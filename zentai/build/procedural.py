@@ -11,7 +11,8 @@ and 10¹⁰ synapses fit one GPU.
 The draw, defined here once and followed exactly by the torch reference path (:func:`row`) and
 the Triton kernel (``zentai.sim.gpu_kernels.deliver_procedural``):
 
-* the postsynaptic population is cut into segments of :data:`SEG` neurons; in segment ``s``
+* the postsynaptic population is cut into segments of :func:`segment_length` (p) neurons
+  (256, or longer for sparse projections so that a segment holds ~32 targets); in segment ``s``
   the targets are found by geometric skipping (each pair independently with probability ``p``):
   starting before the segment, draw ``n = 0, 1, ...`` moves the position by
   ``1 + floor(log(1 - u_n) / log(1 - p))`` until it leaves the segment, with ``u_n`` the uniform
@@ -36,15 +37,20 @@ from zentai import rng
 from zentai.connectome.rules import Constant, Normal
 from zentai.errors import SpecError
 
-__all__ = ["REDRAW_ROUNDS", "SEG", "ProceduralProjection", "row"]
+__all__ = ["REDRAW_ROUNDS", "ProceduralProjection", "row", "segment_length"]
 
-#: postsynaptic neurons per segment of the geometric skipping
+#: shortest segment of the geometric skipping (postsynaptic neurons)
 SEG = 256
 #: Normal redraw rounds before a value is clipped to [low, high]
 REDRAW_ROUNDS = 16
 
-_G1 = rng._s64(rng._G1)
-_G2 = rng._s64(rng._G2)
+
+def segment_length(p: float) -> int:
+    """Posts per segment: a power of two >= 256 holding about 32 expected targets, at most
+    2**19 (so a segment's draw counter, below 2**20, never runs into the next segment's)."""
+    if p <= 0:
+        return SEG
+    return int(min(1 << 19, max(SEG, 1 << math.ceil(math.log2(32.0 / p)))))
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class ProceduralProjection:
     key_conn: int
     key_weight: int
     key_delay: int
+    seg: int = SEG
 
     @property
     def expected_synapses(self) -> float:
@@ -130,14 +137,15 @@ def row(
     """Synapses of the presynaptic neurons ``pre`` (global ids, CPU int64): (index into
     ``pre``, local post, weight float64, delay steps int64), by the module docstring's draw."""
     pre = torch.as_tensor(pre, dtype=torch.int64)
-    n_seg = -(-proj.n_post // SEG)
+    seg_len = proj.seg
+    n_seg = -(-proj.n_post // seg_len)
     # one lane per (spike, segment)
     lane_pre = torch.arange(pre.numel()).repeat_interleave(n_seg)
     seg = torch.arange(n_seg).repeat(pre.numel())
     i = pre[lane_pre]
     h = rng.stream_key(proj.key_conn, i)
-    end = torch.clamp((seg + 1) * SEG, max=proj.n_post)
-    pos = seg * SEG - 1
+    end = torch.clamp((seg + 1) * seg_len, max=proj.n_post)
+    pos = seg * seg_len - 1
     hits_k, hits_j = [], []
     if proj.p >= 1.0:  # every pair
         j = torch.arange(proj.n_post)

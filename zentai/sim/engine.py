@@ -1107,19 +1107,17 @@ class Simulator:
 
     def _setup_triton_procedural(self) -> None:
         """Tables of the procedural projections for ``deliver_procedural``: per projection
-        8 integers (pre range, posts, slot base, first segment, three keys) and 11 float64s
+        8 integers (pre range, posts, slot base, segment length, three keys) and 11 float64s
         (p, log(1 - p), weight and delay (mu, sigma, low, high), dt), and segment offsets."""
-        from zentai.build.procedural import SEG
-
         procs = self.net.procedural
         self._tproc = None
         if not procs:
             return
-        segs = [-(-pp.n_post // SEG) for pp in procs]
+        segs = [-(-pp.n_post // pp.seg) for pp in procs]
         off = np.concatenate([[0], np.cumsum(segs)]).astype(np.int64)
         pi = torch.tensor(
             [
-                [pp.pre_start, pp.pre_stop, pp.n_post, pp.slot_base, int(off[q]),
+                [pp.pre_start, pp.pre_stop, pp.n_post, pp.slot_base, pp.seg,
                  pp.key_conn, pp.key_weight, pp.key_delay]
                 for q, pp in enumerate(procs)
             ],
@@ -1331,14 +1329,14 @@ class Simulator:
             gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **opts)
 
     def _triton_procedural(self, src: torch.Tensor, opts: dict) -> None:
-        from zentai.build.procedural import REDRAW_ROUNDS, SEG
+        from zentai.build.procedural import REDRAW_ROUNDS
         from zentai.sim import gpu_kernels as gk
 
         pi, pf, off, n_seg = self._tproc
         gk.deliver_procedural[self._tgrid_d](
             src, self._tcnt, self._tspk, pi, pf, off, self.buf, n_seg,
             self.net.n_neurons, self.S, self.B, self.D,
-            NPROJ=pi.shape[0], SEG=SEG, R=REDRAW_ROUNDS,
+            NPROJ=pi.shape[0], R=REDRAW_ROUNDS,
             PBLOCK=128 if self.device.type == "cuda" else 256, **opts,
         )  # fmt: skip
 

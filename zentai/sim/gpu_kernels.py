@@ -653,7 +653,6 @@ if HAVE_TRITON:
         B,
         D,
         NPROJ: tl.constexpr,
-        SEG: tl.constexpr,
         R: tl.constexpr,
         PBLOCK: tl.constexpr,
     ):
@@ -678,6 +677,7 @@ if HAVE_TRITON:
             pre1 = tl.load(pi_ptr + q * 8 + 1)
             n_post = tl.load(pi_ptr + q * 8 + 2)
             slot = tl.load(pi_ptr + q * 8 + 3)
+            seg_len = tl.load(pi_ptr + q * 8 + 4)
             kc = tl.load(pi_ptr + q * 8 + 5).to(tl.uint64, bitcast=True)
             kw = tl.load(pi_ptr + q * 8 + 6).to(tl.uint64, bitcast=True)
             kd = tl.load(pi_ptr + q * 8 + 7).to(tl.uint64, bitcast=True)
@@ -697,8 +697,8 @@ if HAVE_TRITON:
             hw = _mix64(iu * 0x9E3779B97F4A7C15 + kw)
             hd = _mix64(iu * 0x9E3779B97F4A7C15 + kd)
             act = live & (i >= pre0) & (i < pre1) & (p > 0)
-            pos = s * SEG - 1
-            end = tl.minimum((s + 1) * SEG, n_post)
+            pos = s * seg_len - 1
+            end = tl.minimum((s + 1) * seg_len, n_post)
             n = 0
             go = tl.max(act.to(tl.int32), axis=0) > 0
             while go:
