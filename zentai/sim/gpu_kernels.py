@@ -14,7 +14,12 @@ be launched (or captured in one CUDA graph) without the host waiting on the devi
    atomic adds. Every program then writes t + 1 to the other counter cell and clears the other
    spike-list count (cells nobody reads during this kernel), which is what the next step reads.
 
-With ``TUNE["persistent"]`` one launch of :func:`lif_persistent` runs a whole chunk of steps:
+Procedural projections (:mod:`zentai.build.procedural`) add a third kernel per step,
+:func:`deliver_procedural`, which regenerates the spiking neurons' synapses lane by lane
+(one lane per spike and segment of the postsynaptic population) by the same draws as the torch
+reference path.
+
+With ``TUNE["persistent"]`` (networks without procedural projections) one launch of :func:`lif_persistent` runs a whole chunk of steps:
 one program per SM loops over the steps, doing both phases with a grid-wide barrier (an atomic
 counter) after each — no launch gaps, at the price of programs spinning while they wait.
 
