@@ -19,9 +19,10 @@ Procedural projections (:mod:`zentai.build.procedural`) add a third kernel per s
 (one lane per spike and segment of the postsynaptic population) by the same draws as the torch
 reference path.
 
-With ``TUNE["persistent"]`` (networks without procedural projections) one launch of :func:`lif_persistent` runs a whole chunk of steps:
-one program per SM loops over the steps, doing both phases with a grid-wide barrier (an atomic
-counter) after each — no launch gaps, at the price of programs spinning while they wait.
+With ``TUNE["persistent"]`` (networks without procedural projections) one launch of
+:func:`lif_persistent` runs a whole chunk of steps: one program per SM loops over the steps,
+doing both phases with a grid-wide barrier (an atomic counter) after each — no launch gaps, at
+the price of programs spinning while they wait (measured slower on an H100: RESULTS.md).
 
 The order in which atomic adds reach one buffer cell is not fixed, so in float32 a run can
 differ from the reference (and from itself) in the last bit of a summed input, and after a few
