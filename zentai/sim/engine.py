@@ -137,15 +137,17 @@ class Simulator:
         2-core machine), else torch's default (full scale: RTF 29 on 2 threads, 48 on 1).
         The compiled backend uses 1 thread unless told otherwise.
     backend : str
-        ``"torch"``: the reference path (tensor operations, CPU or CUDA). ``"compiled"``: the
-        numba loop of :mod:`zentai.sim.cpu_kernels` (CPU; LIF and Izhikevich2007 neurons with
-        current receptors; every stimulus and recorder), which gives the reference's spikes
-        exactly. ``"auto"`` (default): compiled where it applies, else torch — on the CPU with
+        ``"torch"``: the reference path (tensor operations, CPU or CUDA; every model,
+        TsodyksMarkram and procedural synapses). ``"compiled"``: the numba loop of
+        :mod:`zentai.sim.cpu_kernels` (CPU; LIF and Izhikevich2007 neurons with current
+        receptors, static stored synapses; every stimulus and recorder), which gives the
+        reference's spikes exactly. ``"auto"`` (default): compiled where it applies, else torch — on the CPU with
         the Poisson input drawn by the compiled kernel (same counts, much faster than
         ``torch.bucketize``) — and on CUDA the fused Triton step. ``"triton"``: the two
         kernels of :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF
-        neurons with current receptors; every stimulus and recorder); spike-for-spike equal
-        to the reference in float64, equal up to the order of summed inputs in float32.
+        neurons with current receptors, static stored or procedural synapses; every stimulus
+        and recorder); spike-for-spike equal to the reference in float64, equal up to the
+        order of summed inputs in float32.
 
     Examples
     --------
