@@ -141,9 +141,10 @@ class Simulator:
         TsodyksMarkram and procedural synapses). ``"compiled"``: the numba loop of
         :mod:`zentai.sim.cpu_kernels` (CPU; LIF and Izhikevich2007 neurons with current
         receptors, static stored synapses; every stimulus and recorder), which gives the
-        reference's spikes exactly. ``"auto"`` (default): compiled where it applies, else torch — on the CPU with
-        the Poisson input drawn by the compiled kernel (same counts, much faster than
-        ``torch.bucketize``) — and on CUDA the fused Triton step. ``"triton"``: the two
+        reference's spikes exactly. ``"auto"`` (default): on the CPU compiled where it
+        applies, else torch with the Poisson input drawn by the compiled kernel (same counts,
+        much faster than ``torch.bucketize``); on CUDA the Triton step where it applies, else
+        torch. ``"triton"``: the two
         kernels of :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF
         neurons with current receptors, static stored or procedural synapses; every stimulus
         and recorder); spike-for-spike equal to the reference in float64, equal up to the
