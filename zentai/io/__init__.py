@@ -1,12 +1,23 @@
-"""Reading and writing: network specs as TOML, results as HDF5.
+"""Reading and writing: network specs as TOML, results as HDF5 or NWB.
 
-``zentai.io.toml`` (:func:`load_spec` / :func:`dump_spec`) and ``zentai.io.hdf5``
-(:func:`write_result` / :func:`read_result`).
+``zentai.io.toml`` (:func:`load_spec` / :func:`dump_spec`), ``zentai.io.hdf5``
+(:func:`write_result` / :func:`read_result`) and ``zentai.io.nwb`` (:func:`write_nwb` /
+:func:`read_nwb_spikes`).
 """
 
 from zentai.io import hdf5, toml
 from zentai.io.hdf5 import read_result, write_result
+from zentai.io.nwb import read_nwb_spikes, write_nwb
 from zentai.io.toml import dump as dump_spec
 from zentai.io.toml import load as load_spec
 
-__all__ = ["dump_spec", "hdf5", "load_spec", "read_result", "toml", "write_result"]
+__all__ = [
+    "dump_spec",
+    "hdf5",
+    "load_spec",
+    "read_nwb_spikes",
+    "read_result",
+    "toml",
+    "write_nwb",
+    "write_result",
+]

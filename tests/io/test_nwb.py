@@ -1,0 +1,86 @@
+"""Results as NWB: the units table holds exactly the recorded spikes with their labels and
+positions, rates are TimeSeries, and pynwb's validator finds nothing to object to."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from pynwb import NWBHDF5IO, validate
+
+import zentai as zt
+from zentai.build import NetworkSpec, Population, Projection
+from zentai.celltypes import LIF
+from zentai.connectome import FixedIndegree
+from zentai.errors import DataError, SpecError
+from zentai.io.nwb import read_nwb_spikes, write_nwb
+from zentai.record import PopulationRate, Spikes
+from zentai.stim import PoissonInput
+
+
+def _spec():
+    rng = np.random.default_rng(0)
+    pops = (
+        Population(
+            name="MOp.L5.E",
+            size=30,
+            model=LIF(),
+            positions=rng.uniform(0, 1000, (30, 3)),
+            labels={"region": "MOp", "layer": "L5", "cell_class": "E", "cell_type": "PT"},
+        ),
+        Population(name="inh", size=10, model=LIF()),
+    )
+    return NetworkSpec(
+        populations=pops,
+        projections=(
+            Projection(pre="MOp.L5.E", post="inh", rule=FixedIndegree(5), weight=50.0),
+            Projection(pre="inh", post="MOp.L5.E", rule=FixedIndegree(3), weight=-100.0),
+        ),
+        stimuli=tuple(
+            PoissonInput(target=t, n_sources=1500, rate=10.0, weight=87.8)
+            for t in ("MOp.L5.E", "inh")
+        ),
+        recorders=(Spikes(), PopulationRate(bin=2.0)),
+    )
+
+
+def test_nwb_round_trip_labels_rates_and_validation(tmp_path):
+    spec = _spec()
+    res = zt.sim.Simulator(zt.build.network(spec, seed=1), seed=2, n_ensembles=2).run(200.0)
+    assert res.spike_neuron.size > 100
+    path = tmp_path / "run.nwb"
+    write_nwb(res, path, spec=spec)
+    assert validate(path=str(path)) == []
+    back = read_nwb_spikes(path)
+    assert len(back) == 2 * 40  # every neuron of every member, silent ones too
+    for m in range(2):
+        t, idx = res.spikes("MOp.L5.E", member=m)
+        for k in range(30):
+            np.testing.assert_allclose(back[("MOp.L5.E", k, m)], t[idx == k], rtol=0, atol=1e-9)
+    assert sum(v.size for v in back.values()) == res.spike_neuron.size
+    with NWBHDF5IO(str(path), "r") as io:
+        f = io.read()
+        units = f.units.to_dataframe()
+        row = units[(units.population == "MOp.L5.E") & (units.neuron == 7)].iloc[0]
+        assert (row.region, row.layer, row.cell_type) == ("MOp", "L5", "PT")
+        np.testing.assert_allclose([row.x, row.y, row.z], spec.populations[0].positions[7])
+        assert np.isnan(units[units.population == "inh"].iloc[0].x)
+        ts = f.processing["zentai"]["population_rate inh"]
+        counts = res.rate_counts[:, :, res.rate_populations.index("inh")]
+        np.testing.assert_allclose(ts.data[:], counts / (10 * 2e-3))
+        assert ts.rate == pytest.approx(500.0)
+        # the spec is stored as TOML in the notes and reads back
+        stored = zt.io.toml.loads(f.notes)
+        assert [p.name for p in stored.populations] == ["MOp.L5.E", "inh"]
+
+
+def test_nwb_refuses_bad_input(tmp_path):
+    spec = dataclasses.replace(_spec(), recorders=(Spikes(),))
+    res = zt.sim.Simulator(zt.build.network(spec), seed=1).run(5.0)
+    with pytest.raises(SpecError, match="must end in .nwb"):
+        write_nwb(res, tmp_path / "x.h5")
+    with pytest.raises(SpecError, match="expects a Result"):
+        write_nwb({"spikes": []}, tmp_path / "x.nwb")
+    with pytest.raises(DataError, match="does not exist"):
+        write_nwb(res, tmp_path / "no" / "x.nwb")
+    with pytest.raises(DataError, match="does not exist"):
+        read_nwb_spikes(tmp_path / "absent.nwb")
