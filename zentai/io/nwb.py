@@ -34,7 +34,7 @@ __all__ = ["read_nwb_spikes", "write_nwb"]
 
 _LABELS = ("cell_type", "cell_class", "region", "layer")
 #: a fixed session start, so the same run writes the same file (NWB requires one)
-EPOCH = _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc)
+EPOCH = _dt.datetime(2000, 1, 1, tzinfo=_dt.UTC)
 
 
 def write_nwb(
