@@ -76,7 +76,7 @@ def test_nwb_round_trip_labels_rates_and_validation(tmp_path):
 def test_nwb_refuses_bad_input(tmp_path):
     spec = dataclasses.replace(_spec(), recorders=(Spikes(),))
     res = zt.sim.Simulator(zt.build.network(spec), seed=1).run(5.0)
-    with pytest.raises(SpecError, match="must end in .nwb"):
+    with pytest.raises(SpecError, match=r"must end in \.nwb"):
         write_nwb(res, tmp_path / "x.h5")
     with pytest.raises(SpecError, match="expects a Result"):
         write_nwb({"spikes": []}, tmp_path / "x.nwb")
