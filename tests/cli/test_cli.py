@@ -290,3 +290,17 @@ def test_backend_and_threads_flags_give_the_same_spikes(tmp_path, mc_run):
     assert a.spike_neuron.size > 0
     assert np.array_equal(a.spike_neuron, b.spike_neuron)
     assert np.array_equal(a.spike_time_ms, b.spike_time_ms)
+
+
+def test_run_nwb_writes_a_valid_file_with_the_run_spikes(tmp_path):
+    from pynwb import validate
+
+    from zentai.io import read_nwb_spikes, read_result
+
+    spec_file = _dc_spec_file(tmp_path / "dc.toml")
+    out = tmp_path / "o"
+    assert main(["run", str(spec_file), "--out", str(out), "--no-progress", "--nwb"]) == 0
+    assert validate(path=str(out / "result.nwb")) == []
+    units = read_nwb_spikes(out / "result.nwb")
+    res = read_result(out / "spikes.h5")
+    assert sum(v.size for v in units.values()) == res.spike_neuron.size > 0

@@ -476,6 +476,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     }
     ztoml.dump(spec, files[2], run=run_table)
     write_json(files[3], summary)
+    if getattr(args, "nwb", False):
+        from zentai.io.nwb import write_nwb
+
+        files.append(s.out / "result.nwb")
+        write_nwb(result, files[-1], spec=spec, session_description=f"zentai run {args.model}")
     _print_table(s, summary, files)
     return 0
 
@@ -570,6 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
     run.add_argument(
         "--out", required=True, metavar="DIR", help="output folder (created if missing)"
+    )
+    run.add_argument(
+        "--nwb",
+        action="store_true",
+        help="also write result.nwb (NWB 2: units with labels and positions, population rates)",
     )
     run.add_argument(
         "--checkpoint",
