@@ -920,6 +920,13 @@ class Simulator:
             "consts": consts,
         }
 
+    def _inputs_at(self, t: int) -> None:
+        """Apply the DC and Poisson-window changes due at step ``t``."""
+        if t in self._dc_change:
+            self._update_dc()
+        if self._has_poisson and t in self._p_change:
+            self._update_poisson_weights()
+
     def _later_changes(self, t: int, end: int) -> list[int]:
         """Steps in (t, end) where a chunk of the compiled or Triton loop must end: a DC or
         Poisson window changes, a SpikeTrain's events enter (at the start of a chunk), a
@@ -938,10 +945,7 @@ class Simulator:
         end = self.t_step + n
         while self.t_step < end:
             t = self.t_step
-            if t in self._dc_change:
-                self._update_dc()
-            if self._has_poisson and t in self._p_change:
-                self._update_poisson_weights()
+            self._inputs_at(t)
             # tables are rebuilt only after what they depend on changed (see _invalidate)
             if self._cparams is None:
                 self._cparams = self._compiled_params()
@@ -1378,10 +1382,7 @@ class Simulator:
         B, N = self.B, self.net.n_neurons
         while self.t_step < end:
             t = self.t_step
-            if t in self._dc_change:
-                self._update_dc()
-            if self._has_poisson and t in self._p_change:
-                self._update_poisson_weights()
+            self._inputs_at(t)
             self._triton_tables()
             stop = min([end, t + self._tchunk, *self._later_changes(t, end)])
             k = stop - t
@@ -1570,11 +1571,8 @@ class Simulator:
         t = self.t_step
         row = t % self.D
         bufrow = self.buf[row]
-        if t in self._dc_change:
-            self._update_dc()
+        self._inputs_at(t)
         if self._has_poisson:
-            if t in self._p_change:
-                self._update_poisson_weights()
             self._poisson_step(bufrow)
         events = self._train_events.get(t)
         if events:
