@@ -1,0 +1,195 @@
+"""Analyses of the whole: correlation structure, directed interactions (Granger causality,
+transfer entropy) between regions or populations.
+
+All functions take plain arrays, ``(time, variables)`` (e.g. binned population rates from
+:meth:`Result.rates_hz` over time, synthetic calcium traces, recorded signals), so recordings
+and simulations go through the same code.
+
+* :func:`correlation_structure` — pairwise and partial correlations (from the inverse of the
+  covariance; Whittaker 1990) and modules by average-linkage clustering of 1 - correlation.
+* :func:`compare_correlations` — how alike two correlation matrices are: Pearson correlation
+  of their upper triangles and a Mantel permutation test (Mantel 1967).
+* :func:`granger` — conditional Granger causality (Granger 1969; Geweke 1984) by least-squares
+  vector autoregression of order ``p``: for every ordered pair j -> i, the F-test that j's past
+  improves the prediction of i given the past of every other variable; returns the log ratio of
+  residual variances (Geweke's F) and p-values.
+* :func:`transfer_entropy` — TE_{X->Y} = I(Y_t ; X_{t-1..t-k} | Y_{t-1..t-k}) (Schreiber 2000)
+  in bits by plug-in estimation on discretised series (quantile bins), with a shuffle
+  surrogate to subtract the estimator's bias.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+from zentai.errors import SpecError
+
+__all__ = ["compare_correlations", "correlation_structure", "granger", "transfer_entropy"]
+
+
+def _matrix(x: Any, owner: str, min_rows: int = 3) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] < min_rows or a.shape[1] < 2:
+        raise SpecError(
+            f"{owner} expects a (time, variables) array with at least {min_rows} samples and 2 "
+            f"variables; got shape {a.shape}."
+        )
+    if not np.isfinite(a).all():
+        raise SpecError(f"{owner}: the data contain NaN or infinite values.")
+    return a
+
+
+def correlation_structure(x: Any, n_modules: int | None = None) -> dict[str, np.ndarray]:
+    """Pairwise correlations, partial correlations and modules of the variables of ``x``.
+
+    ``n_modules``: cut the average-linkage tree of 1 - correlation into that many modules
+    (default: none). Returns ``{"corr", "partial", "modules"}`` (modules: label per variable,
+    from 1; all ones without ``n_modules``).
+    """
+    a = _matrix(x, "correlation_structure")
+    if np.any(a.std(axis=0) == 0):
+        raise SpecError("correlation_structure: a variable is constant.")
+    c = np.corrcoef(a, rowvar=False)
+    prec = np.linalg.pinv(np.cov(a, rowvar=False))
+    d = np.sqrt(np.diag(prec))
+    partial = -prec / np.outer(d, d)
+    np.fill_diagonal(partial, 1.0)
+    modules = np.ones(a.shape[1], dtype=np.int64)
+    if n_modules is not None:
+        dist = np.clip(1.0 - c, 0.0, 2.0)
+        np.fill_diagonal(dist, 0.0)
+        tree = linkage(squareform(dist, checks=False), method="average")
+        modules = fcluster(tree, t=n_modules, criterion="maxclust").astype(np.int64)
+    return {"corr": c, "partial": partial, "modules": modules}
+
+
+def compare_correlations(
+    a: Any, b: Any, *, n_permutations: int = 999, seed: int = 0
+) -> dict[str, float]:
+    """Similarity of two correlation (or any symmetric) matrices of the same variables:
+    ``r`` (Pearson correlation of the upper triangles) and ``p`` (Mantel: the fraction of
+    joint row/column permutations of ``b`` giving an r at least as large)."""
+    ma, mb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if ma.shape != mb.shape or ma.ndim != 2 or ma.shape[0] != ma.shape[1] or ma.shape[0] < 3:
+        raise SpecError(
+            f"compare_correlations expects two square matrices of one size >= 3; got "
+            f"{ma.shape} and {mb.shape}."
+        )
+    iu = np.triu_indices(ma.shape[0], 1)
+    r = float(np.corrcoef(ma[iu], mb[iu])[0, 1])
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(n_permutations):
+        perm = rng.permutation(ma.shape[0])
+        hits += np.corrcoef(ma[iu], mb[perm][:, perm][iu])[0, 1] >= r
+    return {"r": r, "p": (hits + 1) / (n_permutations + 1)}
+
+
+def granger(x: Any, order: int = 2) -> dict[str, np.ndarray]:
+    """Conditional Granger causality between all ordered pairs of the variables of ``x``.
+
+    Returns ``{"F": (n, n), "p": (n, n)}`` with ``[i, j]`` the influence j -> i given all
+    other variables: F = log(var restricted / var full) (Geweke), p from the nested-model
+    F-test. Diagonals are NaN.
+    """
+    a = _matrix(x, "granger", min_rows=order + 10)
+    if not (isinstance(order, int) and order >= 1):
+        raise SpecError(f"granger order must be an integer >= 1; got {order!r}.")
+    a = a - a.mean(axis=0)
+    T, n = a.shape
+    lags = np.concatenate([a[order - k - 1 : T - k - 1] for k in range(order)], axis=1)
+    y = a[order:]
+    N = y.shape[0]
+    full_cols = n * order
+    if N <= full_cols + 1:
+        raise SpecError(f"granger: {T} samples are too few for {n} variables at order {order}.")
+    design = np.hstack([np.ones((N, 1)), lags])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    rss_full = ((y - design @ coef) ** 2).sum(axis=0)
+    F = np.full((n, n), np.nan)
+    P = np.full((n, n), np.nan)
+    df_full = N - (full_cols + 1)
+    for j in range(n):
+        keep = np.ones(design.shape[1], dtype=bool)
+        keep[1 + np.arange(order) * n + j] = False  # j's lags
+        d = design[:, keep]
+        c, *_ = np.linalg.lstsq(d, y, rcond=None)
+        rss_r = ((y - d @ c) ** 2).sum(axis=0)
+        for i in range(n):
+            if i == j:
+                continue
+            F[i, j] = np.log(rss_r[i] / rss_full[i])
+            f_stat = ((rss_r[i] - rss_full[i]) / order) / (rss_full[i] / df_full)
+            P[i, j] = stats.f.sf(f_stat, order, df_full)
+    return {"F": F, "p": P}
+
+
+def _discretise(v: np.ndarray, bins: int) -> np.ndarray:
+    if np.unique(v).size <= bins:  # already discrete (e.g. binary)
+        return np.unique(v, return_inverse=True)[1]
+    edges = np.quantile(v, np.linspace(0, 1, bins + 1)[1:-1])
+    return np.searchsorted(edges, v, side="right")
+
+
+def _cond_mi_bits(yt: np.ndarray, xp: np.ndarray, yp: np.ndarray) -> float:
+    """I(yt ; xp | yp) in bits from joint counts of three integer codes."""
+
+    def code(*cols):
+        out = np.zeros(cols[0].size, dtype=np.int64)
+        for c in cols:
+            out = out * (int(c.max()) + 1) + c
+        return np.unique(out, return_inverse=True)[1]
+
+    def H(c):
+        p = np.bincount(c) / c.size
+        p = p[p > 0]
+        return float(-(p * np.log2(p)).sum())
+
+    return H(code(yt, yp)) + H(code(xp, yp)) - H(code(yt, xp, yp)) - H(code(yp))
+
+
+def transfer_entropy(
+    source: Any,
+    target: Any,
+    *,
+    history: int = 1,
+    bins: int = 2,
+    n_shuffles: int = 20,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Transfer entropy source -> target in bits (module docstring).
+
+    Both series are discretised into ``bins`` quantile bins (unchanged if they already take at
+    most ``bins`` values); histories of length ``history``. Returns ``te`` (plug-in), ``bias``
+    (mean TE after shuffling the source in time, which keeps its distribution and destroys
+    its relation to the target), ``te_corrected`` = te - bias, and ``p`` (fraction of shuffles
+    reaching te).
+    """
+    s = np.asarray(source, dtype=np.float64).ravel()
+    t = np.asarray(target, dtype=np.float64).ravel()
+    if s.size != t.size or s.size < 10 * (history + 1):
+        raise SpecError(
+            f"transfer_entropy expects two series of one length >= {10 * (history + 1)}; got "
+            f"{s.size} and {t.size}."
+        )
+    xs, ys = _discretise(s, bins), _discretise(t, bins)
+
+    def past(v):
+        cols = [v[history - k - 1 : v.size - k - 1] for k in range(history)]
+        out = np.zeros(cols[0].size, dtype=np.int64)
+        for c in cols:
+            out = out * (int(v.max()) + 1) + c
+        return out
+
+    yt, yp = ys[history:], past(ys)
+    te = _cond_mi_bits(yt, past(xs), yp)
+    rng = np.random.default_rng(seed)
+    sh = [_cond_mi_bits(yt, past(rng.permutation(xs)), yp) for _ in range(n_shuffles)]
+    bias = float(np.mean(sh)) if sh else 0.0
+    p = (1 + sum(v >= te for v in sh)) / (1 + len(sh))
+    return {"te": te, "bias": bias, "te_corrected": te - bias, "p": p}
