@@ -64,7 +64,9 @@ def test_granger_finds_the_direction_of_a_spiking_chain():
     )
     spec = NetworkSpec(
         populations=pops,
-        projections=(Projection(pre="A", post="B", rule=FixedIndegree(400), weight=40.0, delay=2.0),),
+        projections=(
+            Projection(pre="A", post="B", rule=FixedIndegree(400), weight=40.0, delay=2.0),
+        ),
         stimuli=(
             PoissonInput(target="A", n_sources=2500, rate=8.0, weight=87.8),
             PoissonInput(target="B", n_sources=1500, rate=8.0, weight=87.8),

@@ -106,7 +106,7 @@ def granger(x: Any, order: int = 2) -> dict[str, np.ndarray]:
     y = a[order:]
     N = y.shape[0]
     full_cols = n * order
-    if N <= full_cols + 1:
+    if full_cols + 1 >= N:
         raise SpecError(f"granger: {T} samples are too few for {n} variables at order {order}.")
     design = np.hstack([np.ones((N, 1)), lags])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
