@@ -124,3 +124,32 @@ def test_correlation_structure_recovers_partial_correlations_and_modules():
         compare_correlations(s["corr"], s["corr"][:3, :3])
     with pytest.raises(SpecError, match=r"\(time, variables\)"):
         granger(np.zeros(10))
+
+
+def test_phi_g_closed_form_zero_cases_and_estimation():
+    from zentai.analysis.holism import phi_g, phi_g_from_data
+
+    # unit 2 drives unit 1 (x1_t = c x2_{t-1} + e1, x2_t = e2, unit noise): cutting the link,
+    # the best disconnected model keeps A' = 0 and Phi_G = 1/2 log(1 + c^2)
+    for c in (0.3, 0.8):
+        A = np.array([[0.0, c], [0.0, 0.0]])
+        assert phi_g(A)["phi"] == pytest.approx(0.5 * np.log1p(c * c), rel=1e-6)
+    # no causal influence across the parts: Phi_G = 0, whatever the self-coupling and noise
+    A = np.array([[0.5, 0.2, 0.0], [0.1, 0.4, 0.0], [0.0, 0.0, 0.7]])
+    noise = np.array([[1.0, 0.3, 0.1], [0.3, 1.0, 0.2], [0.1, 0.2, 1.0]])
+    r = phi_g(A, noise)
+    assert r["phi"] == pytest.approx(0.0, abs=1e-9)
+    assert r["partition"][0] == r["partition"][1] != r["partition"][2]
+    # mutual coupling integrates more than the same links one way
+    one_way = phi_g(np.array([[0.3, 0.4], [0.0, 0.3]]))["phi"]
+    two_way = phi_g(np.array([[0.3, 0.4], [0.4, 0.3]]))["phi"]
+    assert two_way > one_way > 0
+    # estimated from a simulated series: close to the true value
+    rng = np.random.default_rng(2)
+    A = np.array([[0.4, 0.5], [0.0, 0.5]])
+    x = np.zeros((50000, 2))
+    for t in range(1, 50000):
+        x[t] = A @ x[t - 1] + rng.standard_normal(2)
+    assert phi_g_from_data(x)["phi"] == pytest.approx(phi_g(A)["phi"], rel=0.05)
+    with pytest.raises(SpecError, match="not stationary"):
+        phi_g(np.array([[1.1, 0.0], [0.0, 0.2]]))
