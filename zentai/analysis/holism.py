@@ -220,7 +220,7 @@ def _phi_g_cut(A: np.ndarray, S: np.ndarray, SE: np.ndarray, keep: np.ndarray) -
         Ap[idx] = a
         D = A - Ap
         M = SE + D @ S @ D.T
-        sign, logdet = np.linalg.slogdet(M)
+        _, logdet = np.linalg.slogdet(M)
         g = -2.0 * np.linalg.solve(M, D @ S)  # d logdet / d A'
         return 0.5 * (logdet - logdet_e), 0.5 * g[idx]
 
