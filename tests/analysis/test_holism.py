@@ -153,3 +153,35 @@ def test_phi_g_closed_form_zero_cases_and_estimation():
     assert phi_g_from_data(x)["phi"] == pytest.approx(phi_g(A)["phi"], rel=0.05)
     with pytest.raises(SpecError, match="not stationary"):
         phi_g(np.array([[1.1, 0.0], [0.0, 0.2]]))
+
+
+def test_decoding_reaches_the_bayes_accuracy_and_chance_without_information():
+    from scipy.stats import norm
+
+    from zentai.analysis.holism import decode
+
+    # two Gaussian classes in 10-D with a shared covariance, Mahalanobis distance 2:
+    # the Bayes accuracy is Phi(1) = 0.841
+    rng = np.random.default_rng(8)
+    L = rng.standard_normal((10, 10)) * 0.3 + np.eye(10)
+    cov = L @ L.T
+    delta = rng.standard_normal(10)
+    delta *= 2.0 / np.sqrt(delta @ np.linalg.solve(cov, delta))
+    y = np.repeat([0, 1], 1500)
+    x = rng.multivariate_normal(np.zeros(10), cov, size=3000) + np.outer(y, delta)
+    r = decode(x, y, shrinkage=0.0, n_permutations=20)
+    assert r["accuracy"] == pytest.approx(norm.cdf(1.0), abs=0.025) and r["p"] < 0.06
+    assert r["confusion"].sum() == 3000 and r["chance"] == 0.5
+    # the same features with shuffled labels: chance
+    r0 = decode(x, rng.permutation(y), n_permutations=20)
+    assert abs(r0["accuracy"] - 0.5) < 0.04 and r0["p"] > 0.05
+    # three classes of spiking-population counts (Poisson rates differ by class in a few units)
+    lab = np.repeat([0, 1, 2], 100)
+    rates = np.full((3, 30), 5.0)
+    rates[1, :5] = 8.0
+    rates[2, 5:10] = 8.0
+    counts = rng.poisson(rates[lab])
+    r3 = decode(counts, lab, n_permutations=20)
+    assert r3["accuracy"] > 0.8 and r3["classes"].tolist() == [0, 1, 2]
+    with pytest.raises(SpecError, match="labels for"):
+        decode(x, y[:-1])
