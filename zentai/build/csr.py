@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     HAVE_NUMBA = False
 
-__all__ = ["delay_steps_into", "scatter_rows"]
+__all__ = ["delay_steps_into", "expand_ranges", "scatter_rows"]
 
 if HAVE_NUMBA:
 
@@ -59,6 +59,23 @@ if HAVE_NUMBA:
     def _steps(delay, dt, out):  # pragma: no cover - compiled
         for i in prange(delay.shape[0]):
             out[i] = max(np.rint(np.float64(delay[i]) / dt), 1.0)
+
+
+def expand_ranges(
+    starts: torch.Tensor, counts: torch.Tensor, total: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every element of the ranges ``[starts[k], starts[k] + counts[k])``, in order: (k of
+    each element, the element). ``total`` = counts.sum() when the caller has it.
+
+    >>> rep, pos = expand_ranges(torch.tensor([10, 3, 7]), torch.tensor([2, 0, 3]))
+    >>> rep.tolist(), pos.tolist()
+    ([0, 0, 2, 2, 2], [10, 11, 7, 8, 9])
+    """
+    if total is None:
+        total = int(counts.sum())
+    rep = torch.repeat_interleave(counts, output_size=total)
+    first = torch.cumsum(counts, 0) - counts
+    return rep, starts[rep] + (torch.arange(total, device=counts.device) - first[rep])
 
 
 def delay_steps_into(delay_ms: torch.Tensor, dt: float, out: torch.Tensor) -> None:

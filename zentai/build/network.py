@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from zentai import rng
-from zentai.build.csr import delay_steps_into, scatter_rows
+from zentai.build.csr import delay_steps_into, expand_ranges, scatter_rows
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.build.wiring import connect, draw, slots
 from zentai.connectome.rules import (
@@ -446,6 +446,11 @@ def network(
     groups, pop_slices = _layout(spec)
     group_of_pop = {p: g for g in groups for p in g.populations}
 
+    def slot_base(post: str, ridx: int) -> int:
+        """Input slot of receptor ``ridx`` of the first neuron of population ``post``."""
+        g = group_of_pop[post]
+        return g.slot_offset + ridx * g.size + pop_slices[post][0] - g.start
+
     # pass 1: partners of every projection (kept as int32), and the row sizes
     n = spec.n_neurons
     parts = []
@@ -458,7 +463,10 @@ def network(
         rname, ridx = _receptor_of(proj, post_pop)
         key = rng.key(seed, "projection", proj.name)
         if proj.procedural:
-            procedural.append(_procedural(proj, key, pre_pop, post_pop, ridx, pop_slices, groups))
+            base = slot_base(post_pop.name, ridx)
+            procedural.append(
+                _procedural(proj, key, pop_slices[pre_pop.name], post_pop, ridx, base)
+            )
             infos.append(ProjectionInfo(proj.name, proj.pre, proj.post, rname, 0, proj.delay))
             continue
         pre_l, post_l = connect(
@@ -509,17 +517,12 @@ def network(
                 f"Projection {proj.name!r}: delays must be positive; the delay distribution "
                 f"{proj.delay} gave {float(d.min())} ms. Set a lower bound (low=...)."
             )
-        g = group_of_pop[post_pop.name]
-        base = g.slot_offset + ridx * g.size + pop_slices[post_pop.name][0] - g.start
+        base = slot_base(post_pop.name, ridx)
         before = cursor.clone() if proj.name in stp_ids else None
         scatter_rows(pre_g, post_l, base, w, d, cursor, target, weight, delay)
         del pre_g, post_l, w, d
         if before is not None:  # the part's synapses sit in [before, cursor) of each row
-            cnt = cursor - before
-            total = int(cnt.sum())
-            start = torch.repeat_interleave(before, cnt, output_size=total)
-            first = torch.repeat_interleave(torch.cumsum(cnt, 0) - cnt, cnt, output_size=total)
-            pos = start + torch.arange(total, device=dev) - first
+            _, pos = expand_ranges(before, cursor - before)
             stp_class[pos] = stp_ids[proj.name]
     if dev.type != "cpu":
         indptr, target, weight, delay = (x.cpu() for x in (indptr, target, weight, delay))
@@ -543,19 +546,17 @@ def network(
     return net
 
 
-def _procedural(proj, key, pre_pop, post_pop, ridx, pop_slices, groups):
+def _procedural(proj, key, pre_slice, post_pop, ridx, slot_base):
     from zentai.build.procedural import ProceduralProjection, params_of, segment_length
 
-    g = next(g for g in groups if post_pop.name in g.populations)
     rec = post_pop.model.receptors[ridx]
     owner = f"Projection {proj.name!r}"
-    a, b = pop_slices[pre_pop.name]
     return ProceduralProjection(
         name=proj.name,
-        pre_start=a,
-        pre_stop=b,
+        pre_start=pre_slice[0],
+        pre_stop=pre_slice[1],
         n_post=post_pop.size,
-        slot_base=g.slot_offset + ridx * g.size + pop_slices[post_pop.name][0] - g.start,
+        slot_base=slot_base,
         p=float(proj.rule.p),
         w=params_of(proj.weight, f"{owner}.weight", rec.weight_unit),
         d=params_of(proj.delay, f"{owner}.delay", "ms"),

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from zentai import rng
 from zentai import units as u
+from zentai.build.csr import expand_ranges
 from zentai.build.network import (
     Network,
     available_memory_bytes,
@@ -144,11 +145,10 @@ class Simulator:
         reference's spikes exactly. ``"auto"`` (default): on the CPU compiled where it
         applies, else torch with the Poisson input drawn by the compiled kernel (same counts,
         much faster than ``torch.bucketize``); on CUDA the Triton step where it applies, else
-        torch. ``"triton"``: the two
-        kernels of :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF
-        neurons with current receptors, static stored or procedural synapses; every stimulus
-        and recorder); spike-for-spike equal to the reference in float64, equal up to the
-        order of summed inputs in float32.
+        torch. ``"triton"``: the two kernels of :mod:`zentai.sim.gpu_kernels` per step,
+        replayed from CUDA graphs (LIF neurons with current receptors, static stored or
+        procedural synapses; every stimulus and recorder); spike-for-spike equal to the
+        reference in float64, equal up to the order of summed inputs in float32.
 
     Examples
     --------
@@ -1078,10 +1078,10 @@ class Simulator:
         self._tspk = torch.zeros(max(B * N, 1), dtype=torch.int64, device=dev)
         self._ttstart = torch.zeros(1, dtype=torch.int64, device=dev)
         self._trec_n = torch.zeros(1, dtype=torch.int32, device=dev)
-        recf = torch.ones(N, dtype=torch.int8) if self._spike_mask is None else None
-        if recf is None:
-            recf = self._spike_mask.to(torch.int8)
-        self._trecf = recf.to(dev)
+        mask = self._spike_mask
+        self._trecf = (torch.ones(N, dtype=torch.int8) if mask is None else mask.to(torch.int8)).to(
+            dev
+        )
         self._n_rec = int(self._trecf.sum()) if self._record_spikes else 0
         self._tpop = self._pop_of.to(torch.int32)
         self._tchunk = self.nan_check_steps  # steps per chunk (set by _triton_tables)
@@ -1089,9 +1089,17 @@ class Simulator:
         self._trec_cap = -1
         self._trec_t = self._trec_i = None
         self._tgraphs: dict[int, Any] = {}
+        self._tkeep: dict[str, torch.Tensor] = {}  # tensors the captured graphs read
         self._twarm = False  # kernels compiled for the current arguments
         if self._has_poisson:
             self._setup_poisson_tables()
+            # the Poisson entries by slot: (rank among the slot's entries, slot) of each entry,
+            # in entry order within a slot (the slots never change, the tables may)
+            slots = self._p_slots.cpu()
+            order = torch.argsort(slots, stable=True)
+            ss = slots[order]
+            rank = torch.arange(ss.numel()) - torch.searchsorted(ss, ss)
+            self._tslot = (order, rank, ss, int(rank.max()) + 1)
         # deliver: each spike's row cut into parts of about TUNE["syn_per_part"] synapses
         # (at least 1, at most 64 parts)
         from zentai.sim import gpu_kernels
@@ -1126,7 +1134,7 @@ class Simulator:
             [
                 [pp.pre_start, pp.pre_stop, pp.n_post, pp.slot_base, pp.seg,
                  pp.key_conn, pp.key_weight, pp.key_delay]
-                for q, pp in enumerate(procs)
+                for pp in procs
             ],
             dtype=torch.int64,
         )  # fmt: skip
@@ -1145,8 +1153,8 @@ class Simulator:
         tables, Poisson tables and weights, and the record buffer's size. Tensors a captured
         graph reads are refilled in place when their shape is unchanged, else the graphs are
         dropped."""
-        dev, B, _N = self.device, self.B, self.net.n_neurons
-        keep = getattr(self, "_tkeep", {})
+        dev, B = self.device, self.B
+        keep = self._tkeep
 
         def hold(name: str, x: torch.Tensor) -> torch.Tensor:
             old = keep.get(name)
@@ -1157,7 +1165,6 @@ class Simulator:
             keep[name] = x.contiguous()
             return keep[name]
 
-        self._tkeep = keep
         rebuild = False
         if self._cparams is None:
             t = self._param_tables()
@@ -1181,31 +1188,32 @@ class Simulator:
             if self._rate is not None and self._trate.shape[0] < chunk:
                 self._trate = torch.zeros((chunk, B, self._n_pops), dtype=torch.int32, device=dev)
             rebuild = True
-        if self._has_poisson and (self._cpoisson is None or self._cpw is None):
-            # per (rank among the slot's entries, member row, slot): each entry's stream key,
-            # table and weight, so a neuron finds its Poisson input without an indirection
-            M, S = self._p_slots.numel(), self.S
-            slots = self._p_slots.cpu()
-            order = torch.argsort(slots, stable=True)
-            ss = slots[order]
-            rank = torch.arange(M) - torch.searchsorted(ss, ss)  # entry order within a slot
-            Q, P = int(rank.max()) + 1, self._p_tab.shape[0]
-            e_tab = torch.full((Q, P, S), -1, dtype=torch.int32)
-            e_tab[rank, :, ss] = self._p_tab.cpu()[:, order].to(torch.int32).T
-            e_h = torch.zeros((Q, B, S), dtype=torch.int64)
-            e_h[rank, :, ss] = self._p_h.cpu().expand(B, M)[:, order].T
-            e_w = torch.zeros((Q, S), dtype=self.dtype)
-            e_w[rank, ss] = self._p_w.cpu().to(self.dtype)[order]
-            rows = torch.as_tensor(self._crows, dtype=torch.float64)
-            self._cpoisson = (
-                hold("e_h", e_h.to(dev)),
-                hold("e_tab", e_tab.to(dev)),
-                hold("prows", rows.reshape(-1).to(dev)),
-                rows.shape[1],
-            )
-            self._cpw = hold("e_w", e_w.to(dev))
-            rebuild = True
-        if rebuild or not hasattr(self, "_targs_u"):
+        if self._has_poisson:
+            # per (rank among the slot's entries, member row, slot): each entry's stream key
+            # and table (after a rate or key change), and weight (after a window change), so
+            # a neuron finds its Poisson input without an indirection
+            order, rank, ss, Q = self._tslot
+            S = self.S
+            if self._cpoisson is None:
+                M, P = self._p_slots.numel(), self._p_tab.shape[0]
+                e_tab = torch.full((Q, P, S), -1, dtype=torch.int32)
+                e_tab[rank, :, ss] = self._p_tab.cpu()[:, order].to(torch.int32).T
+                e_h = torch.zeros((Q, B, S), dtype=torch.int64)
+                e_h[rank, :, ss] = self._p_h.cpu().expand(B, M)[:, order].T
+                rows = torch.as_tensor(self._crows, dtype=torch.float64)
+                self._cpoisson = (
+                    hold("e_h", e_h.to(dev)),
+                    hold("e_tab", e_tab.to(dev)),
+                    hold("prows", rows.reshape(-1).to(dev)),
+                    rows.shape[1],
+                )
+                rebuild = True
+            if self._cpw is None:
+                e_w = torch.zeros((Q, S), dtype=self.dtype)
+                e_w[rank, ss] = self._p_w.cpu().to(self.dtype)[order]
+                self._cpw = hold("e_w", e_w.to(dev))
+                rebuild = True
+        if rebuild:
             self._triton_args()
 
     def _triton_args(self) -> None:
@@ -1386,13 +1394,7 @@ class Simulator:
             self._triton_tables()
             stop = min([end, t + self._tchunk, *self._later_changes(t, end)])
             k = stop - t
-            for slots, w in self._train_events.get(t, ()):
-                row = self.buf[t % self.D]
-                row.index_add_(
-                    1,
-                    slots,
-                    torch.full((B, slots.numel()), w, dtype=self.dtype, device=self.device),
-                )
+            self._add_train_events(t, self.buf[t % self.D])
             self._tA.fill_(t)
             self._tcnt.zero_()
             self._trec_n.zero_()
@@ -1574,14 +1576,7 @@ class Simulator:
         self._inputs_at(t)
         if self._has_poisson:
             self._poisson_step(bufrow)
-        events = self._train_events.get(t)
-        if events:
-            for slots, w in events:
-                bufrow.index_add_(
-                    1,
-                    slots,
-                    torch.full((self.B, slots.numel()), w, dtype=self.dtype, device=self.device),
-                )
+        self._add_train_events(t, bufrow)
         spikes = []
         for gi, g in enumerate(self.net.groups):
             arriving = (
@@ -1601,26 +1596,32 @@ class Simulator:
         self._record_monitors(t + 1)
         self.t_step = t + 1
 
+    def _add_train_events(self, t: int, bufrow: torch.Tensor) -> None:
+        """Add the SpikeTrain events entering at step ``t`` to the buffer row (B, S)."""
+        for slots, w in self._train_events.get(t, ()):
+            bufrow.index_add_(
+                1,
+                slots,
+                torch.full((self.B, slots.numel()), w, dtype=self.dtype, device=self.device),
+            )
+
     def _deliver(self, b: torch.Tensor, i: torch.Tensor) -> None:
         for pp in self.net.procedural:
             self._deliver_procedural(pp, b, i)
+        # the STP state moves with every spike, also of neurons without synapses
+        f = self._stp_factors(b, i) if self._stp else None
         starts = self.indptr[i]
         cnt = self.indptr[i + 1] - starts
         total = int(cnt.sum())
         if total == 0:
-            if self._stp:
-                self._stp_factors(b, i)  # the state moves with every spike
             return
-        rep = torch.repeat_interleave(cnt, output_size=total)
-        first = torch.cumsum(cnt, 0) - cnt
-        syn = starts[rep] + (torch.arange(total, device=self.device) - first[rep])
+        rep, syn = expand_ranges(starts, cnt, total)
         flat = ((self.dsteps[syn].to(torch.int64) + self.t_step) % self.D) * (self.B * self.S)
         flat += self.target[syn].to(torch.int64)
         if self.B > 1:
             flat += b[rep] * self.S
         w = self.weight[syn]
-        if self._stp:
-            f = self._stp_factors(b, i)
+        if f is not None:
             w = w * f[rep, self._stp_cls[syn].to(torch.int64)].to(self.dtype)
         self.buf.view(-1).index_add_(0, flat, w)
 
