@@ -151,14 +151,17 @@ def _discretise(v: np.ndarray, bins: int) -> np.ndarray:
     return np.searchsorted(edges, v, side="right")
 
 
+def _joint_code(*cols: np.ndarray) -> np.ndarray:
+    """One integer code per sample for the tuple of non-negative integer columns (0, 1, ...)."""
+    out = np.zeros(cols[0].size, dtype=np.int64)
+    for c in cols:
+        out = out * (int(c.max()) + 1) + c
+    return np.unique(out, return_inverse=True)[1]
+
+
 def _cond_mi_bits(yt: np.ndarray, xp: np.ndarray, yp: np.ndarray) -> float:
     """I(yt ; xp | yp) in bits from joint counts of three integer codes."""
-
-    def code(*cols):
-        out = np.zeros(cols[0].size, dtype=np.int64)
-        for c in cols:
-            out = out * (int(c.max()) + 1) + c
-        return np.unique(out, return_inverse=True)[1]
+    code = _joint_code
 
     def H(c):
         p = np.bincount(c) / c.size
@@ -194,12 +197,8 @@ def transfer_entropy(
         )
     xs, ys = _discretise(s, bins), _discretise(t, bins)
 
-    def past(v):
-        cols = [v[history - k - 1 : v.size - k - 1] for k in range(history)]
-        out = np.zeros(cols[0].size, dtype=np.int64)
-        for c in cols:
-            out = out * (int(v.max()) + 1) + c
-        return out
+    def past(v):  # the last ``history`` values before each sample, as one code
+        return _joint_code(*(v[history - k - 1 : v.size - k - 1] for k in range(history)))
 
     yt, yp = ys[history:], past(ys)
     te = _cond_mi_bits(yt, past(xs), yp)

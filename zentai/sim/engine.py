@@ -625,10 +625,9 @@ class Simulator:
             return (
                 f"it implements the LIF and Izhikevich2007 models only (this network has {other})"
             )
-        if self.net.stp_class is not None:
-            return "it implements static synapses only (this network has TsodyksMarkram ones)"
-        if self.net.procedural:
-            return "it implements stored synapses only (this network has procedural ones)"
+        why = self._synapses_unsupported(procedural=False)
+        if why:
+            return why
         for g in self.net.groups:
             if any(r.is_conductance for r in g.receptors):
                 return (
@@ -655,8 +654,15 @@ class Simulator:
         )
         if other:  # (LIF has current receptors only)
             return f"it implements the LIF model only (this network has {other})"
+        return self._synapses_unsupported(procedural=True)
+
+    def _synapses_unsupported(self, procedural: bool) -> str | None:
+        """Why a fast path cannot deliver this network's synapses: neither takes plastic
+        ones; ``procedural``: whether it regenerates procedural ones."""
         if self.net.stp_class is not None:
             return "it implements static synapses only (this network has TsodyksMarkram ones)"
+        if self.net.procedural and not procedural:
+            return "it implements stored synapses only (this network has procedural ones)"
         return None
 
     def _choose_backend(self, backend: str) -> str:
