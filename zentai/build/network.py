@@ -45,6 +45,7 @@ __all__ = [
     "SpecEstimate",
     "estimate",
     "estimate_synapses",
+    "expected_synapses",
     "network",
 ]
 
@@ -122,6 +123,8 @@ class Network:
         stp_class: torch.Tensor | None = None,
         stp: list[tuple[str, str, Any]] | None = None,
         procedural: list[Any] | None = None,
+        pop_offset: dict[str, int] | None = None,
+        global_rows: int | None = None,
     ) -> None:
         self.spec = spec
         self.seed = seed
@@ -139,12 +142,23 @@ class Network:
         self.stp = stp or []
         # projections regenerated at each spike (zentai.build.procedural), not in the tables
         self.procedural = procedural or []
+        # a part of a network (zentai.distributed): each population here holds the neurons
+        # [pop_offset[name], pop_offset[name] + size) of the whole network's population, the
+        # rows of the synapse table are the whole network's ``global_rows`` neurons (every
+        # presynaptic neuron), and targets are this part's input slots
+        self.pop_offset = dict(pop_offset or {})
+        self.global_rows = global_rows
         self._hash: str | None = None
 
     @property
     def n_neurons(self) -> int:
-        """Total number of neurons."""
-        return int(self.indptr.numel() - 1)
+        """Total number of neurons (of this part, for a part of a distributed network)."""
+        return self.groups[-1].stop if self.groups else 0
+
+    @property
+    def is_part(self) -> bool:
+        """True for one process's part of a distributed network (rows are global neurons)."""
+        return self.global_rows is not None
 
     @property
     def n_synapses(self) -> int:
@@ -187,6 +201,8 @@ class Network:
                 h.update(repr(pp).encode())
             for name, (a, b) in self.pop_slices.items():
                 h.update(f"{name}:{a}:{b};".encode())
+            if self.is_part:
+                h.update(f"part:{self.global_rows}:{sorted(self.pop_offset.items())}".encode())
             self._hash = h.hexdigest()
         return self._hash
 
@@ -248,8 +264,15 @@ def _group_params(pops: list[Population]) -> dict[str, Any]:
 
 def estimate_synapses(spec: NetworkSpec) -> int:
     """Expected number of synapses of ``spec`` (an upper bound for distance rules)."""
-    total = 0.0
+    return int(sum(expected_synapses(spec).values()))
+
+
+def expected_synapses(spec: NetworkSpec) -> dict[str, float]:
+    """Expected number of stored synapses of each projection (by name; an upper bound for
+    distance rules without ``mean_indegree``; 0 for procedural ones)."""
+    out = {}
     for proj in spec.projections:
+        out[proj.name] = total = 0.0
         if proj.procedural:  # regenerated at each spike: nothing stored
             continue
         n_pre = spec.population(proj.pre).size
@@ -272,7 +295,8 @@ def estimate_synapses(spec: NetworkSpec) -> int:
             total += len(r.pre_idx)
         elif isinstance(r, GroupBernoulli):
             total += float(r.expected_indegree().sum())
-    return int(total)
+        out[proj.name] = total
+    return out
 
 
 #: measured throughput of the pairwise rules (Bernoulli, DistanceGaussian, GroupBernoulli) on
@@ -380,6 +404,7 @@ def network(
     memory_fraction: float = 0.8,
     progress: bool | None = None,
     device: str | torch.device = "cpu",
+    part: dict[str, tuple[int, int]] | None = None,
 ) -> Network:
     """Build the neuron layout and all synapses of ``spec``.
 
@@ -400,6 +425,11 @@ def network(
         as a Network always keeps them). Same synapses either way (partners and delays in
         steps exactly; weights to the last bit of float32 except where the device's
         ``log``/``cos`` round differently).
+    part : dict of str to (int, int), optional
+        Build one process's part of a distributed network (:mod:`zentai.distributed`): only
+        the neurons ``[a, b)`` of each named population (all of the others) and their incoming
+        synapses, whose rows are the whole network's neurons (:attr:`Network.is_part`). Every
+        synapse is the whole build's: the same partners, weights and delays.
 
     Examples
     --------
@@ -429,7 +459,21 @@ def network(
     from zentai.sim.engine import resolve_device
 
     dev = resolve_device(device)
-    expected = estimate_synapses(spec)
+    full_spec = spec
+    _, full_slices = _layout(spec)
+    n_rows = spec.n_neurons
+    if part is not None:
+        spec = spec.part(part)
+        if any(p.procedural or p.stp is not None for p in spec.projections):
+            raise SpecError(
+                "Procedural projections and short-term plasticity are not supported on a "
+                "distributed network yet; "
+                f"found in {[p.name for p in spec.projections if p.procedural or p.stp]}."
+            )
+    offsets = {p.name: (part or {}).get(p.name, (0, p.size))[0] for p in full_spec.populations}
+    expected = estimate_synapses(full_spec)
+    if part is not None:  # about this part's share (exact for fixed in-degrees)
+        expected = round(expected * spec.n_neurons / max(1, n_rows))
     need = expected * (BYTES_PER_SYNAPSE + 20)  # tables plus sort/concat temporaries
     avail = available_memory_bytes("cpu")
     if dev.type == "cuda":
@@ -452,14 +496,16 @@ def network(
         return g.slot_offset + ridx * g.size + pop_slices[post][0] - g.start
 
     # pass 1: partners of every projection (kept as int32), and the row sizes
-    n = spec.n_neurons
+    n = n_rows
     parts = []
     counts = torch.zeros(n, dtype=torch.int64, device=dev)
     infos = []
     procedural = []
     for proj in spec.projections:
-        pre_pop = spec.population(proj.pre)
-        post_pop = spec.population(proj.post)
+        pre_pop = full_spec.population(proj.pre)
+        post_pop = full_spec.population(proj.post)
+        post_a = offsets[post_pop.name]
+        post_range = (post_a, post_a + spec.population(proj.post).size)
         rname, ridx = _receptor_of(proj, post_pop)
         key = rng.key(seed, "projection", proj.name)
         if proj.procedural:
@@ -477,10 +523,11 @@ def network(
             pre_positions=pre_pop.positions,
             post_positions=post_pop.positions,
             post_normals=post_pop.normals,
+            post_range=None if part is None else post_range,
             self_connection=proj.pre == proj.post,
             device=dev,
         )
-        pre_g = (pre_l + pop_slices[pre_pop.name][0]).to(torch.int32)
+        pre_g = (pre_l + full_slices[pre_pop.name][0]).to(torch.int32)
         del pre_l
         counts += torch.bincount(pre_g, minlength=n)
         parts.append((proj, ridx, pre_g, post_l.to(torch.int32)))
@@ -519,6 +566,8 @@ def network(
             )
         base = slot_base(post_pop.name, ridx)
         before = cursor.clone() if proj.name in stp_ids else None
+        if offsets[post_pop.name]:  # a part's slots count its neurons from its first one
+            post_l -= offsets[post_pop.name]
         scatter_rows(pre_g, post_l, base, w, d, cursor, target, weight, delay)
         del pre_g, post_l, w, d
         if before is not None:  # the part's synapses sit in [before, cursor) of each row
@@ -541,6 +590,8 @@ def network(
         stp_class,
         stp,
         procedural,
+        pop_offset=None if part is None else offsets,
+        global_rows=None if part is None else n_rows,
     )
     log.info(net.summary())
     return net

@@ -399,3 +399,47 @@ class NetworkSpec:
     def replace(self, **changes: Any) -> NetworkSpec:
         """A copy with fields replaced."""
         return dataclasses.replace(self, **changes)
+
+    def part(self, ranges: Mapping[str, tuple[int, int]]) -> NetworkSpec:
+        """The spec of one process's part of a distributed network: population ``p`` keeps its
+        neurons ``[a, b)`` of ``ranges[p]`` (all when absent), with their per-neuron parameters,
+        positions and normals; stimuli keep their order (random streams are keyed by it) and
+        their targets among the kept neurons, renumbered from ``a``. Projections stay as they
+        are (the distributed build reads them against the whole spec)."""
+        pops, kept = [], {}
+        for p in self.populations:
+            a, b = ranges.get(p.name, (0, p.size))
+            if not (isinstance(a, int) and isinstance(b, int) and 0 <= a <= b <= p.size):
+                raise SpecError(
+                    f"NetworkSpec.part: the range of {p.name!r} must be (a, b) with "
+                    f"0 <= a <= b <= {p.size}; got {ranges.get(p.name)!r}."
+                )
+            kept[p.name] = (a, b)
+
+            def cut(x: Any, a: int = a, b: int = b) -> Any:
+                return None if x is None else np.asarray(x)[a:b]
+
+            pops.append(
+                dataclasses.replace(
+                    p,
+                    size=b - a,
+                    params={k: v[a:b] for k, v in p.params.items()},
+                    positions=cut(p.positions),
+                    normals=cut(p.normals),
+                )
+            )
+        stims = []
+        for st in self.stimuli:
+            a, b = kept[st.target]
+            if st.neurons is None:
+                stims.append(st)
+                continue
+            idx = [i - a for i in st.neurons if a <= i < b]
+            stims.append(dataclasses.replace(st, neurons=tuple(idx)))
+        for rec in self.recorders:
+            if hasattr(rec, "population"):
+                raise SpecError(
+                    f"{type(rec).__name__} of {rec.population!r} is not supported on a "
+                    f"distributed network yet; record spikes or population rates instead."
+                )
+        return dataclasses.replace(self, populations=tuple(pops), stimuli=tuple(stims))

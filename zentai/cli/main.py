@@ -377,18 +377,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_cbgc(args)
     if _is_scenario(args.model):
         return cmd_scenario(args)
-    import torch
-
-    import zentai
     from zentai.build import network
-    from zentai.io import hdf5
-    from zentai.io import toml as ztoml
     from zentai.sim import resolve_device
 
     s = _Settings(args)
     resolve_device(s.device)  # fail before building anything
     n_total = s.steps(s.warmup_s + s.duration_s)
     spec = _build_spec(s)
+    from zentai.distributed.comm import launched_ranks
+
+    launcher, n_ranks = launched_ranks()
+    if n_ranks > 1:
+        return _run_ranks(args, s, spec, n_total, launcher)
 
     t0 = time.perf_counter()
     net = network(spec, seed=s.seed)
@@ -414,7 +414,82 @@ def cmd_run(args: argparse.Namespace) -> int:
     elif s.checkpoint is not None:
         sim.save(s.checkpoint)
     result = sim.result()
-    sim_s = sim.wall_s  # stepping wall time, summed over resumed runs
+    run_info = {
+        "device": str(sim.device),
+        "backend": sim.backend,
+        "threads": sim.num_threads,
+        "n_neurons": net.n_neurons,
+        "n_synapses": net.n_synapses,
+        "build_s": build_s,
+        "sim_s": sim.wall_s,  # stepping wall time, summed over resumed runs
+        "resumed_from_ms": resumed_from,
+    }
+    _write_run(args, s, spec, result, run_info)
+    return 0
+
+
+def _run_ranks(
+    args: argparse.Namespace, s: _Settings, spec: Any, n_total: int, launcher: str
+) -> int:
+    """``zentai run`` in one of R processes started by torchrun or mpiexec: each rank builds
+    and simulates its part, writes ``ranks/rankNNNN.h5``; rank 0 merges them into the usual
+    outputs (zentai.distributed)."""
+    from zentai.distributed import DistributedSimulator, from_environment, merge_results
+    from zentai.io import hdf5
+
+    if s.checkpoint is not None:
+        raise SpecError(
+            "--checkpoint is not supported with several ranks yet; run without it (or on one "
+            "process)."
+        )
+    comm = from_environment(s.device)
+    d = DistributedSimulator(
+        spec,
+        comm,
+        network_seed=s.seed,
+        dt=s.dt_ms,
+        device=s.device,
+        dtype=s.dtype,
+        seed=s.seed,
+        **s.engine,
+    )
+    d.run(n_total * s.dt_ms, progress=s.progress)
+    folder = s.out / "ranks"
+    folder.mkdir(parents=True, exist_ok=True)
+    hdf5.write_result(d.result(), folder / f"rank{comm.rank:04d}.h5")
+    stats = comm.allgather_object(d.stats())
+    comm.barrier()  # every part is on disk
+    if comm.rank != 0:
+        return 0
+    result = merge_results([hdf5.read_result(folder / f"rank{r:04d}.h5") for r in range(comm.size)])
+    run_info = {
+        "device": str(d.sim.device),
+        "backend": d.sim.backend,
+        "threads": d.sim.num_threads,
+        "n_neurons": d.n_neurons,
+        "n_synapses": d.n_synapses,
+        "build_s": max(st["build_s"] for st in stats),
+        "sim_s": max(st["wall_s"] for st in stats),
+        "resumed_from_ms": None,
+        "ranks": comm.size,
+        "launcher": f"{launcher} ({comm.name})",
+        "network_fingerprint": f"{d.fingerprint:016x}",
+        "partition": str(d.partition),
+        "rank_stats": stats,
+    }
+    _write_run(args, s, spec, result, run_info)
+    return 0
+
+
+def _write_run(
+    args: argparse.Namespace, s: _Settings, spec: Any, result: Any, info: dict[str, Any]
+) -> None:
+    """Summary, spikes.h5, raster.png, spec.toml, summary.json (and result.nwb) of a run."""
+    import torch
+
+    import zentai
+    from zentai.io import hdf5
+    from zentai.io import toml as ztoml
 
     warmup_ms = s.warmup_s * 1000.0
     t_stop_ms = result.t_stop_ms
@@ -428,29 +503,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         "k_scale": s.k_scale if s.k_scale is not None else s.scale,
         "background": s.background,
         "seed": s.seed,
-        "device": str(sim.device),
-        "backend": sim.backend,
-        "threads": sim.num_threads,
+        "device": info["device"],
+        "backend": info["backend"],
+        "threads": info["threads"],
         "dtype": s.dtype,
         "dt_ms": s.dt_ms,
         "duration_s": s.duration_s,
         "warmup_s": s.warmup_s,
         "t_stop_ms": t_stop_ms,
-        "n_neurons": net.n_neurons,
-        "n_synapses": net.n_synapses,
+        "n_neurons": info["n_neurons"],
+        "n_synapses": info["n_synapses"],
         "populations": {p.name: p.size for p in spec.populations},
-        "build_s": build_s,
-        "sim_s": sim_s,
-        "rtf": sim_s / (t_stop_ms / 1000.0),
+        "build_s": info["build_s"],
+        "sim_s": info["sim_s"],
+        "rtf": info["sim_s"] / (t_stop_ms / 1000.0),
         "n_spikes": result.n_spikes,
         "rates_hz": rates,
         "cv_isi": _nan_to_none(cvs),
-        "resumed_from_ms": resumed_from,
+        "resumed_from_ms": info["resumed_from_ms"],
         "checkpoint": None if s.checkpoint is None else str(s.checkpoint),
         "zentai_version": zentai.__version__,
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
     }
+    summary.update({k: v for k, v in info.items() if k not in summary})
 
     from zentai.viewer import raster_and_rates
 
@@ -482,7 +558,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         files.append(s.out / "result.nwb")
         write_nwb(result, files[-1], spec=spec, session_description=f"zentai run {args.model}")
     _print_table(s, summary, files)
-    return 0
+    if "ranks" in info:
+        sys.stdout.write(
+            f"{info['ranks']} ranks ({info['launcher']}); network fingerprint "
+            f"{info['network_fingerprint']}\n"
+        )
 
 
 # ============================================================================ zentai info
@@ -611,11 +691,13 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="versions and available devices")
     info.set_defaults(func=cmd_info)
 
-    from zentai.cli import assimilate_cmd, atlas_cmd, data_cmd
+    from zentai.cli import assimilate_cmd, atlas_cmd, data_cmd, plan_cmd, view_cmd
 
     assimilate_cmd.register(sub)
     data_cmd.register(sub)
     atlas_cmd.register(sub)
+    view_cmd.register(sub)
+    plan_cmd.register(sub)
     return parser
 
 

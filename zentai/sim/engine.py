@@ -298,6 +298,18 @@ class Simulator:
         self.target = net.target.to(dev)
         self.weight = net.weight.to(dev, self.dtype)
         self.dsteps = self._dsteps_cpu.to(dev)
+        # spikes of a step, (member, neuron, step) arrays, appended when a list (distributed)
+        self.spike_tap: list[tuple[torch.Tensor, ...]] | None = None
+        if net.is_part:
+            # one process's part of a distributed network: the incoming synapses (rows =
+            # every neuron of the whole network) are delivered by zentai.distributed after
+            # each exchange; the step itself delivers nothing
+            self.in_indptr, self.in_target = self.indptr, self.target
+            self.in_weight, self.in_dsteps = self.weight, self.dsteps
+            self.indptr = torch.zeros(net.n_neurons + 1, dtype=torch.int64, device=dev)
+            self.target = self.target[:0]
+            self.weight = self.weight[:0]
+            self.dsteps = self.dsteps[:0]
         self.S = net.n_slots
         self.buf = torch.zeros((self.D, self.B, self.S), dtype=self.dtype, device=dev)
 
@@ -369,7 +381,8 @@ class Simulator:
             for var, dist in p.initial.items():
                 unit = "mV" if var == "v" else ("pA" if var in ("u", "w") else "1")
                 dist = dist.in_unit(unit, f"{p.name}.initial.{var}")
-                idx = torch.arange(p.size, dtype=torch.int64)
+                off = self.net.pop_offset.get(p.name, 0)  # a part's first neuron
+                idx = torch.arange(off, off + p.size, dtype=torch.int64)
                 for m in range(self.B):
                     k = rng.key(self.member_seeds[m], "initial", p.name, var)
                     vals = draw(dist, k, idx, torch.zeros_like(idx))
@@ -427,7 +440,8 @@ class Simulator:
                 slots = self._slots(st.target, st.receptor, st.weight, "PoissonInput")[local]
                 p_slots.append(slots)
                 p_w.append(torch.full((local.numel(),), st.weight, dtype=torch.float64))
-                p_stream.append(local + (si << 40))
+                # keyed by the neuron's index in the whole population (parts: + offset)
+                p_stream.append(local + self.net.pop_offset.get(st.target, 0) + (si << 40))
                 p_stim.append(torch.full_like(local, len(self._poisson_windows)))
                 start = round(st.start / dt)
                 stop = None if st.stop is None else round(st.stop / dt)
@@ -654,6 +668,8 @@ class Simulator:
         )
         if other:  # (LIF has current receptors only)
             return f"it implements the LIF model only (this network has {other})"
+        if self.net.is_part:
+            return "it does not run parts of a distributed network yet"
         return self._synapses_unsupported(procedural=True)
 
     def _synapses_unsupported(self, procedural: bool) -> str | None:
@@ -1041,6 +1057,8 @@ class Simulator:
         return np.concatenate(cells), np.concatenate(weights)
 
     def _compiled_record(self, b: np.ndarray, i: np.ndarray, steps: np.ndarray) -> None:
+        if self.spike_tap is not None:
+            self.spike_tap.append(tuple(torch.from_numpy(x.copy()) for x in (b, i, steps)))
         if self._rate is not None:
             pop = self._pop_of.numpy()[i]
             flat = ((steps - self._rate_t0) * self.B + b) * self._n_pops + pop
@@ -1596,6 +1614,8 @@ class Simulator:
         bufrow.zero_()
         spiked = spikes[0] if len(spikes) == 1 else torch.cat(spikes, dim=1)
         nz = spiked.nonzero()
+        if self.spike_tap is not None and nz.shape[0]:
+            self.spike_tap.append((nz[:, 0], nz[:, 1], torch.full_like(nz[:, 0], t)))
         if nz.shape[0]:
             self._deliver(nz[:, 0], nz[:, 1])
             self._record_step(nz)
