@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from zentai import rng
 from zentai import units as u
@@ -123,7 +122,7 @@ def fingerprint(net: Network, global_ids: torch.Tensor | None = None) -> int:
         neuron[g.slot_offset : g.slot_offset + g.n_slots] = g.start + j
         receptor[g.slot_offset : g.slot_offset + g.n_slots] = r
     post_gid = global_ids[neuron]
-    total = np.uint64(0)
+    total = 0
     chunk = 1 << 22
     for s0 in range(0, net.n_synapses, chunk):
         s1 = min(s0 + chunk, net.n_synapses)
@@ -134,8 +133,8 @@ def fingerprint(net: Network, global_ids: torch.Tensor | None = None) -> int:
             x + (receptor[slot] << 40) + net.weight[s0:s1].view(torch.int32).to(torch.int64)
         )
         x = rng.mix64(x + net.delay_ms[s0:s1].view(torch.int32).to(torch.int64))
-        total = total + x.numpy().view(np.uint64).sum(dtype=np.uint64)
-    return int(total)
+        total = (total + int(x.numpy().view(np.uint64).sum(dtype=np.uint64))) & _M64
+    return total
 
 
 # ----------------------------------------------------------------------------- results
@@ -226,6 +225,14 @@ class _Exchange:
 
 
 # ----------------------------------------------------------------------------- simulator
+def _compiled_deliver(sim: Any) -> bool:
+    """Deliver with the compiled loop (numba) where the simulator does: same sums, same order
+    as the tensor path's index_add_ (the torch backend keeps the tensor reference)."""
+    from zentai.sim import cpu_kernels
+
+    return cpu_kernels.HAVE_NUMBA and sim.device.type == "cpu" and sim.backend == "compiled"
+
+
 class DistributedSimulator:
     """Simulate ``spec`` with its neurons split over the processes of ``comm``.
 
@@ -389,11 +396,19 @@ class DistributedSimulator:
         if keys.size == 0:
             return
         sim = self.sim
-        k = torch.from_numpy(np.sort(keys)).to(sim.device)
+        k = np.sort(keys)
         N, B = self.n_neurons, sim.B
-        gid = k % N
-        b = (k // N) % B
-        t = k // (N * B) + t0
+        gid, b, t = k % N, (k // N) % B, k // (N * B) + t0
+        if _compiled_deliver(sim):
+            from zentai.sim.cpu_kernels import deliver_events
+
+            deliver_events(
+                sim.buf.view(-1).numpy(), sim.D, B * sim.S, sim.S, t, b, gid,
+                sim.in_indptr.numpy(), sim.in_target.numpy(), sim.in_weight.numpy(),
+                sim.in_dsteps.numpy(),
+            )  # fmt: skip
+            return
+        gid, b, t = (torch.from_numpy(x).to(sim.device) for x in (gid, b, t))
         starts = sim.in_indptr[gid]
         cnt = sim.in_indptr[gid + 1] - starts
         total = int(cnt.sum())
@@ -416,6 +431,20 @@ class DistributedSimulator:
             self._deliver(keys, t0)
             self.deliver_s += time.perf_counter() - t1
 
+    def _exchange(self) -> None:
+        """Called by the simulator at every multiple of the interval and at the end of each
+        call: all-gather the spikes since the previous exchange, deliver (now, or with
+        ``overlap`` after the next interval)."""
+        start = self._t_last
+        self._t_last = self.sim.t_step
+        keys = self._collect(start)
+        if self.overlap:
+            self._flush_pending()
+            self._pending = (self._x.start(keys), start)
+        else:
+            self._pending = (self._x.start(keys), start)
+            self._flush_pending()
+
     def step(self, n: int) -> None:
         """Advance ``n`` steps (any n; exchanges happen every communication interval)."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
@@ -430,43 +459,25 @@ class DistributedSimulator:
         return self.result()
 
     def _advance(self, n: int, progress: bool | None) -> None:
+        if n == 0:
+            return
         if progress is None:
             progress = get_option("progress")
-        sim = self.sim
-        bar = tqdm(
-            total=round(n * self.dt, 6),
-            unit="ms",
-            desc=f"simulating ({self.n_ranks} ranks)",
-            disable=not progress or self.rank != 0,
-            delay=get_option("progress_min_s"),
-            leave=False,
-        )
         t_wall = time.perf_counter()
-        done = 0
+        wait0, deliver0 = self._x.wait_s, self.deliver_s
+        self._t_last = self.sim.t_step
+        self.sim.exchange = (self.interval, self._exchange)
         try:
-            while done < n:
-                # intervals sit on a fixed grid of the step counter, so every rank exchanges at
-                # the same steps whatever the calls to step()/run() were
-                t0 = sim.t_step
-                k = min(self.interval - t0 % self.interval, n - done)
-                t1 = time.perf_counter()
-                sim.step(k)
-                self.compute_s += time.perf_counter() - t1
-                start = t0 - t0 % self.interval
-                keys = self._collect(start)
-                if self.overlap:
-                    self._flush_pending()
-                    self._pending = (self._x.start(keys), start)
-                else:
-                    self._pending = (self._x.start(keys), start)
-                    self._flush_pending()
-                done += k
-                bar.update(k * self.dt)
+            # the simulator's loop stops at every multiple of the interval (a fixed grid of the
+            # step counter, so all ranks exchange at the same steps whatever the calls were)
+            self.sim._advance(n, progress=bool(progress) and self.rank == 0)
             self._flush_pending()
         finally:
-            bar.close()
-            self.steps += done
-            self.wall_s += time.perf_counter() - t_wall
+            self.sim.exchange = None
+            self.steps += n
+            wall = time.perf_counter() - t_wall
+            self.wall_s += wall
+            self.compute_s += wall - (self._x.wait_s - wait0) - (self.deliver_s - deliver0)
 
     # ------------------------------------------------------------------ results
     def result(self) -> Result:

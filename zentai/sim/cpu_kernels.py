@@ -49,7 +49,14 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     prange = range
     HAVE_NUMBA = False
 
-__all__ = ["HAVE_NUMBA", "poisson_row", "poisson_segments", "rows_sorted", "run_lif"]
+__all__ = [
+    "HAVE_NUMBA",
+    "deliver_events",
+    "poisson_row",
+    "poisson_segments",
+    "rows_sorted",
+    "run_lif",
+]
 
 
 def _jit(**kw):
@@ -203,6 +210,19 @@ def _bin_events(
             bin_c[k, r, n] = off + tg
             bin_w[k, r, n] = weight[s]
             bin_n[k, r] = n + 1
+
+
+@_jit()
+def deliver_events(buf, D, BS, S, t, b, i, indptr, target, weight, dsteps):
+    """Add every synaptic event of the spikes (step ``t[k]``, member ``b[k]``, presynaptic row
+    ``i[k]``), in the given order and each row's order, into the ring buffer ``buf`` viewed as
+    (D * B * S,): cell ((t + d) % D) * B * S + b * S + target. One addition after another, as
+    the tensor path's ``index_add_``, so each cell sums the same numbers in the same order."""
+    for k in range(t.shape[0]):
+        base = b[k] * S
+        tk = t[k]
+        for s in range(indptr[i[k]], indptr[i[k] + 1]):
+            buf[((tk + dsteps[s]) % D) * BS + base + target[s]] += weight[s]
 
 
 @_jit(parallel=True)

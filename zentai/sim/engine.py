@@ -298,8 +298,11 @@ class Simulator:
         self.target = net.target.to(dev)
         self.weight = net.weight.to(dev, self.dtype)
         self.dsteps = self._dsteps_cpu.to(dev)
-        # spikes of a step, (member, neuron, step) arrays, appended when a list (distributed)
+        # spikes of a step, (member, neuron, step) arrays, appended when a list, and
+        # (interval, fn): fn() is called whenever the step counter reaches a multiple of
+        # interval and at the end of every run/step call (zentai.distributed's exchange)
         self.spike_tap: list[tuple[torch.Tensor, ...]] | None = None
+        self.exchange: tuple[int, Any] | None = None
         if net.is_part:
             # one process's part of a distributed network: the incoming synapses (rows =
             # every neuron of the whole network) are delivered by zentai.distributed after
@@ -714,6 +717,7 @@ class Simulator:
             i64(soff),
             i64([COMPILED_MODELS[g.model_class] for g in groups]),
         )
+        self._cargs: tuple | None = None
         self._cspiked = np.zeros((B, N), dtype=np.bool_)
         self._cspk_b = np.zeros(B * N, dtype=np.int64)
         self._cspk_i = np.zeros(B * N, dtype=np.int64)
@@ -982,34 +986,44 @@ class Simulator:
             stop = min([end, *self._later_changes(t, end)])
             ex_c, ex_w = self._compiled_train_events(t)
             ob, oi, ot = self._cout
+            parts = (self._cparams, self._cpoisson, self._cpw, self._cbounds, self._cseg, self.buf)
+            if self._cargs is None or any(a is not b for a, b in zip(self._cargs[0], parts)):
+                # the arrays the loop reads, gathered once (a call per step in closed loops and
+                # distributed runs made this Python tuple a third of the step's time)
+                self._cargs = (
+                    parts,
+                    (
+                        self.buf.view(self.D, self.B * self.S).numpy(),
+                        self.indptr.numpy(),
+                        self.target.numpy(),
+                        self.weight.numpy(),
+                        self.dsteps.numpy(),
+                        *self._cgroups,
+                        self._cv.numpy(),
+                        self._cu.numpy(),
+                        self._csyn.numpy(),
+                        self._crefr.numpy(),
+                        *self._cparams,
+                        *self._cseg,
+                        *self._cpoisson,
+                        self._cpw,
+                        self._cval,
+                        self._cxs,
+                        self._ccnt,
+                        *self._cbounds,
+                        self._cspiked,
+                        self._ctask_n,
+                        self._cspk_b,
+                        self._cspk_i,
+                    ),
+                )
             args = (
                 t,
                 stop - t,
                 self.D,
                 self.B,
                 self.S,
-                self.buf.view(self.D, self.B * self.S).numpy(),
-                self.indptr.numpy(),
-                self.target.numpy(),
-                self.weight.numpy(),
-                self.dsteps.numpy(),
-                *self._cgroups,
-                self._cv.numpy(),
-                self._cu.numpy(),
-                self._csyn.numpy(),
-                self._crefr.numpy(),
-                *self._cparams,
-                *self._cseg,
-                *self._cpoisson,
-                self._cpw,
-                self._cval,
-                self._cxs,
-                self._ccnt,
-                *self._cbounds,
-                self._cspiked,
-                self._ctask_n,
-                self._cspk_b,
-                self._cspk_i,
+                *self._cargs[1],
                 *self._cbins,
                 self._cbin_n,
                 ob,
@@ -1802,8 +1816,12 @@ class Simulator:
             last_check = self.t_ms
             chunk = self.nan_check_steps if every is None else min(self.nan_check_steps, every)
             last_save = self.t_step
+            since = 0  # steps since the last NaN check
+            hook = self.exchange
             while done < n:
-                k = min(chunk, n - done)
+                k = min(chunk - since, n - done)
+                if hook is not None:  # stop at the hook's next multiple of its interval
+                    k = min(k, hook[0] - self.t_step % hook[0])
                 if self.backend == "compiled":
                     self._compiled_steps(k)
                 elif self.backend == "triton":
@@ -1812,10 +1830,16 @@ class Simulator:
                     for _ in range(k):
                         self._step()
                 done += k
+                since += k
+                if hook is not None:
+                    hook[1]()
+                if since < chunk and done < n:
+                    continue
                 self._check_nan(last_check)
                 last_check = self.t_ms
                 self._flush()
-                bar.update(k * self.dt)
+                bar.update(since * self.dt)
+                since = 0
                 if every is not None and done < n and self.t_step - last_save >= every:
                     self._save_mid_run(checkpoint, n - done)
                     last_save = self.t_step
