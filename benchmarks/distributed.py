@@ -28,15 +28,25 @@ def _spec(scale: float, k_scale: float | None):
     return microcircuit(scale, k_scale=k_scale, record=True)
 
 
+def peak_rss() -> int:
+    """This process's peak resident memory (bytes): VmHWM, which starts afresh at exec (unlike
+    getrusage's ru_maxrss, which a spawned child inherits from its parent)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # pragma: no cover
+
+
 def job(comm, scale: float, k_scale: float | None, duration_ms: float, seed: int) -> dict:
     """One rank: build its part, simulate, report its stats and peak memory."""
     from zentai.distributed import DistributedSimulator
 
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    base = peak_rss()
     d = DistributedSimulator(_spec(scale, k_scale), comm, network_seed=seed, seed=seed)
     d.run(duration_ms, progress=False)
     st = d.stats()
-    st["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    st["peak_rss"] = peak_rss()
     st["base_rss"] = base
     st["n_spikes"] = int(d.result().n_spikes)
     st["fingerprint"] = d.fingerprint

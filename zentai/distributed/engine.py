@@ -123,7 +123,7 @@ def fingerprint(net: Network, global_ids: torch.Tensor | None = None) -> int:
         receptor[g.slot_offset : g.slot_offset + g.n_slots] = r
     post_gid = global_ids[neuron]
     total = 0
-    chunk = 1 << 22
+    chunk = 1 << 18  # temporaries stay ~20 MB (they set the peak of small ranks)
     for s0 in range(0, net.n_synapses, chunk):
         s1 = min(s0 + chunk, net.n_synapses)
         pre = torch.searchsorted(net.indptr, torch.arange(s0, s1), right=True) - 1
