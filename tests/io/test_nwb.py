@@ -65,9 +65,13 @@ def test_nwb_round_trip_labels_rates_and_validation(tmp_path):
         np.testing.assert_allclose([row.x, row.y, row.z], spec.populations[0].positions[7])
         assert np.isnan(units[units.population == "inh"].iloc[0].x)
         ts = f.processing["zentai"]["population_rate inh"]
-        counts = res.rate_counts[:, :, res.rate_populations.index("inh")]
-        np.testing.assert_allclose(ts.data[:], counts / (10 * 2e-3))
-        assert ts.rate == pytest.approx(500.0)
+        counts = res.rate_counts[:, :, res.rate_populations.index("inh")]  # per 0.1 ms step
+        bin_ms = spec.recorders[1].bin
+        assert ts.rate == pytest.approx(1e3 / bin_ms)
+        assert ts.data.shape == (round(200.0 / bin_ms), 2)  # one row per bin, members as columns
+        assert ts.starting_time == 0.0
+        # the time average of the series is the mean rate of the 10 neurons over 200 ms
+        np.testing.assert_allclose(ts.data[:].mean(0), counts.sum(0) / (10 * 0.2), rtol=1e-12)
         # the spec is stored as TOML in the notes and reads back
         stored = zt.io.toml.loads(f.notes)
         assert [p.name for p in stored.populations] == ["MOp.L5.E", "inh"]

@@ -128,18 +128,18 @@ def write_nwb(
                 )
     if result.rate_counts is not None:
         mod = nwb.create_processing_module(name="zentai", description="zentai recorders")
-        bin_s = result.rate_bin_ms / 1e3
+        rate = result.population_rate  # (member, population, time), Hz per neuron, binned
+        bin_ms = float(rate.attrs["bin_ms"])
+        t0_ms = result.t_stop_ms - result.rate_counts.shape[0] * result.dt_ms
         for c, pop in enumerate(result.rate_populations):
-            a, b = result.populations[pop]
-            hz = result.rate_counts[:, :, c] / ((b - a) * bin_s)  # (bins, members)
             mod.add(
                 TimeSeries(
                     name=f"population_rate {pop.replace('/', '_')}",
-                    description=f"population rate of {pop} per {result.rate_bin_ms:g} ms bin",
-                    data=np.asarray(hz, dtype=np.float64),
+                    description=f"population rate of {pop} (Hz per neuron) per {bin_ms:g} ms bin",
+                    data=np.asarray(rate.values[:, c, :].T, dtype=np.float64),  # (bins, members)
                     unit="Hz",
-                    rate=1.0 / bin_s,
-                    starting_time=0.0,
+                    rate=1e3 / bin_ms,
+                    starting_time=t0_ms / 1e3,
                 )
             )
     tmp = os.path.join(folder, f".{os.getpid()}.{secrets.token_hex(4)}.{os.path.basename(path)}")
