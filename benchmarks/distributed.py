@@ -9,6 +9,9 @@ same network in this script (the peer the ratios refer to).
 
     python benchmarks/distributed.py                       # strong: scale 0.25, R = 1 2 4
     python benchmarks/distributed.py --weak 0.1            # weak: scale 0.1 x R, in-degree fixed
+    python benchmarks/distributed.py --comm mpi            # the same over mpiexec + mpi4py
+    python benchmarks/distributed.py --model sheet         # a positioned E/I sheet: spatial
+                                                           # tiles, d_min 1 ms, overlapped exchange
 
 On a 2-core machine R = 4 is over-subscribed: its times measure contention, not scaling.
 """
@@ -16,31 +19,37 @@ On a 2-core machine R = 4 is over-subscribed: its times measure contention, not 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
+import shutil
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+MODEL = "microcircuit"
+
 
 def _spec(scale: float, k_scale: float | None):
+    if MODEL == "sheet":  # 750 neurons at scale 1, in-degrees fixed by the rules
+        from zentai.testing.distributed_jobs import sheet_spec
+
+        return sheet_spec(round(600 * scale), round(150 * scale))
     from zentai.build.microcircuit import microcircuit
 
     return microcircuit(scale, k_scale=k_scale, record=True)
 
 
-def peak_rss() -> int:
-    """This process's peak resident memory (bytes): VmHWM, which starts afresh at exec (unlike
-    getrusage's ru_maxrss, which a spawned child inherits from its parent)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # pragma: no cover
-
-
-def job(comm, scale: float, k_scale: float | None, duration_ms: float, seed: int) -> dict:
+def job(
+    comm, scale: float, k_scale: float | None, duration_ms: float, seed: int, model: str
+) -> dict:
     """One rank: build its part, simulate, report its stats and peak memory."""
     from zentai.distributed import DistributedSimulator
+    from zentai.distributed.plan import peak_rss
+
+    global MODEL
+    MODEL = model
 
     base = peak_rss()
     d = DistributedSimulator(_spec(scale, k_scale), comm, network_seed=seed, seed=seed)
@@ -65,6 +74,23 @@ def single(scale: float, k_scale: float | None, duration_ms: float, seed: int) -
             "neurons": net.n_neurons, "synapses": net.n_synapses}  # fmt: skip
 
 
+def run_ranks(comm: str, R: int, *job_args) -> list[dict]:
+    """``job`` on R local processes: spawned with gloo, or under mpiexec with mpi4py."""
+    if comm == "gloo":
+        from zentai.distributed.launch import spawn
+
+        return spawn(job, R, *job_args)
+    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or "mpiexec"
+    p = subprocess.run(
+        [mpiexec, "-n", str(R), sys.executable, __file__, "--mpi-child", json.dumps(job_args)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in p.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.25)
@@ -72,18 +98,31 @@ def main() -> None:
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--duration", type=float, default=500.0, help="ms")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--model", choices=["microcircuit", "sheet"], default="microcircuit")
+    ap.add_argument("--comm", choices=["gloo", "mpi"], default="gloo")
+    ap.add_argument("--mpi-child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global MODEL
+    MODEL = args.model
+    if args.mpi_child:  # one of R processes started by mpiexec below
+        from zentai.distributed import MPIComm
 
-    from zentai.distributed.launch import spawn
+        comm = MPIComm()
+        st = job(comm, *json.loads(args.mpi_child))
+        every = comm.allgather_object(st)
+        if comm.rank == 0:
+            print("RESULT " + json.dumps(every))
+        return
+
     from zentai.distributed.plan import plan
 
     gib = 2**30
     kind = "weak" if args.weak else "strong"
-    print(f"{kind} scaling, microcircuit, {args.duration:g} ms, gloo on local processes")
+    print(f"{kind} scaling, {args.model}, {args.duration:g} ms, {args.comm} on local processes")
     if not args.weak:
         s = single(args.scale, None, args.duration, args.seed)
         rtf = s["wall_s"] / (args.duration / 1000)
-        print(f"single-process Simulator (1 thread): {s['neurons']:,} neurons, "
+        print(f"single-process Simulator (1 thread, this script): {s['neurons']:,} neurons, "
               f"{s['synapses']:,} synapses, build {s['build_s']:.2f} s, sim {s['wall_s']:.2f} s "
               f"(RTF {rtf:.2f}), {s['n_spikes']} spikes")  # fmt: skip
     print(
@@ -93,9 +132,8 @@ def main() -> None:
     for R in args.ranks:
         scale = args.weak * R if args.weak else args.scale
         k_scale = args.weak if args.weak else None
-        out = spawn(job, R, scale, k_scale, args.duration, args.seed)
+        out = run_ranks(args.comm, R, scale, k_scale, args.duration, args.seed, args.model)
         pred = plan(_spec(scale, k_scale), R).per_rank
-        worst = max(out, key=lambda st: st["peak_rss"])
         peak = max(st["peak_rss"] for st in out)
         ratio = np.array([p.peak_bytes / st["peak_rss"] for p, st in zip(pred, out, strict=True)])
         sim_s = max(st["wall_s"] for st in out)
@@ -111,7 +149,6 @@ def main() -> None:
             f"{ratio.min():>5.2f}-{ratio.max():.2f}"
         )
         assert len({st["fingerprint"] for st in out}) == 1
-        del worst
 
 
 if __name__ == "__main__":

@@ -34,13 +34,38 @@ from zentai.build.spec import NetworkSpec
 from zentai.connectome.rules import Constant, Normal, Uniform
 from zentai.errors import SpecError
 
-__all__ = ["BASE_BYTES", "Census", "Plan", "RankPlan", "parse_bytes", "plan", "whole_brain"]
+__all__ = [
+    "BASE_BYTES",
+    "Census",
+    "Plan",
+    "RankPlan",
+    "parse_bytes",
+    "peak_rss",
+    "plan",
+    "whole_brain",
+]
 
 #: resident memory of a process that imported zentai and torch and loaded the compiled kernels
 #: (measured: 0.40 GiB after imports on the 2-core CI machine, 0.45 GiB after a first run)
 BASE_BYTES = int(0.45 * 2**30)
 #: GPU: CUDA context and torch's allocator reserve on top of the tensors (typical, H100)
 CUDA_CONTEXT_BYTES = int(0.6 * 2**30)
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes (Linux VmHWM, which starts afresh at exec;
+    getrusage's ru_maxrss is inherited by a spawned child from its parent, so it reports the
+    parent's peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # pragma: no cover
 
 
 def parse_bytes(text: Any) -> int:
