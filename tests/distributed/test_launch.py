@@ -114,3 +114,37 @@ def test_plan_command_names_the_smallest_rank_count():
     )
     assert bad.returncode == 2
     assert "memory size must look like '80GB'" in bad.stderr and "'lots'" in bad.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("mpiexec", path=str(BIN)) is None, reason="no mpiexec (mpich)")
+def test_atlas_scenario_over_mpiexec_gives_the_single_process_spikes(tmp_path):
+    """m1-gamma (CCF atlas, Izhikevich cortex, spatial tiles) on 2 ranks."""
+    args = [
+        "run",
+        "m1-gamma",
+        "--fraction",
+        "0.01",
+        "--duration",
+        "0.2",
+        "--warmup",
+        "0.05",
+        "--no-progress",
+    ]
+    one, two = tmp_path / "one", tmp_path / "two"
+    subprocess.run(
+        [str(BIN / "zentai"), *args, "--out", str(one)], env=_env(), check=True, capture_output=True
+    )
+    p = subprocess.run(
+        [str(BIN / "mpiexec"), "-n", "2", str(BIN / "zentai"), *args, "--out", str(two)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    a, b = read_result(one / "spikes.h5"), read_result(two / "spikes.h5")
+    assert a.n_spikes == b.n_spikes > 0
+    np.testing.assert_array_equal(a.spike_neuron, b.spike_neuron)
+    np.testing.assert_array_equal(a.spike_time_ms, b.spike_time_ms)
+    summary = json.loads((two / "summary.json").read_text())
+    assert summary["ranks"] == 2 and "spatial tiles" in summary["partition"]

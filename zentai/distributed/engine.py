@@ -194,6 +194,8 @@ class _Exchange:
         self.bytes = 0  # received by this rank
         self.rounds = 0
         self.wait_s = 0.0
+        self._recent = 0  # most spikes one rank sent in the exchanges since the last shrink
+        self._since = 0
 
     def _buffer(self, keys: np.ndarray, cap: int) -> np.ndarray:
         buf = np.full(cap + 1, -1, dtype=np.int64)
@@ -220,6 +222,14 @@ class _Exchange:
             self.rounds += 1
             self.bytes += out.nbytes
             self.capacity = cap
+        # shrink after 256 exchanges that used under a quarter of the buffer (every rank sees
+        # the same counts, so all decide alike)
+        self._recent = max(self._recent, most)
+        self._since += 1
+        if self._since >= 256:
+            if 4 * self._recent < self.capacity and self.capacity > 64:
+                self.capacity //= 2
+            self._recent = self._since = 0
         self.wait_s += time.perf_counter() - t0
         return np.concatenate([out[r, 1 : 1 + int(c)] for r, c in enumerate(counts)])
 

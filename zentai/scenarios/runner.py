@@ -508,21 +508,45 @@ def run_scenario(
     if echo:
         print(f"{sc.name} | fraction {frac:g} | {est}", flush=True)
     est.check(frac)
-    net = network(spec, seed=seed)
-    build_s = time.perf_counter() - t0
+    from zentai.distributed.comm import launched_ranks
 
-    sim = Simulator(
-        net,
-        dt=sc.dt_ms,
-        device=device,
-        dtype=dtype,
-        seed=seed,
-        backend=backend,
-        num_threads=num_threads,
-    )
-    sim.run(round(n_steps) * sc.dt_ms, progress=progress)
-    result = sim.result()
-    sim_s = sim.wall_s
+    if launched_ranks()[1] > 1:  # one of R processes (torchrun / mpiexec): zentai.distributed
+        from zentai.distributed import DistributedSimulator
+
+        dsim = DistributedSimulator(
+            spec,
+            network_seed=seed,
+            dt=sc.dt_ms,
+            device=device,
+            dtype=dtype,
+            seed=seed,
+            backend=backend,
+            num_threads=num_threads,
+        )
+        build_s = time.perf_counter() - t0
+        dsim.run(round(n_steps) * sc.dt_ms, progress=progress)
+        result = dsim.gather_result()
+        sim_s = max(dsim.comm.allgather_object(dsim.wall_s))
+        sim, ranks, partition_text = dsim.sim, dsim.n_ranks, str(dsim.partition)
+        n_neurons, n_synapses = dsim.n_neurons, dsim.n_synapses
+        if result is None:  # ranks > 0: rank 0 analyses and writes
+            return {"rank": dsim.rank, "ranks": dsim.n_ranks}
+    else:
+        net = network(spec, seed=seed)
+        build_s = time.perf_counter() - t0
+        sim = Simulator(
+            net,
+            dt=sc.dt_ms,
+            device=device,
+            dtype=dtype,
+            seed=seed,
+            backend=backend,
+            num_threads=num_threads,
+        )
+        sim.run(round(n_steps) * sc.dt_ms, progress=progress)
+        result = sim.result()
+        sim_s, ranks, partition_text = sim.wall_s, 1, None
+        n_neurons, n_synapses = net.n_neurons, net.n_synapses
 
     # ---- analysis window: after the warm-up
     t_start, t_stop = warmup, result.t_stop_ms
@@ -617,6 +641,8 @@ def run_scenario(
         "device": str(sim.device),
         "backend": sim.backend,
         "threads": sim.num_threads,
+        "ranks": ranks,
+        "partition": partition_text,
         "dtype": dtype,
         "dt_ms": sc.dt_ms,
         "duration_ms": duration,
@@ -640,8 +666,8 @@ def run_scenario(
         "vector_strength": vs,
         "phase_n_spikes": n_phase_spikes,
         "rates_hz": {k: float(v) for k, v in rates.items()},
-        "n_neurons": int(net.n_neurons),
-        "n_synapses": int(net.n_synapses),
+        "n_neurons": int(n_neurons),
+        "n_synapses": int(n_synapses),
         "build_s": build_s,
         "sim_s": sim_s,
         "zentai_version": zentai.__version__,
