@@ -425,10 +425,7 @@ class DistributedSimulator:
         if total == 0:
             return
         rep, syn = expand_ranges(starts, cnt, total)
-        flat = ((sim.in_dsteps[syn].to(torch.int64) + t[rep]) % sim.D) * (B * sim.S)
-        flat += sim.in_target[syn].to(torch.int64)
-        if B > 1:
-            flat += b[rep] * sim.S
+        flat = sim.ring_cells(sim.in_dsteps[syn], sim.in_target[syn], t[rep], b[rep])
         sim.buf.view(-1).index_add_(0, flat, sim.in_weight[syn])
 
     def _flush_pending(self) -> None:

@@ -510,19 +510,12 @@ def run_scenario(
     est.check(frac)
     from zentai.distributed.comm import launched_ranks
 
+    engine = {"dt": sc.dt_ms, "device": device, "dtype": dtype, "seed": seed,
+              "backend": backend, "num_threads": num_threads}  # fmt: skip
     if launched_ranks()[1] > 1:  # one of R processes (torchrun / mpiexec): zentai.distributed
         from zentai.distributed import DistributedSimulator
 
-        dsim = DistributedSimulator(
-            spec,
-            network_seed=seed,
-            dt=sc.dt_ms,
-            device=device,
-            dtype=dtype,
-            seed=seed,
-            backend=backend,
-            num_threads=num_threads,
-        )
+        dsim = DistributedSimulator(spec, network_seed=seed, **engine)
         build_s = time.perf_counter() - t0
         dsim.run(round(n_steps) * sc.dt_ms, progress=progress)
         result = dsim.gather_result()
@@ -534,15 +527,7 @@ def run_scenario(
     else:
         net = network(spec, seed=seed)
         build_s = time.perf_counter() - t0
-        sim = Simulator(
-            net,
-            dt=sc.dt_ms,
-            device=device,
-            dtype=dtype,
-            seed=seed,
-            backend=backend,
-            num_threads=num_threads,
-        )
+        sim = Simulator(net, **engine)
         sim.run(round(n_steps) * sc.dt_ms, progress=progress)
         result = sim.result()
         sim_s, ranks, partition_text = sim.wall_s, 1, None

@@ -1656,14 +1656,22 @@ class Simulator:
         if total == 0:
             return
         rep, syn = expand_ranges(starts, cnt, total)
-        flat = ((self.dsteps[syn].to(torch.int64) + self.t_step) % self.D) * (self.B * self.S)
-        flat += self.target[syn].to(torch.int64)
-        if self.B > 1:
-            flat += b[rep] * self.S
+        flat = self.ring_cells(self.dsteps[syn], self.target[syn], self.t_step, b[rep])
         w = self.weight[syn]
         if f is not None:
             w = w * f[rep, self._stp_cls[syn].to(torch.int64)].to(self.dtype)
         self.buf.view(-1).index_add_(0, flat, w)
+
+    def ring_cells(
+        self, dsteps: torch.Tensor, target: torch.Tensor, t: Any, b: torch.Tensor
+    ) -> torch.Tensor:
+        """Flat ring-buffer cells of events emitted at step(s) ``t`` by member(s) ``b`` with
+        delays ``dsteps`` (steps) onto input slots ``target``: ((t + d) % D, b, target)."""
+        flat = ((dsteps.to(torch.int64) + t) % self.D) * (self.B * self.S)
+        flat += target.to(torch.int64)
+        if self.B > 1:
+            flat += b * self.S
+        return flat
 
     def _deliver_procedural(self, pp: Any, b: torch.Tensor, i: torch.Tensor) -> None:
         """Regenerate and deliver the synapses of projection ``pp`` of this step's spikes
