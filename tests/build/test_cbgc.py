@@ -52,6 +52,7 @@ def test_mean_cortical_drive_is_kept(built):
     full = rate0 * BACKGROUND_GAIN["STR.D1"] * w0
     st = gen[("STR.D1", "ampa")]
     proj = [p for p in spec.projections if p.post == "STR.D1" and p.receptor == "ampa"]
-    modelled = sum(K_CORTEX // 2 * ASSUMED_L5_HZ * p.weight.mean for p in proj)
+    modelled = sum(K_CORTEX // 2 * ASSUMED_L5_HZ[p.pre] * p.weight.mean for p in proj)
+    assert {p.pre for p in proj} == {"Isocortex.L5A.E", "Isocortex.L5B.E"}
     assert st.rate * st.weight + modelled == pytest.approx(full)
     assert modelled == pytest.approx(CORTEX_SHARE["STR.D1"] * full)

@@ -19,8 +19,9 @@ Kotaleski 2016), joined by the pathways below. Pathways and their sources:
 
 The modelled cortical input replaces part of bgmodel's cortical background generator: the L5
 inputs carry :data:`CORTEX_SHARE` (per target) of each receptor's mean cortical drive
-(rate x weight) at :data:`ASSUMED_L5_HZ`, the generator the rest, so the mean drive at rest is
-bgmodel's while a cortical pulse reaches the striatum and STN through the modelled cells.
+(rate x weight) at the L5 cells' spontaneous rates :data:`ASSUMED_L5_HZ`, the generator the
+rest, so the mean drive at rest is bgmodel's while a cortical pulse reaches the striatum and
+STN through the modelled cells.
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ __all__ = [
 ]
 
 MOTOR_LOOP = ("MOp", "MOs", "VAL", "VM", "PG", "SIM", "IP", "DN")
-#: modelled cortical inputs per striatal / STN cell [N] (the rest stays background)
-K_CORTEX = 20
+#: modelled cortical inputs per striatal / STN cell [N] (the rest stays background). With 20,
+#: each carrying 1/20 of half the cortical drive, the MSNs' input was so variable that with
+#: dynamic TM synapses the network ran away within 1.5 s of rest (D1 0.04 -> 2.5 Hz, SNr 37 ->
+#: < 1 Hz, thalamic TC 8 -> 33 Hz: cortex -> D1 -| SNr -| TC -> cortex); with 100 the same run
+#: holds D1 at 0.15, SNr at 40 Hz (measured, fraction 0.005, 3-4 s, seed 0)
+K_CORTEX = 100
 #: SNr inputs per thalamic TC cell [N]
 K_NIGROTHALAMIC = 10
-#: assumed spontaneous rate of the modelled L5 cells (Hz), for the background compensation
-ASSUMED_L5_HZ = 5.0
+#: spontaneous rates of the modelled L5 cells (Hz) for the background compensation: measured in
+#: cbgc at rest (fraction 0.005, seed 0, 0.25-4 s: L5A 8.0-8.6, L5B 1.5-1.9 Hz)
+ASSUMED_L5_HZ = {"Isocortex.L5A.E": 8.3, "Isocortex.L5B.E": 1.7}
 
 #: (pre, post, receptor, delay ms) of the cortical pathways into the basal ganglia; delays of
 #: bgmodel's CTX->STR (12 ms) and CTX->STN (2.5 ms) connections (MODEL_SPEC §3.3)
@@ -126,20 +132,23 @@ def cbgc_spec(
             raise SpecError(f"cbgc needs {need} in the brain; regions {regions} lack it.")
     cortical = set(layout.kinds.cortex)
     # the modelled cortex carries CORTEX_SHARE of each receptor's cortical drive: per input
-    # w = share x rate_bg x w_bg / (inputs x ASSUMED_L5_HZ); the generator keeps the rest
+    # w = share x rate_bg x w_bg / sum over the pathway's inputs of their L5 rate; the
+    # generator keeps the rest
     bg_drive = {
         (st.target, st.receptor): (st.rate, st.weight)
         for st in bg.stimuli
         if isinstance(st, PoissonInput)
     }
     k_in: dict[tuple[str, str], int] = {}
-    for _, post, rec, _ in CBGC_PATHWAYS:
+    input_hz: dict[tuple[str, str], float] = {}
+    for pre, post, rec, _ in CBGC_PATHWAYS:
         k_in[(post, rec)] = k_in.get((post, rec), 0) + K_CORTEX // 2
+        input_hz[(post, rec)] = input_hz.get((post, rec), 0.0) + K_CORTEX // 2 * ASSUMED_L5_HZ[pre]
     projections = []
     sizes = {p.name: p.size for p in bg.populations}
     for pre, post, rec, delay in CBGC_PATHWAYS:
         rate, w_bg = bg_drive[(post, rec)]
-        w = CORTEX_SHARE[post] * rate * w_bg / (k_in[(post, rec)] * ASSUMED_L5_HZ)
+        w = CORTEX_SHARE[post] * rate * w_bg / input_hz[(post, rec)]
         projections.append(
             Projection(
                 pre=pre,
