@@ -88,3 +88,33 @@ def test_nwb_refuses_bad_input(tmp_path):
         write_nwb(res, tmp_path / "no" / "x.nwb")
     with pytest.raises(DataError, match="does not exist"):
         read_nwb_spikes(tmp_path / "absent.nwb")
+
+
+def test_nwb_stores_synthetic_recordings_as_time_series(tmp_path):
+    from zentai.record.synthetic import calcium_imaging, fiber_photometry
+
+    spec = _spec()
+    res = zt.sim.Simulator(zt.build.network(spec, seed=1), seed=2).run(400.0)
+    ca = calcium_imaging(res, "MOp.L5.E", spec=spec, frame_rate=30.0, photons=None)
+    fp = fiber_photometry(
+        res,
+        spec,
+        ("MOp.L5.E",),
+        tip_um=spec.populations[0].positions.mean(0) - [0, 300, 0],
+        frame_rate=100.0,
+    )
+    path = tmp_path / "rec.nwb"
+    write_nwb(res, path, spec=spec, signals={"calcium": ca, "photometry": fp})
+    assert validate(path=str(path)) == []
+    with NWBHDF5IO(str(path), "r") as io:
+        mod = io.read().processing["zentai_signals"]
+        c = mod["signal calcium"]
+        np.testing.assert_array_equal(c.data[:], ca.transpose("time", "cell").values)
+        assert c.rate == pytest.approx(30.0) and c.starting_time == 0.0
+        p = mod["signal photometry"]
+        np.testing.assert_array_equal(p.data[:], fp.values)
+        assert p.rate == pytest.approx(100.0)
+    with pytest.raises(
+        SpecError, match=r"signals\['bad'\] must be an xarray.DataArray with a 'time'"
+    ):
+        write_nwb(res, tmp_path / "bad.nwb", signals={"bad": np.zeros(3)})

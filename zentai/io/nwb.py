@@ -11,6 +11,10 @@ same cells would be stored, so one tool reads both:
 * population rates (a :class:`~zentai.record.PopulationRate` recorder) are a
   ``TimeSeries`` per population in the processing module ``zentai`` (Hz per bin, member 0..B-1
   as columns);
+* synthetic recordings (``signals``: :func:`zentai.record.synthetic.calcium_imaging`,
+  ``fiber_photometry`` or any xarray with a ``time`` dimension in s) are a ``TimeSeries`` each
+  in the module ``zentai_signals`` (time first, the other dimensions flattened into columns;
+  regular frames as a rate, irregular ones as timestamps);
 * the spec, when given, is kept as TOML text in the file's ``notes``.
 
 :func:`read_nwb_spikes` reads the units back ((population, neuron, member) -> spike times in
@@ -45,6 +49,7 @@ def write_nwb(
     session_description: str = "zentai simulation",
     identifier: str | None = None,
     session_start_time: _dt.datetime = EPOCH,
+    signals: Any = None,
 ) -> None:
     """Write ``result`` as an NWB file at ``path`` (module docstring).
 
@@ -58,6 +63,8 @@ def write_nwb(
     session_description, identifier, session_start_time
         NWB's required session fields (identifier: by default from the result's seed and
         duration).
+    signals : mapping of str to xarray.DataArray, optional
+        Synthetic recordings to store beside the spikes (module docstring).
     """
     from pynwb import NWBHDF5IO, NWBFile, TimeSeries
 
@@ -142,6 +149,12 @@ def write_nwb(
                     starting_time=t0_ms / 1e3,
                 )
             )
+    if signals:
+        mod = nwb.create_processing_module(
+            name="zentai_signals", description="synthetic recordings of the simulated cells"
+        )
+        for name, arr in dict(signals).items():
+            mod.add(_signal_series(TimeSeries, str(name), arr))
     tmp = os.path.join(folder, f".{os.getpid()}.{secrets.token_hex(4)}.{os.path.basename(path)}")
     try:
         with NWBHDF5IO(tmp, "w") as io:
@@ -150,6 +163,37 @@ def write_nwb(
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _signal_series(TimeSeries: Any, name: str, arr: Any) -> Any:
+    """One synthetic recording (xarray, a ``time`` dimension in s) as an NWB TimeSeries."""
+    dims = getattr(arr, "dims", None)
+    if dims is None or "time" not in dims:
+        raise SpecError(
+            f"write_nwb signals[{name!r}] must be an xarray.DataArray with a 'time' dimension "
+            f"(s), e.g. from zentai.record.synthetic.calcium_imaging; got {type(arr).__name__}"
+            + (f" with dims {dims}" if dims is not None else "")
+            + "."
+        )
+    arr = arr.transpose("time", ...)
+    t = np.asarray(arr["time"].values, dtype=np.float64)
+    data = np.asarray(arr.values, dtype=np.float64).reshape(t.size, -1)
+    if data.shape[1] == 1:
+        data = data[:, 0]
+    if not np.all(np.isfinite(data)):
+        raise SpecError(f"write_nwb signals[{name!r}] holds non-finite values.")
+    others = [d for d in arr.dims if d != "time"]
+    desc = arr.attrs.get("description") or (
+        f"{arr.name or name}" + (f", columns: {' x '.join(others)}" if others else "")
+    )
+    common = {"name": f"signal {name}", "description": str(desc), "data": data,
+              "unit": str(arr.attrs.get("units", arr.name or "a.u."))}  # fmt: skip
+    steps = np.diff(t)
+    if t.size >= 2 and np.allclose(steps, steps[0], rtol=1e-9, atol=1e-12) and steps[0] > 0:
+        return TimeSeries(**common, rate=1.0 / float(steps[0]), starting_time=float(t[0]))
+    if t.size >= 2 and not np.all(steps > 0):
+        raise SpecError(f"write_nwb signals[{name!r}]: times must increase.")
+    return TimeSeries(**common, timestamps=t)
 
 
 def read_nwb_spikes(path: str | os.PathLike) -> dict[tuple[str, int, int], np.ndarray]:
