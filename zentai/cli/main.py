@@ -434,8 +434,7 @@ def _run_ranks(
     """``zentai run`` in one of R processes started by torchrun or mpiexec: each rank builds
     and simulates its part, writes ``ranks/rankNNNN.h5``; rank 0 merges them into the usual
     outputs (zentai.distributed)."""
-    from zentai.distributed import DistributedSimulator, from_environment, merge_results
-    from zentai.io import hdf5
+    from zentai.distributed import from_environment
 
     if s.checkpoint is not None:
         raise SpecError(
@@ -443,6 +442,21 @@ def _run_ranks(
             "process)."
         )
     comm = from_environment(s.device)
+    try:
+        code = _run_part(args, s, spec, n_total, launcher, comm)
+    except BaseException:
+        comm.close(wait=False)
+        raise
+    comm.close()
+    return code
+
+
+def _run_part(
+    args: argparse.Namespace, s: _Settings, spec: Any, n_total: int, launcher: str, comm: Any
+) -> int:
+    from zentai.distributed import DistributedSimulator, merge_results
+    from zentai.io import hdf5
+
     d = DistributedSimulator(
         spec,
         comm,

@@ -40,6 +40,10 @@ class Comm:
     def barrier(self) -> None:
         raise NotImplementedError
 
+    def close(self, wait: bool = True) -> None:
+        """End the run's use of the group (no collective after it); ``wait``: first wait for
+        every rank (on success; a failing rank must not wait for ranks that never come)."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(rank={self.rank}, size={self.size})"
 
@@ -109,6 +113,15 @@ class TorchComm(Comm):
 
     def barrier(self) -> None:
         self._dist.barrier()
+
+    def close(self, wait: bool = True) -> None:
+        """Wait for every rank, then destroy the process group: a rank that left the
+        interpreter with the group alive while others still worked was aborted by gloo's
+        threads ("terminate called without an active exception", seen under torchrun)."""
+        if self._dist.is_initialized():
+            if wait:
+                self._dist.barrier()
+            self._dist.destroy_process_group()
 
 
 class MPIComm(Comm):

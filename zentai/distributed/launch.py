@@ -58,7 +58,9 @@ def _child(
         )
         from zentai.distributed.comm import TorchComm
 
-        value = fn(TorchComm(), *args)
+        comm = TorchComm()
+        value = fn(comm, *args)
+        comm.close()  # every rank done before any leaves
         payload = ("ok", value)
     except BaseException as e:
         payload = ("error", (type(e).__name__, str(e), traceback.format_exc()))

@@ -520,6 +520,7 @@ def run_scenario(
         dsim.run(round(n_steps) * sc.dt_ms, progress=progress)
         result = dsim.gather_result()
         sim_s = max(dsim.comm.allgather_object(dsim.wall_s))
+        dsim.comm.close()  # no collective after this; rank 0 analyses and writes alone
         sim, ranks, partition_text = dsim.sim, dsim.n_ranks, str(dsim.partition)
         n_neurons, n_synapses = dsim.n_neurons, dsim.n_synapses
         if result is None:  # ranks > 0: rank 0 analyses and writes
