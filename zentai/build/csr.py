@@ -78,6 +78,13 @@ def expand_ranges(
     return rep, starts[rep] + (torch.arange(total, device=counts.device) - first[rep])
 
 
+def row_synapses(indptr: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every synapse of the CSR ``rows`` (repeats allowed), in row order: (index into ``rows``
+    of each synapse, the synapse's position in the tables)."""
+    starts = indptr[rows]
+    return expand_ranges(starts, indptr[rows + 1] - starts)
+
+
 def delay_steps_into(delay_ms: torch.Tensor, dt: float, out: torch.Tensor) -> None:
     """``out = max(1, round_half_even(delay_ms / dt))`` computed in float64, in one pass.
 

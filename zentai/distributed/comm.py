@@ -11,7 +11,6 @@ Python objects (hashes, summaries) and a barrier.
 from __future__ import annotations
 
 import os
-import pickle
 from typing import Any
 
 import numpy as np
@@ -196,7 +195,3 @@ def from_environment(device: str = "cpu") -> Comm:
             ) from e
     return SingleComm()
 
-
-def payload_bytes(obj: Any) -> int:
-    """Size of ``obj`` as the object collectives send it (pickled)."""
-    return len(pickle.dumps(obj))

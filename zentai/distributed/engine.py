@@ -43,7 +43,7 @@ import torch
 
 from zentai import rng
 from zentai import units as u
-from zentai.build.csr import expand_ranges
+from zentai.build.csr import row_synapses
 from zentai.build.network import Network, _layout, network
 from zentai.build.spec import NetworkSpec
 from zentai.distributed.comm import Comm, from_environment
@@ -419,12 +419,9 @@ class DistributedSimulator:
             )  # fmt: skip
             return
         gid, b, t = (torch.from_numpy(x).to(sim.device) for x in (gid, b, t))
-        starts = sim.in_indptr[gid]
-        cnt = sim.in_indptr[gid + 1] - starts
-        total = int(cnt.sum())
-        if total == 0:
+        rep, syn = row_synapses(sim.in_indptr, gid)
+        if syn.numel() == 0:
             return
-        rep, syn = expand_ranges(starts, cnt, total)
         flat = sim.ring_cells(sim.in_dsteps[syn], sim.in_target[syn], t[rep], b[rep])
         sim.buf.view(-1).index_add_(0, flat, sim.in_weight[syn])
 

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from zentai import rng
 from zentai import units as u
-from zentai.build.csr import expand_ranges
+from zentai.build.csr import row_synapses
 from zentai.build.network import (
     Network,
     available_memory_bytes,
@@ -1650,12 +1650,9 @@ class Simulator:
             self._deliver_procedural(pp, b, i)
         # the STP state moves with every spike, also of neurons without synapses
         f = self._stp_factors(b, i) if self._stp else None
-        starts = self.indptr[i]
-        cnt = self.indptr[i + 1] - starts
-        total = int(cnt.sum())
-        if total == 0:
+        rep, syn = row_synapses(self.indptr, i)
+        if syn.numel() == 0:
             return
-        rep, syn = expand_ranges(starts, cnt, total)
         flat = self.ring_cells(self.dsteps[syn], self.target[syn], self.t_step, b[rep])
         w = self.weight[syn]
         if f is not None:
