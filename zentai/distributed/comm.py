@@ -194,4 +194,3 @@ def from_environment(device: str = "cpu") -> Comm:
                 "installed; pip install mpi4py, or launch with torchrun."
             ) from e
     return SingleComm()
-
