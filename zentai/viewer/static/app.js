@@ -252,6 +252,14 @@
     panel.canvas.dataset.points = String(n);
   }
 
+  // a time plot keeps its frame, time scale and a snapshot, so the cursor redraws cheaply
+  function keepForCursor(panel, box, sx, n) {
+    panel.box = box;
+    panel.sx = sx;
+    panel.base = snapshot(panel.canvas);
+    setPoints(panel, n);
+  }
+
   // --- top-view activity map
   function frameIndex(map, t) {
     const n = map.time_ms.length;
@@ -520,10 +528,7 @@
     panel.note.textContent = `${r.n_shown.toLocaleString()} of ${r.n_total.toLocaleString()} spikes`
       + (r.n_shown < r.n_total ? ` (${(100 * r.neuron_fraction).toFixed(1)} % of neurons)` : "")
       + (short.prefix ? ` · ${short.prefix}*` : "");
-    panel.box = box;
-    panel.sx = sx;
-    panel.base = snapshot(panel.canvas);
-    setPoints(panel, n);
+    keepForCursor(panel, box, sx, n);
   }
 
   // --- rates: one band per group
@@ -588,10 +593,7 @@
     });
     panel.note.textContent = `${nG} ${r.group === "population" ? "populations" : r.group + " groups"}; right: mean in the window (peak)`
       + (short.prefix ? ` · ${short.prefix}*` : "");
-    panel.box = box;
-    panel.sx = sx;
-    panel.base = snapshot(panel.canvas);
-    setPoints(panel, n);
+    keepForCursor(panel, box, sx, n);
   }
 
   // --- spectra: log power against frequency
