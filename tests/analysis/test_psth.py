@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.special import i0
 
 from zentai.analysis.psth import psth, response_phases
 from zentai.errors import SpecError
@@ -71,3 +72,45 @@ def test_over_dispersed_baseline_gives_no_false_phases():
     counts[(edges >= 20) & (edges < 30)] += 400.0
     ph = response_phases(edges, counts)
     assert [p["sign"] for p in ph] == ["+"] and abs(ph[0]["latency_ms"] - 20) <= 2
+
+
+def _rhythmic_trials(profile, n_trials=20, n_units=80, seed=0, hz=90.0, kappa=12.0):
+    """Units of a trial fire in shared volleys (rate x a von Mises bump exp(kappa cos) / I0,
+    phase random per trial): the summed PSTH is over-dispersed as a synchronised population
+    makes it."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(-100.0, 100.0, 0.1)
+    base = np.array([profile(x) for x in t])
+    spikes, stims = [], []
+    for k in range(n_trials):
+        s0 = 1000.0 + 300.0 * k
+        stims.append(s0)
+        phase = 2 * np.pi * hz * t * 1e-3 + rng.uniform(0, 2 * np.pi)
+        rate = base * np.exp(kappa * np.cos(phase)) / i0(kappa)
+        for _ in range(n_units):
+            spikes.append(s0 + t[rng.random(t.size) < rate * 1e-4])
+    return np.concatenate(spikes), np.array(stims)
+
+
+def test_a_pause_under_a_population_rhythm_is_found():
+    """A synchronised 90 Hz rhythm (the cbgc SNr's) widens the fine-scale band so much that a
+    complete 13 ms silence would stay inside it; the coarse scale finds it, with the fine
+    scale's edges. The rhythm alone gives no phases."""
+
+    def snr(t):
+        if 10 <= t < 16:
+            return 150.0
+        if 17 <= t < 30:
+            return 0.0
+        if 31 <= t < 45:
+            return 120.0
+        return 30.0
+
+    for seed in (0, 1, 2):
+        spikes, stims = _rhythmic_trials(snr, seed=seed)
+        edges, counts = psth(spikes, stims, before_ms=100, after_ms=100)
+        ph = response_phases(edges, counts)
+        assert [p["sign"] for p in ph] == ["+", "-", "+"], ph
+        assert abs(ph[1]["latency_ms"] - 17) <= 2 and abs(ph[1]["duration_ms"] - 13) <= 3, ph
+        spikes, stims = _rhythmic_trials(lambda t: 30.0, seed=seed + 10)
+        assert response_phases(*psth(spikes, stims, before_ms=100, after_ms=100)) == []
