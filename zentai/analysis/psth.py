@@ -7,8 +7,8 @@ Nambu et al. 2000, J Neurophysiol 84:289) or the CN excitation–inhibition–re
 
 Detection: the pre-stimulus bins give the expected count of a ``smooth_ms`` sliding window
 and its spread; a bin is excited when its window count is above the ``1 - alpha`` quantile,
-inhibited when below the ``alpha`` quantile. The quantiles are Poisson's, widened to a normal
-with the baseline's own standard deviation when that is larger (ongoing rhythms or correlated
+inhibited when below the ``alpha`` quantile. The quantiles are Poisson's, widened to the
+baseline's own standard deviation (Student's t) when that is larger (ongoing rhythms or correlated
 firing make the baseline over-dispersed, and Poisson thresholds would then report the rhythm as
 responses). When the baseline is long enough the same test also runs on windows three times
 longer (each scale at ``alpha / 2``; Student's t for the estimated spread), where a fast rhythm
