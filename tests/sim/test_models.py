@@ -166,6 +166,34 @@ def test_izhikevich2007_tc_rebound_burst_only_below_b_switch():
     assert len(spike_times(simulate(cell, shallow, dtype=F64)["spiked"])) == 0
 
 
+def test_izhikevich2007_conductances_are_stable_past_the_euler_limit():
+    # a striatal D1 MSN (c_m 15.2 pF) hit by 400 nS of GABA (its collaterals after a
+    # synchronous volley; cbgc, session 7): h g / c_m = 2.6 > 2, where a plain Euler step of the
+    # conductance term diverges. The linearly implicit step relaxes towards e_rev (-74 mV) and
+    # stays silent; the engine equals the reference loop.
+    from zentai.celltypes import cell_type
+
+    cell = cell_type("STR.D1").model
+    gaba = [r.name for r in cell.receptors].index("gaba_msn")
+    arriving = np.zeros((400, len(cell.receptors)))
+    arriving[100, gaba] = 400.0
+    i_stim = np.zeros(400)
+    expected = ref.izhikevich2007_reference(cell, i_stim, DT, arriving=arriving)
+    actual = simulate(cell, i_stim, dtype=F64, arriving=arriving)
+    np.testing.assert_allclose(actual["v"][:, 0, 0], expected.v, rtol=0, atol=1e-9)
+    assert len(expected.spike_times_ms) == 0
+    # from rest (v_r = -81.85 mV) v relaxes towards e_rev without overshooting it
+    assert expected.v[100] == pytest.approx(cell.v_r)
+    assert expected.v[100:].min() >= cell.v_r - 1e-9 and expected.v[100:].max() < -74.0
+    # plain Euler with the same conductance overshoots e_rev by more each step
+    g = 400.0 * np.exp(-np.arange(20) * DT / cell.receptors[gaba].tau)
+    v, swings = expected.v[100], []
+    for gi in g:
+        v = v + DT * (gi * (-74.0 - v)) / cell.c_m
+        swings.append(abs(v + 74.0))
+    assert swings[5] > swings[0] > 1.0
+
+
 def test_izhikevich2007_mixed_variant_group_equals_uniform_runs(izh07_runs):
     # one group holding all seven presets (per-neuron parameters and variant codes, as the
     # engine builds it) must give each cell's own uniform-parameter run

@@ -110,6 +110,17 @@ def _synaptic_current(
     return total
 
 
+def _conductance(
+    receptors: tuple[Receptor, ...], traces: list[float], v: float, mg: float
+) -> float:
+    """Sum of the conductances g B(v) (the receptors with a reversal potential)."""
+    return sum(
+        x * (_jahr_stevens(v, mg) if rec.mg_block else 1.0)
+        for rec, x in zip(receptors, traces)
+        if rec.e_rev is not None
+    )
+
+
 def _decay_and_add(
     receptors: tuple[Receptor, ...], traces: list[float], weights: np.ndarray, dt: float
 ) -> list[float]:
@@ -244,7 +255,7 @@ def izhikevich2003_reference(
         current = _synaptic_current(m.receptors, traces, v, 1.0) + m.i_e + i_stim[s]
         dv = 0.04 * v * v + 5.0 * v + 140.0 - u + current
         du = m.a * (m.b * v - u)
-        v_end = v + dt * dv
+        v_end = v + dt * dv / (1.0 + dt * _conductance(m.receptors, traces, v, 1.0))
         traces = _decay_and_add(m.receptors, traces, arriving[s], dt)
         if v_end >= m.v_peak:
             spikes.append((s + 1) * dt)
@@ -305,7 +316,8 @@ def izhikevich2007_reference(
         else:
             nullcline = m.b * (v - m.v_r)
         du = m.a * (nullcline - u)
-        v_end, u_end = v + dt * dv, u + dt * du
+        g_over_c = _conductance(m.receptors, traces, v, 1.0) / m.c_m
+        v_end, u_end = v + dt * dv / (1.0 + dt * g_over_c), u + dt * du
         traces = _decay_and_add(m.receptors, traces, arriving[s], dt)
         if v_end >= threshold(u_end):
             spikes.append((s + 1) * dt)

@@ -106,6 +106,18 @@ class Dynamics:
                 total = total + syn[r]
         return total
 
+    def synaptic_conductance(self, syn: torch.Tensor, v: torch.Tensor) -> torch.Tensor | None:
+        """Sum of the conductances ``g B(v)`` (nS) at ``v``, or None without conductance
+        receptors."""
+        total = None
+        for r, rec in enumerate(self.receptors):
+            if rec.is_conductance:
+                g = syn[r]
+                if rec.mg_block:
+                    g = g * mg_block(v, self.params.get("mg", 1.0))
+                total = g if total is None else total + g
+        return total
+
     def add_step_mean_inputs(
         self,
         syn: torch.Tensor,
