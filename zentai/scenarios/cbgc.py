@@ -3,12 +3,12 @@ responses of SNr, CN, thalamus, striatum, STN and GPe (issue 8).
 
 :func:`cbgc_pulse` builds :func:`zentai.build.cbgc.cbgc_spec`, lets it settle, then applies
 ``trials`` current pulses (``pulse_ms`` long, ``amplitude_pa``) to the L5A and L5B pyramidal
-cells within ``radius_um`` of the centre of their MOp cells, one every ``interval_ms``. A
-pulse of one 0.1 ms step of 250 nA (``pulse_ms=0.1, amplitude_pa=250e3``) makes every cell of
-the patch fire exactly one spike at the pulse, as electrical microstimulation excites axons
-directly; it is not the default because the synchronous volley can drive the basal ganglia's
-conductance synapses past the engine's explicit-Euler stability limit (docs/design/cbgc.md,
-session 7).
+cells within ``radius_um`` of the centre of their MOp cells, one every ``interval_ms``. The
+default pulse (one 0.1 ms step of 250 nA) makes every cell of the patch fire exactly one spike
+at the pulse, as electrical microstimulation of the cortex excites pyramidal axons directly; a
+somatic 3 nA / 2 ms pulse (the default before session 7) fired an isolated L5B (Izhikevich IB)
+cell only 7.4 ms after onset -- the model's slow upstroke, not a conduction time -- and put the
+hyperdirect SNr excitation at 15-18 ms instead of <= 10 ms (measured; docs/design/cbgc.md).
 
 It writes ``summary.json``: ``rates_hz`` (spontaneous, per population, before the first
 pulse), ``snr_phases`` / ``cn_phases`` (and ``phases`` for every recorded group), each the
@@ -61,8 +61,8 @@ def cbgc_pulse(
     bg_scale: float = 0.002,
     trials: int = 30,
     interval_ms: float = 300.0,
-    pulse_ms: float = 2.0,
-    amplitude_pa: float = 3000.0,
+    pulse_ms: float = 0.1,
+    amplitude_pa: float = 250_000.0,
     radius_um: float = 1000.0,
     settle_ms: float = 500.0,
     seed: int = 0,
