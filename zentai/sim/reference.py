@@ -277,7 +277,8 @@ def izhikevich2007_reference(
     v0: float | None = None,
     u0: float | None = None,
 ) -> VUTrace:
-    """Izhikevich (2007), forward Euler from start-of-step values, with the variant rules.
+    """Izhikevich (2007), forward Euler from start-of-step values, with the variant rules;
+    conductance receptors linearly implicit (``v += dt dv / (1 + dt g / c_m)``), as the engine.
 
     In a step that ends in a spike, ``u`` advances only over the part of the step before the
     crossing of ``v - v_spike(u)`` (linear interpolation), as the engine does.
