@@ -23,14 +23,16 @@ def _trials(profile, n_trials=60, n_units=20, seed=0, before=50.0, after=100.0):
     return np.concatenate(spikes), np.array(stims)
 
 
-def triphasic(t):
-    if 4 <= t < 10:
-        return 150.0
-    if 12 <= t < 30:
-        return 0.0
-    if 35 <= t < 55:
-        return 90.0
-    return 30.0
+def _profile(segments, base=30.0):
+    """A rate profile: ``rate`` Hz on each [start, stop) of ``segments``, ``base`` elsewhere."""
+
+    def rate(t):
+        return next((r for a, b, r in segments if a <= t < b), base)
+
+    return rate
+
+
+triphasic = _profile(((4, 10, 150.0), (12, 30, 0.0), (35, 55, 90.0)))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -97,15 +99,7 @@ def test_a_pause_under_a_population_rhythm_is_found():
     complete 13 ms silence would stay inside it; the coarse scale finds it, with the fine
     scale's edges. The rhythm alone gives no phases."""
 
-    def snr(t):
-        if 10 <= t < 16:
-            return 150.0
-        if 17 <= t < 30:
-            return 0.0
-        if 31 <= t < 45:
-            return 120.0
-        return 30.0
-
+    snr = _profile(((10, 16, 150.0), (17, 30, 0.0), (31, 45, 120.0)))
     for seed in (0, 1, 2):
         spikes, stims = _rhythmic_trials(snr, seed=seed)
         edges, counts = psth(spikes, stims, before_ms=100, after_ms=100)
