@@ -77,3 +77,23 @@ def test_somatotopy_centroids_follow_the_stimulation_site(real_data, tmp_path, m
     assert s["checks"]["centroid_monotonic.MOs"]["pass"], s["checks"]
     assert s["checks"]["centroid_monotonic.SSp"]["pass"], s["checks"]
     assert set(s["checks"]) == {"centroid_monotonic.MOs", "centroid_monotonic.SSp"}
+
+
+def test_population_groups_are_exactly_the_population():
+    # Result.populations holds (start, stop); a (start, count) reading once made the motor-loop
+    # "CB.PC" group PC + BC + SC + nuclei and the "CB.GrC" group the whole cerebellum
+    from zentai.record.result import Result
+    from zentai.scenarios.runner import _group_ids
+
+    res = Result(
+        dt_ms=0.1,
+        t_stop_ms=10.0,
+        n_ensembles=1,
+        populations={"A": (0, 5), "B": (5, 8), "C": (8, 20)},
+    )
+    for name, (a, b) in res.populations.items():
+        np.testing.assert_array_equal(_group_ids(res, None, name), np.arange(a, b))
+    for name, (a, b) in res.populations.items():
+        np.testing.assert_array_equal(res.neuron_ids(name), np.arange(a, b))
+    with pytest.raises(SpecError, match="Unknown population 'D'"):
+        res.neuron_ids("D")

@@ -87,6 +87,11 @@ class Result:
             offset = a
         return self.spike_time_ms[sel], self.spike_neuron[sel] - offset
 
+    def neuron_ids(self, population: str) -> np.ndarray:
+        """Global ids of the neurons of ``population`` (``populations`` holds (start, stop))."""
+        a, b = self._pop(population)
+        return np.arange(a, b, dtype=np.int64)
+
     def times_ms(self, neuron: int, population: str | None = None, member: int = 0) -> np.ndarray:
         """Spike times (ms) of one neuron (index local to ``population``, else global id)."""
         t, idx = self.spikes(population, member)

@@ -230,8 +230,7 @@ def _group_ids(result: Any, layout: Any, name: str) -> np.ndarray:
     """Global neuron ids of a population, or of an area: its cortical E cells, or, for a
     subcortical area, all its cells."""
     if name in result.populations:
-        start, n = result.populations[name]
-        return start + np.arange(n)
+        return result.neuron_ids(name)
     i = layout.areas.index(name)
     cortical = [p for p in layout.area if p.startswith("Isocortex.") and p.endswith(".E")]
     pops = [p for p in cortical if (layout.area[p] == i).any()] or list(layout.area)
@@ -592,9 +591,9 @@ def run_scenario(
             after = times > t_start
             groups = {k: v for k, v in column.items() if v.size}
             extra = {
-                k: result.populations[k][0] + np.arange(result.populations[k][1])
+                k: result.neuron_ids(k)
                 for k in sc.vector_strength_of
-                if k in result.populations and result.populations[k][1] > 0
+                if k in result.populations and result.neuron_ids(k).size
             }
             pooled_groups = {f"pooled:{k}": v for k, v in pooled.items() if v.size}
             table = analysis.phase_table(
