@@ -14,6 +14,7 @@ __all__ = [
     "DeviceError",
     "MemoryBudgetError",
     "RegionError",
+    "RunawayWarning",
     "SimulationError",
     "SpecError",
     "UnitError",
@@ -56,6 +57,10 @@ class MemoryBudgetError(ZentaiError, MemoryError):
 
 class SimulationError(ZentaiError, RuntimeError):
     """The simulation reached an invalid state (e.g. NaN membrane potentials)."""
+
+
+class RunawayWarning(RuntimeWarning):
+    """Neurons fired faster than any real neuron can: their model left its valid range."""
 
 
 class ZentaiInternalError(ZentaiError, AssertionError):

@@ -500,3 +500,32 @@ def test_float_and_tensor_parameters_agree(name):
     assert a["spiked"].sum() > 0
     np.testing.assert_array_equal(a["spiked"], b["spiked"])
     np.testing.assert_allclose(a["v"], b["v"], rtol=0, atol=1e-9)
+
+
+def test_a_neuron_firing_on_every_step_is_reported():
+    # the Izhikevich 2007 LTS set degenerates above ~900 pA of steady drive (at the recovery cap
+    # u = 670 pA its reset -26.2 mV lies above its peak -27 mV): it fires on every step, which
+    # the engine reports instead of passing silently; 600 pA (~200 Hz) is a valid state
+    import warnings
+
+    from zentai.build import NetworkSpec, Population, network
+    from zentai.errors import RunawayWarning
+    from zentai.record.recorders import Spikes
+    from zentai.sim import Simulator
+    from zentai.stim import DC
+
+    pops = (
+        Population(name="ok", size=1, model=Izhikevich2007.preset("LTS")),
+        Population(name="runaway", size=2, model=Izhikevich2007.preset("LTS")),
+    )
+    stim = (DC(target="ok", amplitude=600.0), DC(target="runaway", amplitude=1200.0, neurons=(1,)))
+    spec = NetworkSpec(populations=pops, stimuli=stim).add(Spikes())
+    sim = Simulator(network(spec, seed=0), dt=0.1)
+    with pytest.warns(RunawayWarning, match=r"1 neuron\(s\) fired above 1000 Hz.*runaway\[1\]"):
+        res = sim.run(300.0)
+    assert res.rates_hz(100.0, 300.0)["ok"] == pytest.approx(200.0, abs=15.0)
+    quiet = NetworkSpec(populations=pops[:1], stimuli=stim[:1]).add(Spikes())
+    sim = Simulator(network(quiet, seed=0), dt=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RunawayWarning)
+        sim.run(300.0)

@@ -116,6 +116,14 @@ _M1_NOTE = (
     "current-based single exponentials here]"
 )
 
+#: LTS recovery cap (pA) of the cortical SST cells, tuned from the book's 670 pA: at 670 the
+#: reset (c + 0.04 u = -26.2 mV) lies above the peak (40 - 0.1 u = -27 mV) and a cell driven
+#: with more than ~900 pA fires on every step (motor-loop seeds 1 and 2: one L2/3 SST cell next
+#: to the stimulated group at 10 kHz silenced the column and its gamma). 500 pA leaves the
+#: f-I curve of the book's cell unchanged up to 600 pA (200 Hz) and bounded and dt-independent
+#: above it (435 Hz at 1 nA, 835 Hz at 2 nA)
+LTS_U_MAX_PA = 500.0
+
 # (layer, type, Izhikevich 2007 class, cell class); MODEL_SPEC §1.3 table
 _M1_TYPES = (
     *(("L2/3", "IT", "RS", "E"), ("L4", "IT", "RS", "E"), ("L5A", "IT", "RS", "E")),
@@ -145,9 +153,10 @@ def izhikevich_2007_m1(layer: str, kind: str) -> CellType:
     """
     for lay, typ, izh, cls in _M1_TYPES:
         if (lay, typ) == (layer, kind):
+            extra = {"u_max": LTS_U_MAX_PA} if izh == "LTS" else {}
             return CellType(
                 name=f"Isocortex.{layer}.{kind}",
-                model=Izhikevich2007.preset(izh, receptors=_M1_RECEPTORS),
+                model=Izhikevich2007.preset(izh, receptors=_M1_RECEPTORS, **extra),
                 cell_class=cls,
                 region="Isocortex",
                 layer=layer,

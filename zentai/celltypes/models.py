@@ -289,8 +289,9 @@ class Izhikevich2007(NeuronModel):
     ``c_m dv/dt = k (v - v_r)(v - v_t) - u + I``, ``du/dt = a (b (v - v_r) - u)``; if
     ``v >= v_peak``: ``v <- c``, ``u <- u + d``. Units: c_m pF, k nS/mV, v mV, u pA, a 1/ms,
     b nS, d pA. ``variant`` selects the special rules of MODEL_SPEC §4.2 (FS cubic u-nullcline
-    with ``v_b``; LTS and TC peak/reset shifts; TC and RTN switch ``b`` below −65 mV to
-    ``b_hyper``). Named sets: :meth:`preset` (RS, IB, CH, LTS, FS, TC, RTN).
+    with ``v_b``; LTS and TC peak/reset shifts, the LTS cap ``u_max`` on ``u``; TC and RTN
+    switch ``b`` below −65 mV to ``b_hyper``). Named sets: :meth:`preset` (RS, IB, CH, LTS,
+    FS, TC, RTN).
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("v", "u")
@@ -307,6 +308,7 @@ class Izhikevich2007(NeuronModel):
     d: float = 100.0
     v_b: float = u.param("mV", -55.0)  # FS only: onset of the cubic u-nullcline
     b_hyper: float = 0.0  # TC / RTN only: b used when v <= -65 mV
+    u_max: float = u.param("pA", 670.0)  # LTS only: cap of u after a spike (book: 670 pA)
     i_e: float = u.param("pA", 0.0)
     variant: Izhikevich2007Variant = Izhikevich2007Variant.GENERIC
     receptors: tuple[Receptor, ...] = _receptors(

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from zentai.celltypes import LIF, Izhikevich2007
 from zentai.errors import (
     DeviceError,
     MemoryBudgetError,
+    RunawayWarning,
     SimulationError,
     SpecError,
     closest,
@@ -105,6 +107,43 @@ def _poisson_cdf_table(lam: float, tail: float = 1e-15) -> np.ndarray:
     cdf = poisson.cdf(k, lam)
     last = int(np.searchsorted(cdf, 1.0 - tail)) + 1
     return cdf[: min(last, kmax + 1)]
+
+
+#: mean rate (Hz) above which a neuron is reported as a runaway: no real neuron sustains it
+RUNAWAY_HZ = 1000.0
+
+
+def _warn_runaway(res: Result) -> None:
+    """Warn (:class:`RunawayWarning`) about neurons whose mean rate exceeds ``RUNAWAY_HZ``.
+
+    Such a neuron fires on (nearly) every step: its model is outside its valid range or its
+    integration is unstable, and it floods its targets. Example: the Izhikevich (2007) LTS set
+    under >~900 pA of steady drive, whose recovery cap (670 pA) puts its reset above its peak.
+    """
+    if res.spike_neuron.size == 0 or res.t_stop_ms <= 0:
+        return
+    n = max(b for _, b in res.populations.values())
+    key = res.spike_member.astype(np.int64) * n + res.spike_neuron
+    counts = np.bincount(key, minlength=res.n_ensembles * n)
+    rate = counts / (res.t_stop_ms * 1e-3)
+    bad = np.flatnonzero(rate > RUNAWAY_HZ)
+    if bad.size == 0:
+        return
+    names = []
+    for k in bad[:3]:
+        member, gid = divmod(int(k), n)
+        pop = next(p for p, (a, b) in res.populations.items() if a <= gid < b)
+        where = f"{pop}[{gid - res.populations[pop][0]}]"
+        names.append(f"{where}{f' of member {member}' if res.n_ensembles > 1 else ''} at "
+                     f"{rate[k]:.0f} Hz")
+    warnings.warn(
+        f"{bad.size} neuron(s) fired above {RUNAWAY_HZ:g} Hz on average ({', '.join(names)}"
+        f"{', ...' if bad.size > 3 else ''}): their model left its valid range (e.g. the "
+        "Izhikevich 2007 LTS set under more than ~900 pA of steady drive) or its integration is "
+        "unstable; their spikes flood their targets.",
+        RunawayWarning,
+        stacklevel=3,
+    )
 
 
 class Simulator:
@@ -1925,6 +1964,7 @@ class Simulator:
                 "wall_s": self.wall_s,
             },
         )
+        _warn_runaway(res)
         if self._rate is not None:
             counts = (
                 np.concatenate(self._rate_chunks)

@@ -286,7 +286,7 @@ def izhikevich2007_reference(
     ``c_m dv/dt = k (v - v_r)(v - v_t) - u + I``, ``du/dt = a (U(v) - u)``. Variant rules
     (MODEL_SPEC §4.2, ModelDB 39948 ``izhi2007b.mod``): FS ``U = b (v - v_b)³`` for
     ``v >= v_b`` else 0, reset only ``v <- c``; LTS spike at ``v >= v_peak - 0.1 u``, reset
-    ``v <- c + 0.04 u``, ``u <- min(u + d, 670)``; TC spike at ``v >= v_peak + 0.1 u``, reset
+    ``v <- c + 0.04 u``, ``u <- min(u + d, u_max)``; TC spike at ``v >= v_peak + 0.1 u``, reset
     ``v <- c - 0.1 u``, ``u <- u + d``; TC and RTN use ``b_hyper`` when ``v <= -65`` mV.
     Starts at ``v = v_r``, ``u = 0``.
     """
@@ -328,7 +328,7 @@ def izhikevich2007_reference(
                 v = m.c
             elif variant == "lts":
                 v = m.c + 0.04 * u
-                u = min(u + m.d, 670.0)
+                u = min(u + m.d, m.u_max)
             elif variant == "tc":
                 v = m.c - 0.1 * u
                 u = u + m.d

@@ -39,7 +39,13 @@ per neuron by ``variant_code`` (see ``Izhikevich2007.VARIANT_CODES``):
 * fs: ``U(v) = b (v - v_b)^3`` for ``v >= v_b``, else 0; spike at ``v >= v_peak``; reset
   ``v <- c`` only (no increment of ``u``).
 * lts: ``U(v) = b (v - v_r)``; spike at ``v >= v_peak - 0.1 u``; reset ``v <- c + 0.04 u``,
-  ``u <- min(u + d, 670)``.
+  ``u <- min(u + d, u_max)``. With the book's ``u_max = 670`` pA (book code and
+  ``izhi2007b.mod``) the rule is ill-posed under strong drive: at ``u = 670`` the reset
+  (-26.2 mV) lies above the peak (-27 mV), so a cell whose ``u`` reaches the cap fires on every
+  step. Steady DC: 200 Hz at 600 pA, 400 Hz at 800 pA, then every step from ~900 pA (10 kHz at
+  dt 0.1 ms, 20 kHz at 0.05 ms); with ``u_max = 500`` the same cell gives 200 / 360 / 435 Hz at
+  600 / 800 / 1000 pA at either dt. The engine warns (:class:`~zentai.errors.RunawayWarning`)
+  when a neuron averages more than 1 kHz.
 * tc: ``U(v) = b' (v - v_r)``; spike at ``v >= v_peak + 0.1 u``; reset ``v <- c - 0.1 u``,
   ``u <- u + d``.
 * rtn: ``U(v) = b' (v - v_r)``; spike at ``v >= v_peak``; reset ``v <- c``, ``u <- u + d``.
@@ -66,15 +72,13 @@ _GENERIC, _FS, _LTS, _TC, _RTN = (_CODES[k] for k in ("generic", "fs", "lts", "t
 
 #: membrane potential (mV) at or below which TC and RTN cells use ``b_hyper`` (MODEL_SPEC §4.2)
 B_SWITCH_MV = -65.0
-#: LTS cap on the recovery variable after a spike, pA (izhi2007b.mod)
-LTS_U_MAX = 670.0
 
 # Per-variant coefficients, indexed by code:
-# spike when v >= v_peak + PEAK_U * u; reset v <- c + RESET_U * u; u <- min(u + D_SCALE * d, U_MAX)
+# spike when v >= v_peak + PEAK_U * u; reset v <- c + RESET_U * u; u <- u + D_SCALE * d, capped
+# at the parameter u_max for LTS cells
 _PEAK_U = {_GENERIC: 0.0, _FS: 0.0, _LTS: -0.1, _TC: 0.1, _RTN: 0.0}
 _RESET_U = {_GENERIC: 0.0, _FS: 0.0, _LTS: 0.04, _TC: -0.1, _RTN: 0.0}
 _D_SCALE = {_GENERIC: 1.0, _FS: 0.0, _LTS: 1.0, _TC: 1.0, _RTN: 1.0}
-_U_MAX = {_GENERIC: math.inf, _FS: math.inf, _LTS: LTS_U_MAX, _TC: math.inf, _RTN: math.inf}
 
 
 def _convert(value: ParamValue, dtype: torch.dtype, device: torch.device) -> ParamValue:
@@ -186,7 +190,7 @@ class Izhikevich2007Dynamics(Dynamics):
         self.peak_u = _PEAK_U[code]
         self.reset_u = _RESET_U[code]
         self.d_eff = _D_SCALE[code] * self.p["d"]
-        self.u_max = _U_MAX[code]
+        self.u_max = self.p["u_max"] if code == _LTS else math.inf
 
     def _setup_mixed(self, codes: torch.Tensor) -> None:
         self.mixed = True
@@ -207,7 +211,8 @@ class Izhikevich2007Dynamics(Dynamics):
         self.peak_u = table(_PEAK_U)
         self.reset_u = table(_RESET_U)
         self.d_eff = table(_D_SCALE) * self.p["d"]
-        self.u_max = table(_U_MAX)
+        u_max = torch.as_tensor(self.p["u_max"], dtype=self.dtype, device=self.device)
+        self.u_max = torch.where(codes == _LTS, u_max, math.inf)
 
     def _switch_b_tensors(self) -> None:
         # torch.where needs a tensor operand to keep the dtype when both b values are floats
@@ -258,8 +263,8 @@ class Izhikevich2007Dynamics(Dynamics):
         u_spike = u + theta * h_du  # u at the crossing
         v_after = p["c"] + self.reset_u * u_spike if self.mixed or self.reset_u else p["c"]
         u_after = u_spike + self.d_eff
-        if self.mixed or math.isfinite(self.u_max):
-            u_after = u_after.clamp(max=self.u_max)
+        if isinstance(self.u_max, torch.Tensor) or math.isfinite(self.u_max):
+            u_after = torch.clamp(u_after, max=self.u_max)
         v.copy_(torch.where(spiked, v_after, v_new))
         u.copy_(torch.where(spiked, u_after, u_euler))
         return spiked
