@@ -320,7 +320,7 @@ def test_cli_view_bad_folder(tmp_path, capsys):
 
 
 def test_cli_view_serves_until_ctrl_c(results):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     command = [sys.executable, "-m", "zentai", "view", str(results["sine"]), "--port", "0"]
     proc = subprocess.Popen(
         [*command, "--no-browser"],
@@ -338,7 +338,12 @@ def test_cli_view_serves_until_ctrl_c(results):
         with urllib.request.urlopen(url + "api/datasets", timeout=30) as r:
             assert json.loads(r.read())[0]["n_spikes"] > 0
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # show where it hangs: faulthandler dumps on SIGABRT
+            proc.send_signal(signal.SIGABRT)
+            out, err = proc.communicate(timeout=30)
+            pytest.fail(f"zentai view did not stop within 30 s of Ctrl-C:\n{err}")
     finally:
         if proc.poll() is None:
             proc.kill()
