@@ -84,7 +84,7 @@ def test_somatotopy_centroids_follow_the_stimulation_site(real_data, tmp_path, m
 def test_motor_loop_gamma_reaches_pons_and_granule_cells_not_purkinje_cells(
     real_data, tmp_path, monkeypatch
 ):
-    # MODEL_SPEC §0 A1 / A4 / A5, issue 4 (defaults: fraction 0.01, seed 0, 5 s, ~3 min on 2
+    # MODEL_SPEC §0 A1 / A4 / A5, issue 4 (defaults: fraction 0.02, seed 0, 5 s, ~4 min on 2
     # cores; measured in docs/design/brain.md): a 30-50 Hz peak in the stimulated column,
     # coherent with MOs, the pontine grey and the granule cells above the shuffle surrogates;
     # granule cells lock > 2x Purkinje cells at the peak frequency
