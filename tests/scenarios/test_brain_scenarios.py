@@ -79,7 +79,6 @@ def test_somatotopy_centroids_follow_the_stimulation_site(real_data, tmp_path, m
     assert set(s["checks"]) == {"centroid_monotonic.MOs", "centroid_monotonic.SSp"}
 
 
-
 @pytest.mark.slow
 def test_motor_loop_gamma_reaches_pons_and_granule_cells_not_purkinje_cells(
     real_data, tmp_path, monkeypatch
@@ -100,6 +99,7 @@ def test_motor_loop_gamma_reaches_pons_and_granule_cells_not_purkinje_cells(
     assert all(c["pass"] for c in s["checks"].values()), s["checks"]
     lo, hi = s["locking_band_hz"]
     assert lo == pytest.approx(s["peak_hz"] - 5.0) and hi == pytest.approx(s["peak_hz"] + 5.0)
+
 
 def test_population_groups_are_exactly_the_population():
     # Result.populations holds (start, stop); a (start, count) reading once made the motor-loop

@@ -572,6 +572,7 @@ def run_scenario(
             ratio = _finite(analysis.peak_ratio(psd, band))
         except SpecError:  # zeros in the 1/f fit range: undefined
             ratio = None
+    locking_band = _locking_band(peak_hz)
 
     # ---- the column and the phases
     centre = (stim_voxels[0] + 0.5) * atlas.resolution_um
@@ -622,7 +623,6 @@ def run_scenario(
                 row = table.sel(group=k)
                 if int(row["n_spikes"]) >= MIN_PHASE_SPIKES:
                     phase_pooled[k.split(":", 1)[1]] = _finite(row["mean_phase_deg"])
-            locking_band = _locking_band(peak_hz)
             if extra and locking_band is not None:
                 far = analysis.phase_table(spikes_after, extra, ref, locking_band)
                 for k in extra:
@@ -683,8 +683,7 @@ def run_scenario(
     if sc.kind == "brain":
         summary["coherence"] = _coherences(sc, result, layout, stim_rate, t_start, t_stop, seed)
         summary["vector_strength_of"] = vs_of
-        band_of = _locking_band(peak_hz)
-        summary["locking_band_hz"] = None if band_of is None else list(band_of)
+        summary["locking_band_hz"] = None if locking_band is None else list(locking_band)
         summary["phase_deg_of"] = phase_of
         summary["vector_strength"] = {**vs, **vs_of}
         summary["centroids_um"], summary["stim_site_um"] = _centroids(

@@ -134,8 +134,9 @@ def _warn_runaway(res: Result) -> None:
         member, gid = divmod(int(k), n)
         pop = next(p for p, (a, b) in res.populations.items() if a <= gid < b)
         where = f"{pop}[{gid - res.populations[pop][0]}]"
-        names.append(f"{where}{f' of member {member}' if res.n_ensembles > 1 else ''} at "
-                     f"{rate[k]:.0f} Hz")
+        names.append(
+            f"{where}{f' of member {member}' if res.n_ensembles > 1 else ''} at {rate[k]:.0f} Hz"
+        )
     warnings.warn(
         f"{bad.size} neuron(s) fired above {RUNAWAY_HZ:g} Hz on average ({', '.join(names)}"
         f"{', ...' if bad.size > 3 else ''}): their model left its valid range (e.g. the "
