@@ -322,6 +322,9 @@ def test_cli_view_bad_folder(tmp_path, capsys):
 def test_cli_view_serves_until_ctrl_c(results):
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     command = [sys.executable, "-m", "zentai", "view", str(results["sine"]), "--port", "0"]
+    # a shell starts background jobs (`pytest &`, nohup) with SIGINT ignored, and a child
+    # inherits that: Python then never raises KeyboardInterrupt. Give the server what a
+    # terminal's Ctrl-C meets: the default disposition
     proc = subprocess.Popen(
         [*command, "--no-browser"],
         stdout=subprocess.PIPE,
@@ -329,6 +332,7 @@ def test_cli_view_serves_until_ctrl_c(results):
         text=True,
         cwd=REPO,
         env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         lines = [proc.stdout.readline(), proc.stdout.readline()]
