@@ -93,15 +93,16 @@ class Dynamics:
         out[...] = value
         return out
 
+    def _blocked(self, g: torch.Tensor, rec: Receptor, v: torch.Tensor) -> torch.Tensor:
+        """``g B(v)``: the conductance ``g`` times the Mg²⁺ block at ``v`` where ``rec`` has one."""
+        return g * mg_block(v, self.params.get("mg", 1.0)) if rec.mg_block else g
+
     def synaptic_current(self, syn: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Total synaptic current (pA) at membrane potential ``v`` for mixed receptor types."""
         total = torch.zeros_like(v)
         for r, rec in enumerate(self.receptors):
             if rec.is_conductance:
-                g = syn[r]
-                if rec.mg_block:
-                    g = g * mg_block(v, self.params.get("mg", 1.0))
-                total = total + g * (rec.e_rev - v)
+                total = total + self._blocked(syn[r], rec, v) * (rec.e_rev - v)
             else:
                 total = total + syn[r]
         return total
@@ -112,9 +113,7 @@ class Dynamics:
         total = None
         for r, rec in enumerate(self.receptors):
             if rec.is_conductance:
-                g = syn[r]
-                if rec.mg_block:
-                    g = g * mg_block(v, self.params.get("mg", 1.0))
+                g = self._blocked(syn[r], rec, v)
                 total = g if total is None else total + g
         return total
 
@@ -135,8 +134,7 @@ class Dynamics:
         for r, rec in enumerate(self.receptors):
             x = syn[r] * step_mean[r]
             if rec.is_conductance:
-                if rec.mg_block:
-                    x = x * mg_block(v, self.params.get("mg", 1.0))
+                x = self._blocked(x, rec, v)
                 g_tot = g_tot + x
                 drive = drive + x * rec.e_rev
             else:
