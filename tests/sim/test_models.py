@@ -529,3 +529,38 @@ def test_a_neuron_firing_on_every_step_is_reported():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RunawayWarning)
         sim.run(300.0)
+
+
+def test_cortical_sst_cells_keep_the_book_f_i_curve_and_stay_bounded():
+    # the cortical SST cells cap u at 500 pA (catalog.LTS_U_MAX_PA): the same rates as the
+    # book's LTS up to 600 pA, and a bounded, dt-independent rate where the book's set fires on
+    # every step (measured: 435 Hz at 1 nA with either dt)
+    import warnings
+
+    from zentai.build import NetworkSpec, Population, network
+    from zentai.celltypes import cell_type
+    from zentai.errors import RunawayWarning
+    from zentai.record.recorders import Spikes
+    from zentai.sim import Simulator
+    from zentai.stim import DC
+
+    sst = cell_type("Isocortex.L2/3.SST").model
+    book = Izhikevich2007.preset("LTS", receptors=sst.receptors)
+    assert sst.u_max == 500.0 and book.u_max == 670.0
+    amps = (300.0, 600.0, 1000.0)
+    rates = {}
+    for name, model in (("sst", sst), ("book", book)):
+        for dt in (0.1, 0.05):
+            pops = tuple(Population(name=f"{name}{a:g}", size=1, model=model) for a in amps)
+            stim = tuple(DC(target=f"{name}{a:g}", amplitude=a) for a in amps)
+            sim = Simulator(network(NetworkSpec(populations=pops, stimuli=stim).add(Spikes()),
+                                    seed=0), dt=dt)  # fmt: skip
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RunawayWarning)
+                r = sim.run(600.0).rates_hz(200.0, 600.0)
+            rates[name, dt] = [r[f"{name}{a:g}"] for a in amps]
+    for dt in (0.1, 0.05):
+        assert rates["sst", dt][:2] == pytest.approx(rates["book", dt][:2], rel=0.02)
+        assert 300.0 < rates["sst", dt][2] < 600.0
+        assert rates["book", dt][2] > 0.9 / (dt * 1e-3)  # the book's set: every step
+    assert rates["sst", 0.1][2] == pytest.approx(rates["sst", 0.05][2], rel=0.1)
