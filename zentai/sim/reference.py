@@ -105,9 +105,13 @@ def _synaptic_current(
         if rec.e_rev is None:
             total += x
         else:
-            block = _jahr_stevens(v, mg) if rec.mg_block else 1.0
-            total += x * block * (rec.e_rev - v)
+            total += _blocked(rec, x, v, mg) * (rec.e_rev - v)
     return total
+
+
+def _blocked(rec: Receptor, g: float, v: float, mg: float) -> float:
+    """g B(v): the conductance times the Mg block at ``v`` where the receptor has one."""
+    return g * (_jahr_stevens(v, mg) if rec.mg_block else 1.0)
 
 
 def _conductance(
@@ -115,9 +119,7 @@ def _conductance(
 ) -> float:
     """Sum of the conductances g B(v) (the receptors with a reversal potential)."""
     return sum(
-        x * (_jahr_stevens(v, mg) if rec.mg_block else 1.0)
-        for rec, x in zip(receptors, traces)
-        if rec.e_rev is not None
+        _blocked(rec, x, v, mg) for rec, x in zip(receptors, traces) if rec.e_rev is not None
     )
 
 
