@@ -108,3 +108,57 @@ def test_a_pause_under_a_population_rhythm_is_found():
         assert abs(ph[1]["latency_ms"] - 17) <= 2 and abs(ph[1]["duration_ms"] - 13) <= 3, ph
         spikes, stims = _rhythmic_trials(lambda t: 30.0, seed=seed + 10)
         assert response_phases(*psth(spikes, stims, before_ms=100, after_ms=100)) == []
+
+
+def test_per_trial_counts_sum_to_the_psth_and_find_the_triphasic_response():
+    for seed in (0, 1, 2):
+        spikes, stims = _trials(triphasic, seed=seed, n_trials=30)
+        edges, summed = psth(spikes, stims, before_ms=50, after_ms=100)
+        e2, per_trial = psth(spikes, stims, before_ms=50, after_ms=100, per_trial=True)
+        assert np.array_equal(e2, edges) and per_trial.shape == (30, edges.size)
+        assert np.array_equal(per_trial.sum(axis=0), summed)
+        ph = response_phases(edges, per_trial)
+        assert [p["sign"] for p in ph] == ["+", "-", "+"], ph
+        for p, (lat, dur) in zip(ph, ((4, 6), (12, 18), (35, 20))):
+            assert abs(p["latency_ms"] - lat) <= 2.0 and abs(p["duration_ms"] - dur) <= 4.0, ph
+
+
+def test_false_phases_stay_within_alpha_without_a_response():
+    """alpha (0.05) bounds the chance of any phase in a PSTH without a response; measured on
+    40 Poisson and 40 rhythmic no-response experiments of 30 trials, summed and per trial
+    (before the Bonferroni split over the span's bins: 3-5 of 40)."""
+    false = {"poisson": 0, "rhythm": 0, "poisson_sum": 0, "rhythm_sum": 0}
+    for seed in range(40):
+        for kind, (spikes, stims) in (
+            ("poisson", _trials(lambda t: 30.0, seed=100 + seed, n_trials=30, before=100,
+                                after=200)),
+            ("rhythm", _rhythmic_trials(lambda t: 30.0, seed=200 + seed, n_trials=30)),
+        ):  # fmt: skip
+            after = 200 if kind == "poisson" else 100
+            edges, c = psth(spikes, stims, before_ms=100, after_ms=after, per_trial=True)
+            false[kind] += bool(response_phases(edges, c))
+            false[kind + "_sum"] += bool(response_phases(edges, c.sum(axis=0)))
+    assert max(false.values()) <= 2, false  # 5 % of 40
+
+
+def test_a_partial_pause_under_a_rhythm_is_found_per_trial():
+    """A synchronised 90 Hz rhythm (random phase per trial) and the rate halved for 14 ms: the
+    paired per-trial test, whose null spread pools all trials' baseline windows (hundreds of
+    degrees of freedom), finds the pause in every seed; the summed PSTH's spread comes from
+    ~10 baseline windows, and its test missed or fragmented it in two of these four seeds
+    (measured: seed 1 nothing, seed 3 "-17 (3 ms)")."""
+    pause = _profile(((16, 30, 15.0),))
+    for seed in range(4):
+        spikes, stims = _rhythmic_trials(pause, seed=seed, n_trials=30, n_units=50)
+        edges, c = psth(spikes, stims, before_ms=100, after_ms=100, per_trial=True)
+        ph = response_phases(edges, c)
+        assert [p["sign"] for p in ph] == ["-"], ph
+        assert abs(ph[0]["latency_ms"] - 16) <= 3 and abs(ph[0]["duration_ms"] - 14) <= 4, ph
+
+
+def test_per_trial_counts_need_three_trials():
+    edges, c = psth([1.0, 2.0], [0.0, 100.0], before_ms=20, after_ms=20, per_trial=True)
+    with pytest.raises(SpecError, match="at least 3 trials"):
+        response_phases(edges, c)
+    with pytest.raises(SpecError, match="n_bins"):
+        response_phases(edges, np.zeros((3, 5)))
