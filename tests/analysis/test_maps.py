@@ -86,3 +86,35 @@ def test_errors():
         analysis.top_view(np.zeros((2, 2)), reduce="mean")
     with pytest.raises(SpecError, match=r"top_view.axis must be an integer axis"):
         analysis.top_view(np.zeros(3))
+
+
+def test_morans_i_known_maps_and_null_expectation():
+    checker = (np.indices((6, 6)).sum(axis=0) % 2).astype(float)
+    assert analysis.morans_i(checker, permutations=0)[0] == pytest.approx(-1.0)
+    # a smooth gradient: strongly positive and significant
+    i, p = analysis.morans_i(np.add.outer(np.arange(16.0), np.arange(16.0)), permutations=199)
+    assert i > 0.9 and p == pytest.approx(1 / 200)
+    # white noise: E[I] = -1 / (n - 1) under randomisation (Cliff & Ord 1981); mean of 400 maps
+    gen = np.random.default_rng(3)
+    null = [analysis.morans_i(gen.normal(size=(8, 8)), permutations=0)[0] for _ in range(400)]
+    se = np.std(null) / np.sqrt(len(null))
+    assert abs(np.mean(null) + 1 / 63) < 4 * se
+    # NaN cells are outside the map: a NaN border leaves the inner map's value
+    inner = gen.normal(size=(5, 5))
+    padded = np.full((7, 7), np.nan)
+    padded[1:6, 1:6] = inner
+    assert analysis.morans_i(padded, permutations=0)[0] == pytest.approx(
+        analysis.morans_i(inner, permutations=0)[0]
+    )
+    # same seed, same p
+    noise = gen.normal(size=(8, 8))
+    assert analysis.morans_i(noise, seed=5) == analysis.morans_i(noise, seed=5)
+
+
+def test_morans_i_errors():
+    with pytest.raises(SpecError, match="2-D"):
+        analysis.morans_i(np.zeros(5))
+    with pytest.raises(SpecError, match="at least 3"):
+        analysis.morans_i(np.full((3, 3), np.nan))
+    with pytest.raises(SpecError, match="permutations"):
+        analysis.morans_i(np.zeros((3, 3)), permutations=-1)

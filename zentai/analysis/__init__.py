@@ -5,7 +5,7 @@ Groupings (population, region, layer, cell type, voxel) are given as a mapping
 ``name -> neuron ids`` or as one label per neuron (see :mod:`zentai.analysis.rates`).
 """
 
-from zentai.analysis.maps import centroid, top_view, voxel_activity
+from zentai.analysis.maps import centroid, morans_i, top_view, voxel_activity
 from zentai.analysis.phase import (
     bandpass_phase,
     circular_mean,
@@ -29,6 +29,7 @@ __all__ = [
     "circular_mean",
     "coherence",
     "coherence_with_surrogates",
+    "morans_i",
     "peak_frequency",
     "peak_ratio",
     "phase_histogram",
