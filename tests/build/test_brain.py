@@ -214,10 +214,50 @@ def test_topographic_mossy_fibres_keep_k_distinct_near_partners(atlas):
     assert np.median(d) < 0.5 * np.median(rnd)  # partners follow the map
 
 
-def test_pons_input_layers_restricts_corticopontine_cells(atlas, monkeypatch):
-    import zentai.build.brain as brain
+def test_pons_input_layers_restricts_corticopontine_cells_and_keeps_the_in_degree(atlas):
+    import zentai as zt
 
-    monkeypatch.setattr(brain, "PONS_INPUT_LAYERS", ("L5B",))
-    spec, _ = brain_spec(atlas, ("MOp", "PG"), fraction=0.002, seed=1)
-    to_pons = {p.pre for p in spec.projections if p.post == "P.PG" and p.pre.startswith("Iso")}
+    def pons_inputs(spec):
+        net = zt.build.network(spec, seed=1)
+        a, b = net.pop_slices["P.PG"]
+        grp = next(g for g in net.groups if "P.PG" in g.populations)
+        ip, tg = net.indptr.numpy(), net.target.numpy()
+        counts = {}
+        for name, (s0, s1) in net.pop_slices.items():
+            if not (name.startswith("Isocortex.") and name.endswith(".E")):
+                continue
+            t = tg[ip[s0] : ip[s1]]
+            local = (t - grp.slot_offset) % grp.size + grp.start
+            inside = (t >= grp.slot_offset) & (t < grp.slot_offset + grp.n_slots)
+            counts[name] = int(((local >= a) & (local < b) & inside).sum()) / (b - a)
+        return counts
+
+    every, _ = brain_spec(atlas, ("MOp", "PG"), fraction=0.002, seed=1)
+    pt, _ = brain_spec(atlas, ("MOp", "PG"), fraction=0.002, seed=1, pons_input_layers=("L5B",))
+    to_pons = {p.pre for p in pt.projections if p.post == "P.PG" and p.pre.startswith("Iso")}
     assert to_pons == {"Isocortex.L5B.E"}
+    k_every, k_pt = pons_inputs(every), pons_inputs(pt)
+    assert all(v == 0 for n, v in k_pt.items() if n != "Isocortex.L5B.E")
+    # the same mean in-degree, now all from L5B (independent Bernoulli draws)
+    assert k_pt["Isocortex.L5B.E"] == pytest.approx(sum(k_every.values()), rel=0.2)
+    assert k_pt["Isocortex.L5B.E"] > 3 * k_every["Isocortex.L5B.E"]
+    with pytest.raises(SpecError, match="pons_input_layers"):
+        brain_spec(atlas, ("MOp", "PG"), fraction=0.002, pons_input_layers=("L7",))
+
+
+def test_pt_velocity_shortens_only_the_l5b_subcortical_delays(atlas):
+    regions = ("MOp", "MOs", "VAL", "PG")
+    slow, _ = brain_spec(atlas, regions, fraction=0.002, seed=1)
+    fast, _ = brain_spec(atlas, regions, fraction=0.002, seed=1, pt_velocity=5.0)
+    d_slow = {p.name: p.delay.mu for p in slow.projections if p.name and "long_range" in p.name}
+    d_fast = {p.name: p.delay.mu for p in fast.projections if p.name and "long_range" in p.name}
+    assert d_slow.keys() == d_fast.keys()
+    for name, d in d_slow.items():
+        pre, post = name.split(":")[0].split("->")
+        if pre == "Isocortex.L5B.E" and not post.startswith("Isocortex."):
+            # d = 0.1 + L / v: ten times the velocity, a tenth of the conduction time
+            assert d_fast[name] == pytest.approx(0.1 + (d - 0.1) / 10.0, rel=1e-6)
+        else:
+            assert d_fast[name] == d
+    with pytest.raises(SpecError, match="pt_velocity"):
+        brain_spec(atlas, regions, fraction=0.002, pt_velocity=-1.0)

@@ -185,6 +185,23 @@ def test_errors_name_the_argument(syn_atlas, syn_geo, monkeypatch):
         _spec(syn_atlas, syn_geo, fraction=0.01)
 
 
+def test_nuclear_i_e_spread_is_seeded_and_has_the_asked_cv(syn_atlas, syn_geo):
+    from zentai.build.cerebellum import I_E_PA
+
+    same, _ = _spec(syn_atlas, syn_geo, fraction=0.05, seed=3)
+    assert "i_e" not in same.population("CBN.E").params  # default: every cell alike
+    a, _ = _spec(syn_atlas, syn_geo, fraction=0.05, seed=3, nuclear_i_e_cv=0.3)
+    b, _ = _spec(syn_atlas, syn_geo, fraction=0.05, seed=3, nuclear_i_e_cv=0.3)
+    for name in ("CBN.E", "CBN.I"):
+        x = a.population(name).params["i_e"]
+        assert np.array_equal(x, b.population(name).params["i_e"])
+        assert x.size == a.population(name).size >= 50 and (x >= 0).all()
+        assert x.mean() == pytest.approx(I_E_PA[name], rel=4 * 0.3 / np.sqrt(x.size))
+        assert x.std() / x.mean() == pytest.approx(0.3, abs=0.1)
+    with pytest.raises(SpecError, match="nuclear_i_e_cv"):
+        _spec(syn_atlas, syn_geo, nuclear_i_e_cv=-0.1)
+
+
 def test_synthetic_network_runs(syn_atlas, syn_geo):
     # every population of the small synthetic patch is active with background MF input
     spec, _ = _spec(syn_atlas, syn_geo, fraction=0.01, seed=1)

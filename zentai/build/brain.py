@@ -103,9 +103,11 @@ THALAMUS_INDEGREE = {("TH.TC", "TH.RTN"): 40.0, ("TH.RTN", "TH.TC"): 40.0,
 #: Diesmann K_ext (~2,000) drives these Izhikevich cells, which lack the recurrent inhibition of
 #: the cortex, to 50-100 Hz.
 BACKGROUND_SOURCES = {"TH.TC": 150, "TH.RTN": 600, "P.PG": 250}
-#: cortical layers whose E cells project to the pontine grey: None = the report's rule (all of
-#: L2-6); ("L5B",) = MODEL_SPEC §5 (L5B PT cells; Legg et al. 1989)
-PONS_INPUT_LAYERS: tuple[str, ...] | None = None
+#: conduction velocity (m/s) of the pyramidal-tract (L5B) axons to subcortical targets, when
+#: ``brain_spec(pt_velocity=...)`` asks for it: rat pyramidal-tract axons conduct at 7.6-10.8 m/s
+#: (McComas et al. 1968, J Physiol 194:271) and the slow ones at 3-8 m/s (Kraskov et al. 2020,
+#: Cereb Cortex 30:3403); 5 m/s is the low end of both
+PT_VELOCITY_M_S = 5.0
 #: inhibitory Poisson background (8 Hz, -4 x the PSP), none by default
 BACKGROUND_INHIBITORY_SOURCES: dict[str, int] = {}
 
@@ -292,6 +294,8 @@ def brain_spec(
     cortex_options: dict | None = None,
     cerebellum_options: dict | None = None,
     long_range_scaling: str = "mean",
+    pons_input_layers: tuple[str, ...] | None = None,
+    pt_velocity: float | None = None,
 ) -> tuple[NetworkSpec, BrainLayout]:
     """A multi-region model of ``regions`` at ``fraction`` of the real density (module docstring).
 
@@ -330,7 +334,34 @@ def brain_spec(
         keeps the mean only at the assumed rates (:data:`ASSUMED_RATE_HZ`) and weakens evoked
         transmission by sqrt(fraction) (measured: no evoked response in MOs / SSp at fraction
         0.01).
+    pons_input_layers
+        Cortical layers whose E cells project to the pontine grey. None (default): the report's
+        rule, every L2-6 E cell. ``("L5B",)``: MODEL_SPEC §5, corticopontine cells are L5B PT
+        cells (Legg et al. 1989, J Comp Neurol 286:427); the connectome's in-degree of each
+        area pair is then carried by those layers alone (their probability is raised by the
+        area's count of all E cells over theirs), so the pons gets the same number of cortical
+        inputs from fewer cells.
+    pt_velocity
+        Conduction velocity (m/s) of the L5B E cells' axons to non-cortical targets (pons,
+        thalamus), e.g. :data:`PT_VELOCITY_M_S`; None (default) keeps 0.5 m/s for every
+        long-range delay.
     """
+    if pons_input_layers is not None:
+        pons_input_layers = tuple(pons_input_layers)
+        if not pons_input_layers or not set(pons_input_layers) <= {
+            "L2/3",
+            "L4",
+            "L5A",
+            "L5B",
+            "L6a",
+            "L6b",
+        }:
+            raise SpecError(
+                f"brain_spec pons_input_layers must be cortical layers among L2/3, L4, L5A, "
+                f"L5B, L6a, L6b, or None; got {pons_input_layers!r}."
+            )
+    if pt_velocity is not None and not (isinstance(pt_velocity, (int, float)) and pt_velocity > 0):
+        raise SpecError(f"brain_spec pt_velocity must be > 0 m/s or None; got {pt_velocity!r}.")
     if long_range_scaling not in ("mean", "sqrt"):
         raise SpecError(
             f"brain_spec long_range_scaling must be 'mean' or 'sqrt'; got {long_range_scaling!r}."
@@ -495,7 +526,7 @@ def brain_spec(
     coords = _map_coords(layout) if topography is not None else None
     pops, lr_proj, stimuli = _long_range(
         atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, coords,
-        long_range_scaling,
+        long_range_scaling, pons_input_layers, pt_velocity,
     )  # fmt: skip
     projections += lr_proj
     if coords is not None:
@@ -541,8 +572,9 @@ def _rate_of(pop: Population) -> float:
 
 
 def _long_range(
-    atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, coords, scaling
-):
+    atlas, pops, stimuli, layout, fraction, f_lr, connectome, topography, coords, scaling,
+    pons_layers=None, pt_velocity=None,
+):  # fmt: skip
     areas = layout.areas
     pre_pops = [p for p in pops if _eligible(p)[0]]
     post_pops = [p for p in pops if _eligible(p)[1]]
@@ -572,19 +604,29 @@ def _long_range(
     dc: dict[str, float] = {}
     k_lr_full: dict[str, float] = {}
     out = []
+    pons_gain = np.ones(n_a)  # per source area: all cortical E cells / the corticopontine ones
+    if pons_layers is not None:
+        cortical_e = [p for p in pre_pops if p.name.startswith("Isocortex.")]
+        n_all, n_pons = np.zeros(n_a), np.zeros(n_a)
+        for p in cortical_e:
+            g = layout.area[p.name]
+            n = np.bincount(g[g >= 0], minlength=n_a)
+            n_all += n
+            if p.labels.get("layer") in pons_layers:
+                n_pons += n
+        pons_gain = np.where(n_pons > 0, n_all / np.maximum(n_pons, 1), 0.0)
     for pre in pre_pops:
         gpre = layout.area[pre.name]
         n_pre_area = np.bincount(gpre[gpre >= 0], minlength=n_a)
-        # same-area pairs are local wiring; only area pairs s != t here (diagonal of w is 0)
-        k_per_area = n_pre_area @ p_table  # in-degree per post area at this fraction
+        cortical_pre = pre.name.startswith("Isocortex.")
         for post in post_pops:
-            if (
-                post.name == "P.PG"
-                and PONS_INPUT_LAYERS is not None
-                and pre.name.startswith("Isocortex.")
-                and pre.labels.get("layer") not in PONS_INPUT_LAYERS
-            ):
-                continue
+            p_pair = p_table
+            if post.name == "P.PG" and cortical_pre and pons_layers is not None:
+                if pre.labels.get("layer") not in pons_layers:
+                    continue
+                p_pair = np.minimum(p_table * pons_gain[:, None], 1.0)
+            # same-area pairs are local wiring; only area pairs s != t here (diagonal of w is 0)
+            k_per_area = n_pre_area @ p_pair  # in-degree per post area at this fraction
             gpost = layout.area[post.name]
             if not np.any(k_per_area[np.unique(gpost[gpost >= 0])] > 0):
                 continue
@@ -598,7 +640,17 @@ def _long_range(
                 )
             k_lr_full[post.name] = k_lr_full.get(post.name, 0.0) + k_full
             # delay from the centroids of the connected area pairs, weighted by synapses
-            d = _mean_delay(centroids[pre.name], centroids[post.name], gpost, n_pre_area, p_table)
+            velocity = 0.5
+            if (
+                pt_velocity is not None
+                and cortical_pre
+                and pre.labels.get("layer") == "L5B"
+                and not post.name.startswith("Isocortex.")
+            ):
+                velocity = pt_velocity
+            d = _mean_delay(
+                centroids[pre.name], centroids[post.name], gpost, n_pre_area, p_pair, velocity
+            )
             w_scaled = w_full / math.sqrt(fraction)
             topo = {}
             if coords is not None:
@@ -611,7 +663,7 @@ def _long_range(
                 Projection(
                     pre=pre.name,
                     post=post.name,
-                    rule=GroupBernoulli(p=p_table, pre_groups=gpre, post_groups=gpost, **topo),
+                    rule=GroupBernoulli(p=p_pair, pre_groups=gpre, post_groups=gpost, **topo),
                     weight=Normal(w_scaled, 0.1 * w_scaled, low=0.0),
                     delay=Normal(d, 0.1 * d, low=0.1),
                     receptor="ex",
@@ -652,13 +704,13 @@ def _long_range(
     return new_pops, out, new_stimuli
 
 
-def _mean_delay(cen_pre, cen_post, gpost, n_pre_area, p_table) -> float:
+def _mean_delay(cen_pre, cen_post, gpost, n_pre_area, p_table, velocity=0.5) -> float:
     n_post_area = np.bincount(gpost[gpost >= 0], minlength=len(n_pre_area))
     syn = n_pre_area[:, None] * p_table * n_post_area[None, :]
     tot, acc = 0.0, 0.0
     for s, t in zip(*np.nonzero(syn)):
         if s in cen_pre and t in cen_post:
-            acc += syn[s, t] * float(distance_delay(cen_pre[s], cen_post[t]))
+            acc += syn[s, t] * float(distance_delay(cen_pre[s], cen_post[t], velocity=velocity))
             tot += syn[s, t]
     return acc / tot if tot > 0 else 1.0
 

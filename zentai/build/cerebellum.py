@@ -382,6 +382,7 @@ def cerebellum_spec(
     geometry: CerebellarGeometry | None = None,
     coarse_factor: int = 4,
     weights: dict[tuple[str, str, str], float] | None = None,
+    nuclear_i_e_cv: float = 0.0,
     check_memory: bool = True,
 ) -> tuple[NetworkSpec, CerebellumLayout]:
     """A cerebellar cortex patch (``lobules``) and cerebellar nuclei at ``fraction`` density.
@@ -415,6 +416,13 @@ def cerebellum_spec(
         Fine voxels per layout voxel edge (4: 25 µm -> the 100 µm CCF frame).
     weights : dict, optional
         Overrides of :data:`WEIGHTS_NS` by (pre, post, receptor).
+    nuclear_i_e_cv : float
+        Cell-to-cell coefficient of variation of the nuclear cells' intrinsic current
+        (:data:`I_E_PA`; Normal, clipped at 0, drawn from ``seed``). 0 (default): every CN cell
+        of a class is the same deterministic pacemaker, and cells sharing their Purkinje inputs
+        fire in lock-step (measured in cbgc: the CN.E population rate's 33 Hz peak stood 465x
+        above its spectral median). E-GLIF's escape noise, which the AdEx mapping drops, is what
+        keeps real-model CN cells apart; a spread of intrinsic rates stands in for it.
     check_memory : bool
         Raise :class:`MemoryBudgetError` when the estimate does not fit.
 
@@ -445,6 +453,11 @@ def cerebellum_spec(
     if sum(mossy.values()) > 1 + 1e-9:
         raise SpecError(
             f"cerebellum_spec.mossy shares must sum to at most 1; got {sum(mossy.values())!r}."
+        )
+    if not (isinstance(nuclear_i_e_cv, (int, float)) and 0 <= nuclear_i_e_cv <= 1):
+        raise SpecError(
+            f"cerebellum_spec.nuclear_i_e_cv must be a coefficient of variation in [0, 1]; "
+            f"got {nuclear_i_e_cv!r}."
         )
     w = dict(WEIGHTS_NS)
     for k, v in (weights or {}).items():
@@ -538,10 +551,15 @@ def cerebellum_spec(
             layout.normal[name] = normals
             frames[name] = _frames(axis, normals) if len(r) else np.zeros((0, 3, 3))
         cls = name.split(".")[1]
+        params = {}
+        if nuclear_i_e_cv > 0 and name.startswith("CBN."):
+            z = _generator(seed, name, "i_e").standard_normal(placed.size)
+            params["i_e"] = model.i_e * np.maximum(1.0 + nuclear_i_e_cv * z, 0.0)
         pops[name] = Population(
             name=name,
             size=placed.size,
             model=model,
+            params=params,
             positions=placed.positions_um,
             normals=normals,
             initial=_initial(model),
