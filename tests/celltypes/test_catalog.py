@@ -121,6 +121,14 @@ def test_eglif_entries_map_adaptation_exactly_and_say_what_is_approximated():
     assert bc.model.b == 5.863
     for name in ("CB.BC", "CB.SC", "CBN.E", "CBN.I"):
         assert "[approximation" in cell_type(name).note
+    # alpha synapse (tau 1.0 ms, DCNp AMPA) -> exponential of the same peak and charge
+    cn = cell_type("CBN.E").model
+    tau_alpha = 1.0
+    t = np.linspace(0.0, 60.0, 600_001)
+    alpha = (t / tau_alpha) * np.exp(1 - t / tau_alpha)
+    expo = np.exp(-t / cn.receptors[0].tau)
+    assert cn.receptors[0].name == "ampa" and expo.max() == pytest.approx(alpha.max())
+    assert np.trapezoid(expo, t) == pytest.approx(np.trapezoid(alpha, t), rel=1e-4)
 
 
 def test_basal_ganglia_parameters_and_notes():

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -304,7 +305,8 @@ _EGLIF_NOTE = (
     "tau_w = 1/k_2, b = A2). The spike-triggered depolarising current (A1, k_1), the escape-"
     "noise threshold (lambda_0, tau_V) and the V_min clamp are dropped. Spikes start at "
     "v_th with delta_t = 1 mV (a sharp threshold, not fitted), v_peak = 0 mV. Alpha "
-    "synapses become exponentials with the same tau (the area per nS is 1/e of the alpha's)]"
+    "synapses become exponentials with the same peak and charge per nS of weight: tau = e x "
+    "the alpha's tau]"
 )
 
 
@@ -321,6 +323,11 @@ def geminiani_2019(kind: str) -> CellType:
     and AdEx ``tau_w dw/dt = a (V - e_l) - w`` agree for ``tau_w = 1/k_2`` and
     ``a = k_adap/k_2``, and ``A2`` is the jump ``b``. Dropped: the depolarising current
     ``I_dep`` (``A1``, ``k_1``), the stochastic threshold and ``V_min`` (see ``note``).
+
+    Synapses: E-GLIF's are alpha functions, g(t) = w (t / tau) exp(1 - t / tau), peak w at
+    t = tau and charge w e tau per unit of driving force. An exponential g = w exp(-t / tau')
+    with tau' = e tau has the same peak and the same charge, so published weights (BSB) keep
+    their meaning; until session 9 tau' was tau, which cut every synapse's charge to 1/e.
     """
     if kind not in _EGLIF:
         raise SpecError(
@@ -341,7 +348,7 @@ def geminiani_2019(kind: str) -> CellType:
         tau_w=1.0 / k_2,
         t_ref=t_ref,
         i_e=i_e,
-        receptors=tuple(Receptor(name=n, tau=t, e_rev=e) for n, t, e in syn),
+        receptors=tuple(Receptor(name=n, tau=math.e * t, e_rev=e) for n, t, e in syn),
     )
     region, name = ("CB", f"CB.{kind}") if kind in ("BC", "SC") else ("CBN", f"CBN.{kind}")
     label = {"BC": "basket", "SC": "stellate", "E": "dcn_p", "I": "dcn_i"}[kind]
