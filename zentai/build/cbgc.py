@@ -7,7 +7,16 @@ basal ganglia of :func:`zentai.build.basal_ganglia.basal_ganglia_spec` (Lindahl 
 Kotaleski 2016), joined by the pathways below. Pathways and their sources:
 
 * cortico-ponto-cerebellar (MOp/MOs -> PG -> granule cells, CN collaterals) and
-  cerebello-thalamo-cortical (CN -> VAL/VM -> cortex): the brain builder's connectome wiring.
+  cerebello-thalamo-cortical (CN -> VAL/VM -> cortex): the brain builder's connectome wiring,
+  with :data:`CBGC_BRAIN_OPTIONS`: the corticopontine input comes from L5B PT cells only
+  (MODEL_SPEC §5; Legg et al. 1989, J Comp Neurol 286:427), which carry the connectome's whole
+  cortex -> PG in-degree; PT axons to the pons and thalamus conduct at 5 m/s (McComas et al.
+  1968, J Physiol 194:271; Kraskov et al. 2020, Cereb Cortex 30:3403), not the 0.5 m/s of the
+  intracortical delays; the CN cells' pacemaking currents spread by 30 % (CV, seeded) [N], so
+  that cells sharing their Purkinje inputs do not fire in lock-step. Measured (fraction 0.005,
+  seed 0): with the report's rule a PG cell got 0.7 inputs from the 93 L5B cells of the 1 mm
+  pulse and the pons moved from ~15 to ~30 Hz; with L5B only it gets 5.2 and fires at ~95 Hz
+  4-10 ms after the pulse (MOp -> PG 1.4 ms instead of 12.7).
 * direct / indirect: L5 (A and B) pyramidal cells -> D1 / D2 MSNs and FSIs (corticostriatal
   cells are L5 IT and PT cells; Shepherd 2013, Nat Rev Neurosci 14:278), AMPA (+NMDA) with the
   weights of bgmodel's cortical generators (MODEL_SPEC §3.3), mean in-degree :data:`K_CORTEX`
@@ -32,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from zentai.build.basal_ganglia import basal_ganglia_spec
-from zentai.build.brain import brain_spec
+from zentai.build.brain import PT_VELOCITY_M_S, brain_spec
 from zentai.build.cortex import psc_per_mv
 from zentai.build.spec import NetworkSpec, Projection
 from zentai.connectome import FixedIndegree, Normal
@@ -83,6 +92,14 @@ CBGC_PATHWAYS = (
 CORTEX_SHARE = {"STR.D1": 0.5, "STR.D2": 0.5, "STR.FSI": 0.5, "STN": 1.0}
 
 
+#: brain_spec options of the cbgc model (module docstring; overridable through cbgc_spec's
+#: keyword arguments)
+CBGC_BRAIN_OPTIONS: dict[str, Any] = {
+    "pons_input_layers": ("L5B",),
+    "pt_velocity": PT_VELOCITY_M_S,
+    "cerebellum_options": {"nuclear_i_e_cv": 0.3},
+}
+
 #: the CCF target region of each BG population's cortical input
 _TARGET_REGION = {"STR.D1": "CP", "STR.D2": "CP", "STR.FSI": "CP", "STN": "STN"}
 
@@ -122,6 +139,7 @@ def cbgc_spec(
         from zentai.connectome.allen import load_knox2019
 
         connectome = load_knox2019(atlas=atlas)
+    brain_options = {**CBGC_BRAIN_OPTIONS, **brain_options}
     brain, layout = brain_spec(
         atlas, regions, fraction=fraction, seed=seed, connectome=connectome, **brain_options
     )
