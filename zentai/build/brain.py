@@ -59,7 +59,7 @@ import torch
 from zentai import rng
 from zentai.atlas.atlas import Atlas
 from zentai.atlas.densities import CellDensities, load_densities
-from zentai.build.cortex import CortexLayout, cortex_spec, psc_per_mv
+from zentai.build.cortex import _PD_LAYER, CortexLayout, cortex_spec, psc_per_mv
 from zentai.build.microcircuit import CONN_PROBS, FULL_MEAN_RATES, K_EXT, N_FULL
 from zentai.build.placement import place_in_voxels
 from zentai.build.spec import NetworkSpec, Population, Projection
@@ -348,17 +348,10 @@ def brain_spec(
     """
     if pons_input_layers is not None:
         pons_input_layers = tuple(pons_input_layers)
-        if not pons_input_layers or not set(pons_input_layers) <= {
-            "L2/3",
-            "L4",
-            "L5A",
-            "L5B",
-            "L6a",
-            "L6b",
-        }:
+        if not pons_input_layers or not set(pons_input_layers) <= set(_PD_LAYER):
             raise SpecError(
-                f"brain_spec pons_input_layers must be cortical layers among L2/3, L4, L5A, "
-                f"L5B, L6a, L6b, or None; got {pons_input_layers!r}."
+                f"brain_spec pons_input_layers must be cortical layers among "
+                f"{', '.join(_PD_LAYER)}, or None; got {pons_input_layers!r}."
             )
     if pt_velocity is not None and not (isinstance(pt_velocity, (int, float)) and pt_velocity > 0):
         raise SpecError(f"brain_spec pt_velocity must be > 0 m/s or None; got {pt_velocity!r}.")
