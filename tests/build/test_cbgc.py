@@ -39,7 +39,10 @@ def test_joining_pathways_have_their_indegrees(built):
     spec, _ = built
     pairs = {(p.pre, p.post) for p in spec.projections}
     assert ("P.PG", "CB.GrC") in pairs and ("CB.PC", "CBN.E") in pairs
-    assert any(pre.startswith("Isocortex") and post == "P.PG" for pre, post in pairs)
+    # corticopontine input from L5B PT cells only (MODEL_SPEC 5), at the PT conduction speed
+    to_pons = [p for p in spec.projections if p.post == "P.PG" and p.pre.startswith("Isocortex")]
+    assert {p.pre for p in to_pons} == {"Isocortex.L5B.E"}
+    assert all(p.delay.mu < 3.0 for p in to_pons), [p.delay for p in to_pons]
     assert ("CBN.E", "TH.TC") in pairs
 
 
