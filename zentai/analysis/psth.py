@@ -102,7 +102,8 @@ def response_phases(
     ``edges_ms``/``counts`` as from :func:`psth`: summed counts (n_bins,), or per-trial counts
     (n_trials, n_bins) from ``psth(..., per_trial=True)``, which select the paired test of the
     module docstring. Bins before 0 are the baseline (at least 10 ms of them). Only phases
-    starting at or after ``start_ms`` are reported.
+    starting at or after ``start_ms`` are reported. ``alpha``: the chance of any false phase
+    in a PSTH without a response.
     """
     e = np.asarray(edges_ms, dtype=np.float64)
     c = np.asarray(counts, dtype=np.float64)
@@ -120,8 +121,8 @@ def response_phases(
     w = max(1, round(smooth_ms / bin_ms))
     test = _paired_signs if c.ndim == 2 else _signs
     base_bins = base.shape[-1]
-    # two scales: the smoothing window and three times it (when the
-    # baseline holds at least ten such windows). A population rhythm inflates the baseline's
+    # two scales: the smoothing window and three times it (when the baseline holds at least
+    # ten such windows). A population rhythm inflates the baseline's
     # spread at the fine scale so much that even a complete silence of 10+ ms stays inside the
     # widened band (measured: cbgc SNr, 90 Hz rhythm, lam 139 +- 46 per 3 ms); at the coarse
     # scale the rhythm averages out (_add_coarse: only phases the fine scale missed, with
@@ -131,14 +132,10 @@ def response_phases(
     # alpha bounds the chance of any false phase in the analysed span: split over the scales,
     # the span's bins (each a sliding-window test; counting only the disjoint windows let
     # ~10 % of Poisson PSTHs through at alpha 0.05, measured) and the two tails (Bonferroni)
-    n_span = max(1, int((e >= start_ms).sum()))
-
-    def per_tail(width: int) -> float:
-        return alpha / (2 * len(scales) * n_span)
-
-    side, sign = test(c, base, w, per_tail(w))
+    a_tail = alpha / (2 * len(scales) * max(1, int((e >= start_ms).sum())))
+    side, sign = test(c, base, w, a_tail)
     if two:
-        coarse = test(c, base, 3 * w, per_tail(3 * w))[1]
+        coarse = test(c, base, 3 * w, a_tail)[1]
         sign = _add_coarse(sign, coarse, side, 3 * w)
     sign[e < start_ms] = 0
     phases: list[list[float]] = []  # [sign, start index, stop index)
