@@ -63,6 +63,8 @@ def test_scan_opto_completes_every_site(real_data, tmp_path, monkeypatch):
     maps = np.load(tmp_path / "maps.npz")
     assert maps["response_hz"].shape == (3, 4) and np.isfinite(maps["response_hz"]).all()
     assert (tmp_path / "maps.png").exists() and s["total_s"] > 0
+    assert maps["psth_hz"].shape == (3, 4, maps["psth_t_ms"].size)
     for g, r in s["responses"].items():
-        assert {"motor_gt_visual_p", "morans_i", "morans_i_p"} <= r.keys()
-        assert s["checks"][f"{g}_motor_gt_visual"]["p"] == r["motor_gt_visual_p"]
+        for measure in ("magnitude", "rate_change"):
+            assert {"motor_gt_visual_p", "morans_i", "morans_i_p"} <= r[measure].keys()
+        assert s["checks"][f"{g}_motor_gt_visual"]["p"] == r["magnitude"]["motor_gt_visual_p"]

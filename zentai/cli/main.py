@@ -301,9 +301,10 @@ def cmd_cbgc(args: argparse.Namespace) -> int:
     s = scan_opto(args.out, seed=args.seed or 0, progress=progress, **frac)
     w(f"scan-opto: {s['completed']}/{s['n_sites']} sites in {s['total_s']:.0f} s\n")
     for g, r in s["responses"].items():
-        p_mv, moran, p_moran = r["motor_gt_visual_p"], r["morans_i"], r["morans_i_p"]
-        w(f"  {g:>3}: motor sites {r['motor_sites_hz']:+.2f} Hz, visual sites "
-          f"{r['visual_sites_hz']:+.2f} Hz (one-sided Mann-Whitney p "
+        m = r["magnitude"]
+        p_mv, moran, p_moran = m["motor_gt_visual_p"], m["morans_i"], m["morans_i_p"]
+        w(f"  {g:>3}: response magnitude motor sites {m['motor_sites_hz']:.2f} Hz, visual sites "
+          f"{m['visual_sites_hz']:.2f} Hz (one-sided Mann-Whitney p "
           f"{'n/a' if p_mv is None else f'{p_mv:.2g}'}); map Moran's I "
           f"{'n/a' if moran is None else f'{moran:.3f} (p {p_moran:.2g})'}\n")  # fmt: skip
     return _print_checks(s, args.out)

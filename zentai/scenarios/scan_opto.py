@@ -9,11 +9,32 @@ downstream groups (SNr, CN, motor thalamus) are measured as the rate change in t
 first 1 ms bin (5 ms window) above the baseline mean + 4 sd. Sites run ``batch`` at a time, one
 per ensemble member of one simulator (each member its own site and noise), with a progress bar.
 
+Per site and recorded group: the mean rate change, the response magnitude (the RMS departure
+of the 5 ms bins after light onset from the baseline mean, less the baseline bins' own spread:
+it counts excitation and inhibition alike, as the SNr's triphasic and the CN's excitation-
+inhibition responses would cancel in a mean) and the PSTH in 5 ms bins. The summary compares
+motor with visual sites (one-sided Mann-Whitney U) and tests the magnitude map for spatial
+structure (Moran's I); the checks are on the magnitude.
+
+Light: 20 mW, saturating photocurrent (ChR2 ``i_max_pa``) ``photocurrent_pa`` = 2 nA by
+default [N: calibrated to the model's excitability]. Under L5 cells expressing ChR2, light
+makes them fire within a few ms; the model's Izhikevich pyramidal cells, held below threshold
+by their network, did not fire at all during 10 ms of 20 mW light at the MOp centre with the
+ChR2 default of 0.4 nA (fraction 0.003, 0 extra spikes in L2/3, L5A, L5B), a few with 1 nA,
+and at 2 nA the L5B cells under the spot fired within 5 ms and the pons (4 -> 50 spikes per
+5 ms), STN, SNr and CN answered in a single trial (measured). The spot scatters
+(:class:`~zentai.stim.opto.LightSpot`): of 5 mW only 0.58 mW reaches the L5B cells 680 µm
+down. With 5 mW and 0.4 nA the maps were noise (1024 sites: SNr +3.0 vs +0.1 Hz, Mann-Whitney
+p 0.011, Moran's I 0.03, p 0.12; CN +0.05 vs +0.21 Hz), and with 20 mW and 0.4 nA too
+(magnitude SNr 4.1 vs 1.2 Hz, p 0.035; CN nothing).
+
 The model is :func:`zentai.build.cbgc.cbgc_spec` over motor, somatosensory and visual areas.
 Cell depths below the pia are the mean depths of their layer in mouse cortex (:data:`DEPTH_UM`,
-[N]). Outputs: ``summary.json`` (per group: mean response of motor-cortex sites vs
-visual-cortex sites and their ratio; ``n_sites``, ``completed``, ``total_s``), ``maps.npz``
-(response and latency maps, site coordinates, the area of each site) and ``maps.png``.
+[N]). Outputs: ``summary.json`` (per group and measure: mean over motor-cortex and
+visual-cortex sites, the Mann-Whitney p, Moran's I and its p; ``n_sites``, ``completed``,
+``total_s``), ``maps.npz`` (rate-change, magnitude and latency maps, the per-site PSTHs
+``psth_hz`` (group, site, bin) with ``psth_t_ms``, site coordinates, the area of each site)
+and ``maps.png``.
 """
 
 from __future__ import annotations
@@ -38,6 +59,8 @@ DEPTH_UM = {"L1": 50.0, "L2/3": 220.0, "L4": 400.0, "L5A": 520.0, "L5B": 680.0,
 #: recorded groups -> population
 RECORDED = {"SNr": "SNr", "CN": "CBN.E", "TH": "TH.TC"}
 MOTOR = ("MOp", "MOs")
+#: bin width (ms) of the per-site PSTHs and of the response magnitude
+BIN_MS = 5.0
 #: significance level of the summary's checks: motor sites respond more than visual sites
 #: (one-sided Mann-Whitney U over the sites) and the response map is spatially structured
 #: (Moran's I of the cortical sites, rook neighbours, 999 seeded permutations)
@@ -52,7 +75,8 @@ def scan_opto(
     fraction: float = 0.003,
     bg_scale: float = 0.002,
     batch: int = 32,
-    power_mw: float = 5.0,
+    power_mw: float = 20.0,
+    photocurrent_pa: float = 2000.0,
     baseline_ms: float = 50.0,
     light_ms: float = 10.0,
     response_ms: float = 40.0,
@@ -64,11 +88,9 @@ def scan_opto(
     """Scan every site ``repeats`` times; write the maps and the summary into ``out``."""
     import dataclasses
 
-    from scipy.stats import mannwhitneyu
     from tqdm.auto import tqdm
 
     import zentai as zt
-    from zentai.analysis import morans_i
     from zentai.build.cbgc import cbgc_spec
     from zentai.io.jsonfile import write_json
     from zentai.record import PopulationRate
@@ -111,7 +133,7 @@ def scan_opto(
         d = np.linalg.norm(top - s[None, :], axis=1)
         i = int(np.argmin(d))
         site_area.append(layout.areas[areas_all[i]] if d[i] <= 300.0 and areas_all[i] >= 0 else "")
-    spot, chr2 = LightSpot(power_mw=power_mw), ChR2()
+    spot, chr2 = LightSpot(power_mw=power_mw), ChR2(i_max_pa=photocurrent_pa)
 
     n_sites = len(sites)
     # visits in a seeded random order: the members of one batch share the network's ongoing
@@ -125,6 +147,11 @@ def scan_opto(
     sim.run(200.0, progress=False)  # settle
     sim.population_counts()
     resp_sum = np.zeros((len(recorded), n_sites))
+    mag_sum = np.zeros((len(recorded), n_sites))
+    bin_steps = round(BIN_MS / sim.dt)
+    n_base_bins = round(baseline_ms / BIN_MS)
+    n_ev_bins = round((light_ms + response_ms) / BIN_MS)
+    psth_sum = np.zeros((len(recorded), n_sites, n_base_bins + n_ev_bins))
     n_done = np.zeros(n_sites, dtype=np.int64)
     lat_all = np.full((len(recorded), repeats, n_sites), np.nan)
     bar = tqdm(total=visits.size, desc="scan-opto", unit="visit", disable=not progress)
@@ -159,8 +186,16 @@ def scan_opto(
             sb = _window_sums(base[:, :, j], n_win)
             se = _window_sums(ev[:, :, j], n_win)
             thr = sb.mean(axis=0) + 4 * sb.std(axis=0) + 1.0
+            # 5 ms bins (Hz per neuron), (bins, B)
+            hb = _binned(base[:, :, j], bin_steps, n_base_bins) / (n * BIN_MS * 1e-3)
+            he = _binned(ev[:, :, j], bin_steps, n_ev_bins) / (n * BIN_MS * 1e-3)
+            # response magnitude: RMS departure of the evoked bins from the baseline mean, less
+            # the baseline bins' own spread (whatever the signs of the phases)
+            mag = np.sqrt(((he - hb.mean(axis=0)) ** 2).mean(axis=0)) - hb.std(axis=0, ddof=1)
             for b, k in enumerate(idx):
                 resp_sum[j, k] += r_ev[b] - r_base[b]
+                mag_sum[j, k] += mag[b]
+                psth_sum[j, k] += np.concatenate([hb[:, b], he[:, b]])
                 above = np.flatnonzero(se[:, b] > thr[b])
                 if above.size:  # end of the first window above
                     lat_all[j, n_done[k], k] = (above[0] + n_win) * dt
@@ -170,6 +205,8 @@ def scan_opto(
     total_s = time.perf_counter() - t_start
     with np.errstate(invalid="ignore"):
         resp = np.where(n_done > 0, resp_sum / np.maximum(n_done, 1), np.nan)
+        magnitude = np.where(n_done > 0, mag_sum / np.maximum(n_done, 1), np.nan)
+        site_psth = psth_sum / np.maximum(n_done, 1)[None, :, None]
     with warnings.catch_warnings():  # sites that never crossed the threshold stay NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         lat = np.nanmedian(lat_all, axis=1)
@@ -181,23 +218,9 @@ def scan_opto(
     in_cortex = site_area != ""
     for j, pop in enumerate(recorded):
         g = next(k for k, v in RECORDED.items() if v == pop)
-        m = float(np.mean(resp[j, is_motor])) if is_motor.any() else None
-        v = float(np.mean(resp[j, is_visual])) if is_visual.any() else None
-        p_mv = None
-        if is_motor.any() and is_visual.any():
-            p_mv = float(mannwhitneyu(resp[j, is_motor], resp[j, is_visual],
-                                      alternative="greater").pvalue)  # fmt: skip
-        cortex_map = np.where(in_cortex, resp[j], np.nan).reshape(grid, grid)
-        moran, p_moran = (None, None)
-        if np.isfinite(cortex_map).sum() >= 3:
-            moran, p_moran = morans_i(cortex_map, permutations=999, seed=seed)
         groups[g] = {
-            "motor_sites_hz": m,
-            "visual_sites_hz": v,
-            "motor_minus_visual_hz": None if m is None or v is None else m - v,
-            "motor_gt_visual_p": p_mv,
-            "morans_i": moran,
-            "morans_i_p": p_moran,
+            "magnitude": _compare(magnitude[j], is_motor, is_visual, in_cortex, grid, seed),
+            "rate_change": _compare(resp[j], is_motor, is_visual, in_cortex, grid, seed),
             "median_latency_motor_ms": (
                 float(np.nanmedian(lat[j, is_motor]))
                 if is_motor.any() and np.isfinite(lat[j, is_motor]).any()
@@ -222,26 +245,57 @@ def scan_opto(
     }
     summary["checks"] = {}
     for g, v in groups.items():
+        m = v["magnitude"]
         summary["checks"][f"{g}_motor_gt_visual"] = {
-            "pass": bool(v["motor_gt_visual_p"] is not None and v["motor_gt_visual_p"] < ALPHA),
-            "p": v["motor_gt_visual_p"],
+            "pass": bool(m["motor_gt_visual_p"] is not None and m["motor_gt_visual_p"] < ALPHA),
+            "p": m["motor_gt_visual_p"],
         }
         summary["checks"][f"{g}_spatially_structured"] = {
-            "pass": bool(v["morans_i_p"] is not None and v["morans_i_p"] < ALPHA),
-            "morans_i": v["morans_i"],
-            "p": v["morans_i_p"],
+            "pass": bool(m["morans_i_p"] is not None and m["morans_i_p"] < ALPHA),
+            "morans_i": m["morans_i"],
+            "p": m["morans_i_p"],
         }
     import io
 
     from zentai.io.atomic import write_bytes
 
     buf = io.BytesIO()
-    np.savez(buf, sites_ap_ml_um=sites, site_area=site_area, response_hz=resp, latency_ms=lat,
+    np.savez(buf, sites_ap_ml_um=sites, site_area=site_area, response_hz=resp,
+             magnitude_hz=magnitude, latency_ms=lat, psth_hz=site_psth,
+             psth_t_ms=(np.arange(n_base_bins + n_ev_bins) - n_base_bins) * BIN_MS,
              groups=np.array(list(groups)), grid=grid)  # fmt: skip
     write_bytes(out / "maps.npz", buf.getvalue())
-    _plot(out / "maps.png", resp, lat, list(groups), grid, ap, ml)
+    _plot(out / "maps.png", (resp, magnitude, lat), list(groups), grid, ap, ml)
     write_json(out / "summary.json", summary)
     return summary
+
+
+def _compare(values, is_motor, is_visual, in_cortex, grid, seed) -> dict[str, Any]:
+    """Mean of ``values`` over motor and visual sites, the one-sided Mann-Whitney p of motor >
+    visual, and Moran's I of the map of the cortical sites."""
+    from scipy.stats import mannwhitneyu
+
+    from zentai.analysis import morans_i
+
+    keys = ("motor_sites_hz", "visual_sites_hz", "motor_gt_visual_p", "morans_i", "morans_i_p")
+    out: dict[str, Any] = dict.fromkeys(keys)
+    if is_motor.any():
+        out["motor_sites_hz"] = float(np.mean(values[is_motor]))
+    if is_visual.any():
+        out["visual_sites_hz"] = float(np.mean(values[is_visual]))
+    if is_motor.any() and is_visual.any():
+        out["motor_gt_visual_p"] = float(
+            mannwhitneyu(values[is_motor], values[is_visual], alternative="greater").pvalue
+        )
+    cortex_map = np.where(in_cortex, values, np.nan).reshape(grid, grid)
+    if np.isfinite(cortex_map).sum() >= 3:
+        out["morans_i"], out["morans_i_p"] = morans_i(cortex_map, permutations=999, seed=seed)
+    return out
+
+
+def _binned(counts: np.ndarray, steps: int, n_bins: int) -> np.ndarray:
+    """Sums over ``n_bins`` consecutive bins of ``steps`` steps, (n_bins, members)."""
+    return counts[: n_bins * steps].reshape(n_bins, steps, -1).sum(axis=1)
 
 
 def _window_sums(counts: np.ndarray, n: int) -> np.ndarray:
@@ -250,7 +304,7 @@ def _window_sums(counts: np.ndarray, n: int) -> np.ndarray:
     return c[n:] - c[:-n]
 
 
-def _plot(path, resp, lat, names, grid, ap, ml) -> None:
+def _plot(path, maps, names, grid, ap, ml) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,10 +312,11 @@ def _plot(path, resp, lat, names, grid, ap, ml) -> None:
 
     from zentai.io.atomic import save_figure
 
-    fig, axes = plt.subplots(2, len(names), figsize=(3.6 * len(names), 6), squeeze=False)
+    labels = ("rate change (Hz)", "response magnitude (Hz)", "latency (ms)")
+    fig, axes = plt.subplots(3, len(names), figsize=(3.6 * len(names), 9), squeeze=False)
     ext = [ml[0] / 1e3, ml[-1] / 1e3, ap[-1] / 1e3, ap[0] / 1e3]
     for j, g in enumerate(names):
-        for row, (data, label) in enumerate(((resp, "rate change (Hz)"), (lat, "latency (ms)"))):
+        for row, (data, label) in enumerate(zip(maps, labels)):
             ax = axes[row, j]
             im = ax.imshow(data[j].reshape(grid, grid), extent=ext, cmap="viridis", aspect="equal")
             ax.set_title(f"{g}: {label}", fontsize=8)
