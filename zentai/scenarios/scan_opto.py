@@ -203,10 +203,10 @@ def scan_opto(
         bar.update(len(idx))
     bar.close()
     total_s = time.perf_counter() - t_start
-    with np.errstate(invalid="ignore"):
-        resp = np.where(n_done > 0, resp_sum / np.maximum(n_done, 1), np.nan)
-        magnitude = np.where(n_done > 0, mag_sum / np.maximum(n_done, 1), np.nan)
-        site_psth = psth_sum / np.maximum(n_done, 1)[None, :, None]
+    visited = np.maximum(n_done, 1)
+    resp = np.where(n_done > 0, resp_sum / visited, np.nan)
+    magnitude = np.where(n_done > 0, mag_sum / visited, np.nan)
+    site_psth = psth_sum / visited[None, :, None]
     with warnings.catch_warnings():  # sites that never crossed the threshold stay NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         lat = np.nanmedian(lat_all, axis=1)
