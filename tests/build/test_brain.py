@@ -14,6 +14,8 @@ from zentai.connectome.probability import long_range_indegree
 from zentai.connectome.rules import GroupBernoulli
 from zentai.errors import RegionError, SpecError
 
+from .test_basal_ganglia import indegrees
+
 
 @pytest.fixture(scope="module")
 def atlas(real_data):
@@ -218,19 +220,13 @@ def test_pons_input_layers_restricts_corticopontine_cells_and_keeps_the_in_degre
     import zentai as zt
 
     def pons_inputs(spec):
+        """Mean inputs per pontine cell from each cortical E population."""
         net = zt.build.network(spec, seed=1)
-        a, b = net.pop_slices["P.PG"]
-        grp = next(g for g in net.groups if "P.PG" in g.populations)
-        ip, tg = net.indptr.numpy(), net.target.numpy()
-        counts = {}
-        for name, (s0, s1) in net.pop_slices.items():
-            if not (name.startswith("Isocortex.") and name.endswith(".E")):
-                continue
-            t = tg[ip[s0] : ip[s1]]
-            local = (t - grp.slot_offset) % grp.size + grp.start
-            inside = (t >= grp.slot_offset) & (t < grp.slot_offset + grp.n_slots)
-            counts[name] = int(((local >= a) & (local < b) & inside).sum()) / (b - a)
-        return counts
+        return {
+            name: indegrees(net, name, "P.PG", "ex").mean()
+            for name in net.pop_slices
+            if name.startswith("Isocortex.") and name.endswith(".E")
+        }
 
     every, _ = brain_spec(atlas, ("MOp", "PG"), fraction=0.002, seed=1)
     pt, _ = brain_spec(atlas, ("MOp", "PG"), fraction=0.002, seed=1, pons_input_layers=("L5B",))
