@@ -34,7 +34,7 @@ def run(scale: float, members: int, duration_ms: float, device: str, backend: st
     first = {}
     for b in (1, members):
         sim = zt.sim.Simulator(net, n_ensembles=b, device=device, backend=backend, seed=seed)
-        sim.run(1.0, progress=False)  # compile / warm the caches
+        sim.run(10.0, progress=False)  # compile / warm the caches (both CPU loops)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t = time.perf_counter()

@@ -61,6 +61,9 @@ CHECKPOINT_VERSION = 1
 COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1}
 #: the compiled loop moves to all cores from this many synapses (x members) on
 AUTO_THREADS_MIN_SYNAPSES = 50_000_000
+# ensembles from this size run in member blocks (zentai.sim.cpu_blocks) on the compiled backend,
+# for calls of at least D steps (shorter ones pay the block's set-up more than they gain)
+BLOCK_MIN_MEMBERS = 8
 # most spikes (entries) one chunk of the Triton backend may have to record
 REC_LIMIT = 1 << 25
 
@@ -268,6 +271,7 @@ class Simulator:
         self._setup_stimuli()
         self._setup_recorders()
         self.backend = self._choose_backend(backend)
+        nan_check_given = nan_check_ms is not None
         if nan_check_ms is None:
             nan_check_ms = 100.0 if self.backend == "triton" else 10.0
         if not (isinstance(nan_check_ms, (int, float)) and nan_check_ms > 0):
@@ -286,6 +290,10 @@ class Simulator:
                 big = self.B * network.n_synapses >= AUTO_THREADS_MIN_SYNAPSES
                 self.num_threads = cores if big else 1
             self._setup_compiled()
+            if self._cblk is not None and not nan_check_given:
+                # member blocks pay a set-up per call (the ring buffer's D rows in, events in
+                # flight out: ~40 ms per 16 members at 10,000 neurons), so longer calls
+                self.nan_check_steps = max(1, round(100.0 / dt))
         elif self.backend == "triton":
             self._setup_triton()
         # other models on the CPU: the torch step, but its Poisson input from the compiled
@@ -770,6 +778,122 @@ class Simulator:
         self._setup_poisson_tables()
         self._csorted: bool | None = None
         self._compiled_threads(self.num_threads)
+        self._setup_blocks()
+
+    def _setup_blocks(self) -> None:
+        """Fixed tables of the member-blocked loop (:mod:`zentai.sim.cpu_blocks`), or None
+        where it does not apply: fewer than BLOCK_MIN_MEMBERS members, other models than LIF, or
+        more than two receptors in a group."""
+        from zentai.sim import cpu_blocks
+
+        self._cblk: dict[str, Any] | None = None
+        groups = self.net.groups
+        if (
+            self.B < BLOCK_MIN_MEMBERS
+            or any(g.model_class is not LIF for g in groups)
+            or max(len(g.receptors) for g in groups) > cpu_blocks.MAX_RECEPTORS
+        ):
+            return
+        G = cpu_blocks.lanes(self.B, self.num_threads)
+        N, W = self.net.n_neurons, cpu_blocks.W
+        cell_of = np.zeros(self.S, np.int64)  # block cell of every input slot
+        for g in groups:
+            for r in range(len(g.receptors)):
+                s = g.slot_offset + r * g.size
+                cell_of[s : s + g.size] = (np.arange(g.start, g.stop) * W + 4 + r) * G
+        n_blocks = -(-self.B // G)
+        cap = max(2 * G * N, 1 << 16)
+        slot_of = np.full(N * W, -1, np.int64)  # the slot of every input row of the blocks
+        slot_of[cell_of // G] = np.arange(self.S)
+        # per synapse: its target's cell (lane 0), the index events are binned under
+        cell_type = np.int32 if N * W * G < 2**31 else np.int64
+        tcell = cell_of.astype(cell_type)[self.target.numpy()]
+        if self._has_poisson:
+            stream = self._p_stream.cpu().numpy().view(np.uint64)
+            sk = stream * np.uint64(rng._G1)  # wraps, as rng.stream_key's product
+            p_cell = cell_of[self._p_slots.cpu().numpy()]
+        else:
+            sk, p_cell = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+        self._cblk = {
+            "G": G,
+            "cell_of": cell_of,
+            "slot_of": slot_of,
+            "tcell": tcell,
+            "sk": sk,
+            "p_cell": p_cell,
+            "out": tuple(np.zeros((n_blocks, cap), np.int64) for _ in range(3)),
+        }
+
+    def _block_tables(self) -> tuple | None:
+        """The parameter and Poisson arguments of the member-blocked loop for the current
+        tables, or None when members differ in a parameter or a Poisson rate (the blocks
+        share one row of each; the member-major loop takes per-member rows)."""
+        from zentai.sim import cpu_kernels
+
+        e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref, *_ = self._cparams
+
+        def shared(x: np.ndarray, axis: int = 0) -> np.ndarray | None:
+            first = np.take(x, [0], axis=axis)
+            return first if np.array_equal(x, np.broadcast_to(first, x.shape)) else None
+
+        rows = [shared(e_l), shared(p22), shared(c0), shared(p21, 1), shared(gain, 1)]
+        rows += [shared(v_th), shared(v_reset), shared(ref)]
+        if any(x is None for x in rows):
+            return None
+        e_l, p22, c0, p21, gain, v_th, v_reset, ref = rows
+        if self._has_poisson:
+            tab = shared(self._p_tab.cpu().numpy())
+            if tab is None:
+                return None
+            (s_a, s_z, s_row, _, _), _ = cpu_kernels.poisson_segments(
+                tab, self._p_slots.cpu().numpy(), self._crows, np.array([0, tab.shape[1]])
+            )
+            s_row, p_x0 = s_row[0], tab[0].astype(np.float64)
+            keys = [rng.key(s, "poisson") for s in self.member_seeds]
+            keys = np.array(keys, dtype=np.int64).view(np.uint64)
+        else:
+            s_a = s_z = s_row = np.zeros(0, np.int64)
+            p_x0, keys = np.zeros(0), np.zeros(self.B, np.uint64)
+        return (
+            (e_l[0], p22[0], c0[0], p21[:, 0], decay, gain[:, 0], v_th[0], v_reset[0]),
+            ref[0].astype(self._cval.dtype),
+            (s_a, s_z, s_row, self._cblk["sk"], keys, p_x0, self._crows, self._cblk["p_cell"]),
+        )
+
+    def _block_steps(self, t: int, stop: int, ex_c: np.ndarray, ex_w: np.ndarray) -> bool:
+        """Advance steps [t, stop) in member blocks; False (nothing done) when the current
+        tables do not allow it."""
+        from zentai.sim import cpu_blocks
+
+        blk = self._cblk
+        key = (self._cparams, self._cpoisson)  # rebuilt (new objects) when their inputs change
+        if blk.get("key") is None or any(a is not b for a, b in zip(blk["key"], key)):
+            blk["key"], blk["args"] = key, self._block_tables()
+        if blk["args"] is None:
+            return False
+        (params, ref_f, pois), (ob, oi, ot) = blk["args"], blk["out"]
+        g_start, g_size, _, g_R, g_soff, _ = self._cgroups
+        p_w = self._p_w.cpu().numpy() if self._has_poisson else np.zeros(0, self._cval.dtype)
+        t0 = np.full(ob.shape[0], t, np.int64)
+        parts = []
+        while (t0 < stop).any():
+            counts = cpu_blocks.run_blocks(
+                self.num_threads, blk["G"], t0, stop, self.D, self.S, self.net.n_neurons, self.B,
+                self.buf.view(self.D, self.B, self.S).numpy(), self.indptr.numpy(), blk["tcell"],
+                self.weight.numpy(), self.dsteps.numpy(), blk["cell_of"], blk["slot_of"],
+                g_start, g_size, g_R, g_soff, *params, ref_f, *pois, p_w, self._cval,
+                self._cv.numpy(), self._crefr.numpy(), self._csyn.numpy(), ex_c, ex_w, ob, oi, ot,
+            )  # fmt: skip
+            for k, (done, n) in enumerate(counts):
+                if n:
+                    parts.append((ob[k, :n].copy(), oi[k, :n].copy(), ot[k, :n].copy()))
+                t0[k] += done
+            ex_c, ex_w = ex_c[:0], ex_w[:0]  # SpikeTrain events enter once, at step t
+        if parts:
+            b, i, steps = (np.concatenate(x) for x in zip(*parts))
+            order = np.lexsort((i, b, steps))  # the member-major loop's order
+            self._compiled_record(b[order], i[order], steps[order])
+        return True
 
     def _merge_states(self) -> list[int]:
         """Move the groups' states into network-wide arrays on the simulator's device (v, u,
@@ -1025,6 +1149,14 @@ class Simulator:
                 )
             stop = min([end, *self._later_changes(t, end)])
             ex_c, ex_w = self._compiled_train_events(t)
+            if (
+                self._cblk is not None
+                and stop - t >= self.D
+                and self._block_steps(t, stop, ex_c, ex_w)
+            ):
+                self.t_step = stop
+                self._record_monitors(self.t_step)
+                continue
             ob, oi, ot = self._cout
             parts = (self._cparams, self._cpoisson, self._cpw, self._cbounds, self._cseg, self.buf)
             if self._cargs is None or any(a is not b for a, b in zip(self._cargs[0], parts)):

@@ -1,0 +1,398 @@
+"""Compiled CPU loop for ensembles: members in blocks of ``LANES``, each block run for many
+steps while its state stays in cache, with every neuron's update vectorised over the members.
+
+Why. :func:`zentai.sim.cpu_kernels.run_lif` steps all B members together, one member after
+another within a step. At B = 100 members of a 10,000-neuron network, a step touches ~50 MB of
+state, ring buffer and Poisson keys, so it runs at the memory's speed: a member cost about what
+a single run costs (benchmarks/RESULTS.md, "Ensembles"). Members never interact, so nothing
+forces them to advance together: here each block of ``LANES`` members runs the whole call
+(a few MB, cache-resident) before the next, blocks in parallel over threads.
+
+Layout. A block keeps, for each neuron i, ``W`` rows of ``LANES`` values (one per member, so a
+neuron's update is one vector operation over its members, with its parameters loaded once):
+v, refractory count (as a float: integer values, exact), R synaptic currents, R inputs of the
+step, and the spike flag. Delayed events wait in per-arrival-step bins (cell, weight), as in
+:mod:`cpu_kernels`; the engine's ring buffer (D, B, S) is read at the start of a call (events
+already in flight) and receives the bins' events at its end, so between calls the state is
+exactly the engine's, and the torch step, checkpoints and the other loops see the same thing.
+
+Exactness. Each member does the reference's arithmetic in the reference's order (the Poisson
+count of :func:`cpu_kernels._poisson`, the ``iaf_psc_exp`` update of ``_membrane``, the events
+of one cell added in order of emission step, presynaptic neuron and CSR position, after what
+the ring buffer already held, then the Poisson count), so the spikes equal the torch path's
+and the member-major loop's (tested). A member's Poisson key is recomputed in the loop,
+``mix64(stream * G1 + member key)``, as :func:`zentai.rng.stream_key` forms it.
+
+Scope: LIF groups with current receptors, parameters and Poisson rates shared by all members
+(the engine uses :mod:`cpu_kernels` otherwise).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+try:
+    from numba import njit
+
+    from zentai._rng_cpu import _G2, _INV53, _S11
+    from zentai._rng_cpu import _mix as _mix64
+    from zentai.sim.cpu_kernels import _named
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    HAVE_NUMBA = False
+
+__all__ = ["MAX_RECEPTORS", "W", "lanes", "run_blocks"]
+
+# members per block: from 16 (one AVX-512 register of float32, two AVX2 ones) to 32; the
+# engine picks the count that shares the members evenly between threads (:func:`lanes`)
+LANES_MIN, LANES_MAX = 16, 32
+# rows of a neuron: v, refractory count, two currents, their inputs this step, spike flag;
+# a block holds W x G values per neuron, row r of neuron i at (i W + r) G. With G a compile-time
+# constant (each G is its own specialisation) the compiler sees that rows cannot overlap, and
+# vectorises the loops over lanes.
+MAX_RECEPTORS = 2
+W = 7
+_REF, _Y0, _Y1, _X0, _X1, _FL = range(1, 7)
+
+
+def lanes(n_members: int, n_threads: int) -> int:
+    """Members per block: the smallest even share ``ceil(B / (T k))`` (k = 1, 2, ...) of at most
+    LANES_MAX, at least LANES_MIN. E.g. B = 100 on 2 threads: 25 (4 blocks, 2 per thread)
+    rather than 16 (7 blocks: one thread runs 4, and a block costs its lanes, full or not)."""
+    k = 1
+    while -(-n_members // (n_threads * k)) > LANES_MAX:
+        k += 1
+    return max(LANES_MIN, -(-n_members // (n_threads * k)))
+
+
+def _kernels(G: int):
+    """The block loop for ``G`` lanes. G is a constant of the compiled code (a closure
+    variable), so the loops over lanes have a fixed length and the rows fixed offsets, which
+    the compiler needs to vectorise them (a lane count passed as an argument, even as a numba
+    literal, gave ~25 % slower code); each G is compiled, and cached, once under its own name.
+    """
+
+    def _finish_counts(cell, base, kb, tg, x0, r, cval, w):
+        """Lanes whose uniform passed the first four CDF values: count the rest, add count x w."""
+        L = r.shape[0]
+        for b in range(G):
+            x = np.float64(_mix64(_mix64(base + kb[b]) + tg) >> _S11) * _INV53 + x0
+            if x >= r[3]:
+                c = 4
+                while c < L and r[c] <= x:
+                    c += 1
+                cell[b] += cval[c] * w
+
+    def _poisson(st, tg, s_a, s_z, s_row, sk, kb, p_x0, cdf, p_cell, p_w, cval):
+        """Add step ``tg / G2``'s Poisson counts x weights to the input cells of every lane.
+
+        The count is the number of CDF values (+ row index) at or below the uniform (+ row index),
+        as the reference's ``bucketize``; the first four are compared in every lane by selects
+        (the rows are sorted, so the last value passed is the count), the rare lanes past the
+        fourth are finished by :func:`_finish_counts` (they add 0 here: x + 0 = x).
+        """
+        for q in range(s_a.shape[0]):
+            r = cdf[s_row[q]]
+            r0, r1, r2, r3 = r[0], r[1], r[2], r[3]
+            c0, c1, c2, c3 = cval[0], cval[1], cval[2], cval[3]
+            for m in range(s_a[q], s_z[q]):
+                base = sk[m]
+                x0 = p_x0[m]
+                w = p_w[m]
+                o = p_cell[m]
+                cell = st[o : o + G]
+                big = 0
+                for b in range(G):
+                    x = np.float64(_mix64(_mix64(base + kb[b]) + tg) >> _S11) * _INV53 + x0
+                    val = c0
+                    val = c1 if x >= r0 else val
+                    val = c2 if x >= r1 else val
+                    val = c3 if x >= r2 else val
+                    past = x >= r3
+                    big += past
+                    val = c0 if past else val
+                    cell[b] += val * w
+                if big:
+                    _finish_counts(cell, base, kb, tg, x0, r, cval, w)
+
+    def _update(
+        st, g_start, g_size, g_R, e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref_f, zero, spk
+    ):
+        """iaf_psc_exp step of every neuron and lane (as ``cpu_kernels._membrane`` and the
+        synaptic update of ``cpu_kernels._update``); clears the inputs; lists the neurons with a
+        spike in any lane in ``spk`` and returns their number.
+
+        A group with one receptor runs the same loop with a zero second current and coefficient:
+        its terms add +-0, which changes no sum.
+        """
+        WG = W * G
+        REF, Y0, Y1, X0, X1, FL = _REF * G, _Y0 * G, _Y1 * G, _X0 * G, _X1 * G, _FL * G
+        ns = 0
+        for g in range(g_start.shape[0]):
+            R = g_R[g]
+            d0 = decay[g, 0]
+            d1 = decay[g, 1] if R > 1 else d0
+            for i in range(g_start[g], g_start[g] + g_size[g]):
+                o = i * WG
+                e = e_l[i]
+                p = p22[i]
+                c = c0[i]
+                t = v_th[i]
+                vr = v_reset[i]
+                rs = ref_f[i]
+                a0 = p21[0, i]
+                a1 = p21[1, i] if R > 1 else zero
+                q0 = gain[0, i]
+                q1 = gain[1, i] if R > 1 else zero
+                anyf = 0
+                nb = st[o : o + WG]  # (a slice: its indices are provably >= 0)
+                for b in range(G):
+                    vv = nb[b]
+                    rf = nb[REF + b]
+                    s0 = nb[Y0 + b]
+                    s1 = nb[Y1 + b]
+                    vn = (vv - e) * p + c
+                    vn = vn + s0 * a0
+                    vn = vn + s1 * a1
+                    vv = vn + e if rf <= 0 else vv
+                    rf = max(rf - 1, zero)
+                    f = vv >= t
+                    vv = vr if f else vv
+                    rf = rs if f else rf
+                    anyf += f
+                    nb[FL + b] = f
+                    nb[b] = vv
+                    nb[REF + b] = rf
+                    nb[Y0 + b] = s0 * d0 + nb[X0 + b] * q0
+                    nb[Y1 + b] = s1 * d1 + nb[X1 + b] * q1
+                    nb[X0 + b] = zero
+                    nb[X1 + b] = zero
+                if anyf:
+                    spk[ns] = i
+                    ns += 1
+        return ns
+
+    def _grow(bin_c, bin_w, need):
+        cap = bin_c.shape[1]
+        while cap < need:
+            cap *= 2
+        c = np.empty((bin_c.shape[0], cap), bin_c.dtype)
+        w = np.empty((bin_w.shape[0], cap), bin_w.dtype)
+        c[:, : bin_c.shape[1]] = bin_c
+        w[:, : bin_w.shape[1]] = bin_w
+        return c, w
+
+    def _block(
+        k,
+        t0,
+        end,
+        D,
+        S,
+        N,
+        B,
+        buf,
+        indptr,
+        tcell,
+        weight,
+        dsteps,
+        cell_of,
+        slot_of,
+        g_start,
+        g_size,
+        g_R,
+        g_soff,
+        e_l,
+        p22,
+        c0,
+        p21,
+        decay,
+        gain,
+        v_th,
+        v_reset,
+        ref_f,
+        s_a,
+        s_z,
+        s_row,
+        sk,
+        keys,
+        p_x0,
+        cdf,
+        p_cell,
+        p_w,
+        cval,
+        v,
+        refr,
+        syn,
+        ex_c,
+        ex_w,
+        out_b,
+        out_i,
+        out_t,
+        cap,
+    ):
+        """Run block ``k`` (members [k G, k G + G) ∩ [0, B)) from step ``t0`` towards ``end``.
+
+        Stops early, at a step's start, when its spike output (capacity ``cap``) could overflow.
+        Returns (steps done, spikes written).
+        """
+        WG = W * G
+        REF, Y0, FL = _REF * G, _Y0 * G, _FL * G
+        b0 = k * G
+        gb = min(G, B - b0)
+        dt_ = v.dtype
+        # --- the members' state into the block (lanes past the last member never fire)
+        st = np.zeros(N * WG, dt_)
+        kb = np.zeros(G, np.uint64)
+        for b in range(G):
+            if b < gb:
+                kb[b] = keys[b0 + b]
+            for i in range(N):
+                o = i * WG + b
+                if b < gb:
+                    st[o] = v[b0 + b, i]
+                    st[o + REF] = refr[b0 + b, i]
+                else:
+                    st[o] = -1e30
+                    st[o + REF] = 1e9
+        for g in range(g_start.shape[0]):
+            n = g_size[g]
+            for r in range(g_R[g]):
+                for b in range(gb):
+                    src = g_soff[g] + r * B * n + (b0 + b) * n
+                    for j in range(n):
+                        st[(g_start[g] + j) * WG + Y0 + r * G + b] = syn[src + j]
+        bin_c = np.empty((D, 1024), tcell.dtype)
+        bin_w = np.empty((D, 1024), dt_)
+        bin_n = np.zeros(D, np.int64)
+        spk = np.empty(N, np.int64)
+        n_out = 0
+        done = 0
+        for step in range(end - t0):
+            if n_out + gb * N > cap:
+                break
+            t = t0 + step
+            tD = t % D
+            if step < D:  # events in flight when the call began; later rows only come from bins
+                for b in range(gb):
+                    src = buf[tD, b0 + b]
+                    for s in range(S):
+                        x = src[s]
+                        if x != 0:  # (the input cells are 0 here; most of the buffer is too)
+                            st[cell_of[s] + b] = x
+                            src[s] = 0
+            cs, ws = bin_c[tD], bin_w[tD]
+            for q in range(bin_n[tD]):
+                st[cs[q]] += ws[q]
+            bin_n[tD] = 0
+            _poisson(st, np.uint64(t) * _G2, s_a, s_z, s_row, sk, kb, p_x0, cdf, p_cell, p_w, cval)
+            if step == 0:  # SpikeTrain events entering at t0, after the Poisson input
+                for q in range(ex_c.shape[0]):
+                    m = ex_c[q] // S
+                    if b0 <= m < b0 + gb:
+                        st[cell_of[ex_c[q] % S] + m - b0] += ex_w[q]
+            ns = _update(
+                st,
+                g_start,
+                g_size,
+                g_R,
+                e_l,
+                p22,
+                c0,
+                p21,
+                decay,
+                gain,
+                v_th,
+                v_reset,
+                ref_f,
+                cval[0],
+                spk,
+            )
+            # spikes: output, and their events into the bins of their arrival steps
+            events = 0
+            for q in range(ns):
+                i = spk[q]
+                fl = st[i * WG + FL : i * WG + WG]
+                nf = 0
+                for b in range(gb):
+                    nf += fl[b] != 0
+                events += nf * (indptr[i + 1] - indptr[i])
+            if bin_n.max() + events > bin_c.shape[1]:
+                bin_c, bin_w = _grow(bin_c, bin_w, bin_n.max() + events)
+            for q in range(ns):
+                i = spk[q]
+                fl = st[i * WG + FL : i * WG + WG]
+                s0, s1 = indptr[i], indptr[i + 1]
+                for b in range(gb):
+                    if fl[b] == 0:
+                        continue
+                    out_b[n_out] = b0 + b
+                    out_i[n_out] = i
+                    out_t[n_out] = t
+                    n_out += 1
+                    for s in range(s0, s1):
+                        r = tD + dsteps[s]
+                        if r >= D:
+                            r -= D
+                        nn = bin_n[r]
+                        bin_c[r, nn] = tcell[s] + b
+                        bin_w[r, nn] = weight[s]
+                        bin_n[r] = nn + 1
+            done += 1
+        # --- the state back to the engine's arrays; events in flight into its ring buffer
+        for b in range(gb):
+            for i in range(N):
+                v[b0 + b, i] = st[i * WG + b]
+                refr[b0 + b, i] = np.int32(st[i * WG + REF + b])
+        for g in range(g_start.shape[0]):
+            n = g_size[g]
+            for r in range(g_R[g]):
+                for b in range(gb):
+                    dst = g_soff[g] + r * B * n + (b0 + b) * n
+                    for j in range(n):
+                        syn[dst + j] = st[(g_start[g] + j) * WG + Y0 + r * G + b]
+        for r in range(D):
+            cs, ws = bin_c[r], bin_w[r]
+            for q in range(bin_n[r]):
+                c = cs[q]
+                buf[r, b0 + c % G, slot_of[c // G]] += ws[q]
+        return done, n_out
+
+    jit = lambda f, **kw: njit(cache=True, nogil=True, **kw)(_named(f, f"{f.__name__}_g{G}"))  # noqa: E731
+    _finish_counts = jit(_finish_counts, inline="never")
+    _poisson = jit(_poisson)
+    _update = jit(_update)
+    _grow = jit(_grow)
+    return jit(_block)
+
+
+_BLOCK_KERNELS: dict = {}
+
+
+def _block_kernel(G: int):
+    if G not in _BLOCK_KERNELS:
+        _BLOCK_KERNELS[G] = _kernels(G)
+    return _BLOCK_KERNELS[G]
+
+
+def run_blocks(n_threads: int, G: int, t0: np.ndarray, end: int, *args) -> tuple:
+    """Advance every block k from step ``t0[k]`` towards ``end`` (see :func:`_block`; ``args``
+    as its arguments after ``end``, with ``out_*`` of shape (blocks, capacity)) on
+    ``n_threads`` threads, which take the blocks in turn (the loop releases the GIL).
+    Returns per block (steps done, spikes written)."""
+    *head, out_b, out_i, out_t = args
+    cap = out_b.shape[1]
+    block = _block_kernel(G)
+
+    def one(k: int) -> tuple[int, int]:
+        if t0[k] >= end:
+            return 0, 0
+        return block(k, t0[k], end, *head, out_b[k], out_i[k], out_t[k], cap)
+
+    ks = range(t0.shape[0])
+    if n_threads <= 1 or len(ks) == 1:
+        return tuple(one(k) for k in ks)
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        return tuple(pool.map(one, ks))
