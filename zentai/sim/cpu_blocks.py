@@ -44,7 +44,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     HAVE_NUMBA = False
 
-__all__ = ["MAX_RECEPTORS", "W", "lanes", "run_blocks"]
+__all__ = ["MAX_RECEPTORS", "W", "integer_thresholds", "lanes", "run_blocks"]
 
 # members per block: from 16 (one AVX-512 register of float32, two AVX2 ones) to 32; the
 # engine picks the count that shares the members evenly between threads (:func:`lanes`)
@@ -68,6 +68,33 @@ def lanes(n_members: int, n_threads: int) -> int:
     return max(LANES_MIN, -(-n_members // (n_threads * k)))
 
 
+def integer_thresholds(cdf: np.ndarray, rows: np.ndarray, n: int = 4) -> np.ndarray:
+    """For the first ``n`` values v of each CDF row (values + row index k, see
+    ``cpu_kernels.poisson_segments``): the smallest 53-bit integer u with
+    ``u 2^-53 + k >= v`` in float64, as the loop computes the uniform (2^53 where none is).
+
+    ``u >= threshold`` then decides exactly what the float comparison decides: the map
+    u -> u 2^-53 + k is non-decreasing, so the set of u that reach v is [threshold, 2^53).
+    """
+    out = np.zeros((len(rows), n), np.uint64)
+    for q, row in enumerate(rows):
+        k = float(row)
+        for j in range(n):
+            v = cdf[row, j]
+            lo, hi = 0, 1 << 53  # the first u in [lo, hi] with f(u) >= v (hi: none)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if np.float64(mid) * _INV53_F + k >= v:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            out[q, j] = lo
+    return out
+
+
+_INV53_F = 1.0 / (1 << 53)
+
+
 def _kernels(G: int):
     """The block loop for ``G`` lanes. G is a constant of the compiled code (a closure
     variable), so the loops over lanes have a fixed length and the rows fixed offsets, which
@@ -75,48 +102,50 @@ def _kernels(G: int):
     literal, gave ~25 % slower code); each G is compiled, and cached, once under its own name.
     """
 
-    def _finish_counts(cell, base, kb, tg, x0, r, cval, w):
+    def _finish_counts(cell, hk, tg, x0, r, cval, w):
         """Lanes whose uniform passed the first four CDF values: count the rest, add count x w."""
         L = r.shape[0]
         for b in range(G):
-            x = np.float64(_mix64(_mix64(base + kb[b]) + tg) >> _S11) * _INV53 + x0
+            x = np.float64(_mix64(hk[b] + tg) >> _S11) * _INV53 + x0
             if x >= r[3]:
                 c = 4
                 while c < L and r[c] <= x:
                     c += 1
                 cell[b] += cval[c] * w
 
-    def _poisson(st, tg, s_a, s_z, s_row, sk, kb, p_x0, cdf, p_cell, p_w, cval):
+    def _poisson(st, tg, s_a, s_z, s_row, s_thr, hk, p_x0, cdf, p_cell, p_w, cval):
         """Add step ``tg / G2``'s Poisson counts x weights to the input cells of every lane.
 
-        The count is the number of CDF values (+ row index) at or below the uniform (+ row index),
-        as the reference's ``bucketize``; the first four are compared in every lane by selects
-        (the rows are sorted, so the last value passed is the count), the rare lanes past the
-        fourth are finished by :func:`_finish_counts` (they add 0 here: x + 0 = x).
+        The count is the number of CDF values (+ row index) at or below the uniform (+ row
+        index), as the reference's ``bucketize``. The first four are compared in every lane as
+        integers: the uniform's 53 bits u against ``s_thr``, the smallest u whose uniform
+        (+ row index, rounded as the reference rounds it) reaches each value (see
+        :func:`integer_thresholds`); the rows are sorted, so the last value passed is the
+        count. The rare lanes past the fourth are finished by :func:`_finish_counts` with the
+        floats themselves (they add 0 here: x + 0 = x). ``hk``: the (entry, lane) stream keys.
         """
         for q in range(s_a.shape[0]):
             r = cdf[s_row[q]]
-            r0, r1, r2, r3 = r[0], r[1], r[2], r[3]
+            t0, t1, t2, t3 = s_thr[q, 0], s_thr[q, 1], s_thr[q, 2], s_thr[q, 3]
             c0, c1, c2, c3 = cval[0], cval[1], cval[2], cval[3]
             for m in range(s_a[q], s_z[q]):
-                base = sk[m]
-                x0 = p_x0[m]
                 w = p_w[m]
                 o = p_cell[m]
                 cell = st[o : o + G]
+                h = hk[m * G : m * G + G]
                 big = 0
                 for b in range(G):
-                    x = np.float64(_mix64(_mix64(base + kb[b]) + tg) >> _S11) * _INV53 + x0
+                    u = _mix64(h[b] + tg) >> _S11
                     val = c0
-                    val = c1 if x >= r0 else val
-                    val = c2 if x >= r1 else val
-                    val = c3 if x >= r2 else val
-                    past = x >= r3
+                    val = c1 if u >= t0 else val
+                    val = c2 if u >= t1 else val
+                    val = c3 if u >= t2 else val
+                    past = u >= t3
                     big += past
                     val = c0 if past else val
                     cell[b] += val * w
                 if big:
-                    _finish_counts(cell, base, kb, tg, x0, r, cval, w)
+                    _finish_counts(cell, h, tg, p_x0[m], r, cval, w)
 
     def _update(
         st, g_start, g_size, g_R, e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref_f, zero, spk
@@ -216,6 +245,7 @@ def _kernels(G: int):
         s_a,
         s_z,
         s_row,
+        s_thr,
         sk,
         keys,
         p_x0,
@@ -257,6 +287,10 @@ def _kernels(G: int):
                 else:
                     st[o] = -1e30
                     st[o + REF] = 1e9
+        hk = np.empty(sk.shape[0] * G, np.uint64)  # rng.stream_key of every (entry, lane)
+        for m in range(sk.shape[0]):
+            for b in range(G):
+                hk[m * G + b] = _mix64(sk[m] + kb[b])
         for g in range(g_start.shape[0]):
             n = g_size[g]
             for r in range(g_R[g]):
@@ -287,7 +321,9 @@ def _kernels(G: int):
             for q in range(bin_n[tD]):
                 st[cs[q]] += ws[q]
             bin_n[tD] = 0
-            _poisson(st, np.uint64(t) * _G2, s_a, s_z, s_row, sk, kb, p_x0, cdf, p_cell, p_w, cval)
+            _poisson(
+                st, np.uint64(t) * _G2, s_a, s_z, s_row, s_thr, hk, p_x0, cdf, p_cell, p_w, cval
+            )
             if step == 0:  # SpikeTrain events entering at t0, after the Poisson input
                 for q in range(ex_c.shape[0]):
                     m = ex_c[q] // S

@@ -828,7 +828,7 @@ class Simulator:
         """The parameter and Poisson arguments of the member-blocked loop for the current
         tables, or None when members differ in a parameter or a Poisson rate (the blocks
         share one row of each; the member-major loop takes per-member rows)."""
-        from zentai.sim import cpu_kernels
+        from zentai.sim import cpu_blocks, cpu_kernels
 
         e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref, *_ = self._cparams
 
@@ -849,15 +849,27 @@ class Simulator:
                 tab, self._p_slots.cpu().numpy(), self._crows, np.array([0, tab.shape[1]])
             )
             s_row, p_x0 = s_row[0], tab[0].astype(np.float64)
+            s_thr = cpu_blocks.integer_thresholds(self._crows, s_row)
             keys = [rng.key(s, "poisson") for s in self.member_seeds]
             keys = np.array(keys, dtype=np.int64).view(np.uint64)
         else:
             s_a = s_z = s_row = np.zeros(0, np.int64)
+            s_thr = np.zeros((0, 4), np.uint64)
             p_x0, keys = np.zeros(0), np.zeros(self.B, np.uint64)
         return (
             (e_l[0], p22[0], c0[0], p21[:, 0], decay, gain[:, 0], v_th[0], v_reset[0]),
             ref[0].astype(self._cval.dtype),
-            (s_a, s_z, s_row, self._cblk["sk"], keys, p_x0, self._crows, self._cblk["p_cell"]),
+            (
+                s_a,
+                s_z,
+                s_row,
+                s_thr,
+                self._cblk["sk"],
+                keys,
+                p_x0,
+                self._crows,
+                self._cblk["p_cell"],
+            ),
         )
 
     def _block_steps(self, t: int, stop: int, ex_c: np.ndarray, ex_w: np.ndarray) -> bool:

@@ -1,0 +1,151 @@
+"""Member blocks (zentai.sim.cpu_blocks) against the torch reference path: the same spikes."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import zentai as zt
+from zentai.celltypes import LIF
+from zentai.celltypes.models import Receptor
+from zentai.record import Spikes, StateMonitor
+from zentai.sim import cpu_blocks, cpu_kernels
+from zentai.stim import SpikeTrain
+
+from .test_compiled import _assert_same, _mixed_spec
+
+pytestmark = pytest.mark.skipif(not cpu_kernels.HAVE_NUMBA, reason="numba not installed")
+
+
+def _spec(recorders=None, trains=()):
+    """The mixed network of test_compiled with its three-receptor group cut to two (the
+    blocks take up to two): groups of 2, 1 and 2 receptors."""
+    base = _mixed_spec(recorders)
+    two = (Receptor(name="inh", tau=2.0), Receptor(name="slow", tau=8.0))
+    pops = tuple(
+        dataclasses.replace(p, model=LIF(receptors=two, tau_m=20.0, t_ref=0.5))
+        if p.name == "G"
+        else p
+        for p in base.populations
+    )
+    return dataclasses.replace(base, populations=pops, stimuli=base.stimuli + tuple(trains))
+
+
+@pytest.fixture
+def block_calls(monkeypatch):
+    """Counts the calls of the block loop (so a test knows that it ran)."""
+    calls = []
+    run = cpu_blocks.run_blocks
+
+    def counted(*args):
+        calls.append(args[1])  # lanes per block
+        return run(*args)
+
+    monkeypatch.setattr(cpu_blocks, "run_blocks", counted)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocks_equal_torch(dtype, threads, block_calls):
+    # one block of 16 members (1 thread), or 20 members in a full block of 16 and one of 4 (2
+    # threads); windowed Poisson input, a DC step (equal in every member) and spike trains;
+    # several calls, so events in flight cross the calls
+    trains = (
+        SpikeTrain(target="F", times=(5.0, 5.0, 20.3, 61.0), weight=400.0, delay=0.1),
+        SpikeTrain(target="E", times=(10.0,), weight=-300.0, delay=1.0, neurons=(1, 2, 2)),
+    )
+    net = zt.build.network(_spec(trains=trains), seed=3)
+    B = 16 if threads == 1 else 20
+    kw = {"dtype": dtype, "seed": 5, "n_ensembles": B, "num_threads": threads}
+    ref = zt.sim.Simulator(net, backend="torch", **kw)
+    fast = zt.sim.Simulator(net, backend="compiled", **kw)
+    assert fast._cblk is not None and fast._cblk["G"] == 16
+    for ms in (3.0, 47.0, 100.0):  # the first call is shorter than D: member-major loop
+        ref.run(ms, progress=False)
+        fast.run(ms, progress=False)
+    assert len(block_calls) >= 2
+    a, b = ref.result(), fast.result()
+    assert a.spike_neuron.size > 5000 and set(np.unique(a.spike_member)) == set(range(B))
+    _assert_same(a, b)
+    for sa, sb in zip(ref.states, fast.states):  # every group's v, currents, refractory count
+        for var in ("v", "syn", "refr"):
+            assert torch.equal(sa[var], sb[var]), var
+    # the events still in flight are in the engine's ring buffer, as the reference has them
+    assert torch.equal(ref.buf, fast.buf)
+
+
+def test_blocks_fall_back_where_members_differ(block_calls):
+    # a per-member threshold: the blocks share one parameter row, so the member-major loop runs
+    net = zt.build.network(_spec(), seed=3)
+    sims = [
+        zt.sim.Simulator(net, backend=be, seed=9, n_ensembles=8) for be in ("torch", "compiled")
+    ]
+    for sim in sims:
+        sim.run(20.0, progress=False)
+        sim.set_param("E", "v_th", torch.linspace(-52.0, -48.0, 8)[:, None])
+        sim.run(30.0, progress=False)
+    n_before = len(block_calls)
+    assert n_before >= 1  # the first 20 ms ran in blocks
+    for sim in sims:
+        sim.run(30.0, progress=False)
+    assert len(block_calls) == n_before
+    _assert_same(sims[0].result(), sims[1].result())
+
+
+def test_blocks_resume_from_a_checkpoint_and_feed_monitors(tmp_path, block_calls):
+    rec = (Spikes(), StateMonitor(population="F", neurons=(0, 3), interval=20.0))
+    net = zt.build.network(_spec(rec), seed=3)
+    kw = {"seed": 4, "n_ensembles": 16}
+    whole = zt.sim.Simulator(net, backend="compiled", **kw).run(120.0, progress=False)
+    ref = zt.sim.Simulator(net, backend="torch", **kw).run(120.0, progress=False)
+    sim = zt.sim.Simulator(net, backend="compiled", **kw)
+    sim.run(70.0, checkpoint=tmp_path / "c.pt", progress=False)
+    resumed = zt.sim.Simulator.restore(tmp_path / "c.pt", net).run(50.0, progress=False)
+    assert block_calls
+    _assert_same(ref, whole)
+    _assert_same(ref, resumed)
+    assert np.array_equal(ref.states["F.v"].values, whole.states["F.v"].values)
+
+
+def test_microcircuit_ensemble_in_blocks_equals_torch(block_calls):
+    # the benchmark's case (Potjans-Diesmann, Poisson background), smaller
+    net = zt.build.network(zt.build.microcircuit(0.03), seed=1)
+    ens = zt.sim.Simulator(net, seed=2, n_ensembles=16).run(30.0, progress=False)
+    assert block_calls
+    ref = zt.sim.Simulator(net, backend="torch", seed=2, n_ensembles=16).run(30.0, progress=False)
+    assert ens.spike_neuron.size > 200
+    _assert_same(ref, ens)
+
+
+@pytest.mark.parametrize(
+    ("members", "threads", "lanes"),
+    [(100, 2, 25), (16, 1, 16), (20, 2, 16), (1000, 2, 32), (64, 2, 32), (8, 4, 16)],
+)
+def test_lanes_share_members_evenly(members, threads, lanes):
+    assert cpu_blocks.lanes(members, threads) == lanes
+
+
+def test_integer_thresholds_decide_as_the_float_comparison():
+    rng = np.random.default_rng(0)
+    rows = np.array([0.0, 1.0, 2.0, 5.0])[:, None]
+    cdf = np.sort(rng.uniform(0, 1, (4, 8)), axis=1) + rows
+    cdf[0, 0] = 0.0  # a value every uniform reaches
+    cdf[3, 3] = 7.0  # one none reaches
+    thr = cpu_blocks.integer_thresholds(cdf, np.arange(4))
+    for q in range(4):
+        for j in range(4):
+            t = int(thr[q, j])
+            us = np.unique(
+                np.clip(
+                    np.concatenate(
+                        [[0, t - 1, t, t + 1, (1 << 53) - 1], rng.integers(0, 1 << 53, 50)]
+                    ),
+                    0,
+                    (1 << 53) - 1,
+                )
+            )
+            x = us.astype(np.float64) * (1.0 / (1 << 53)) + float(q)
+            assert np.array_equal(us >= t, x >= cdf[q, j]), (q, j)
+    assert thr[0, 0] == 0 and thr[3, 3] == 1 << 53
