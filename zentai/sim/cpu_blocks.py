@@ -262,6 +262,7 @@ def _kernels(G: int):
         out_i,
         out_t,
         cap,
+        bin_cap,
     ):
         """Run block ``k`` (members [k G, k G + G) ∩ [0, B)) from step ``t0`` towards ``end``.
 
@@ -298,8 +299,8 @@ def _kernels(G: int):
                     src = g_soff[g] + r * B * n + (b0 + b) * n
                     for j in range(n):
                         st[(g_start[g] + j) * WG + Y0 + r * G + b] = syn[src + j]
-        bin_c = np.empty((D, 1024), tcell.dtype)
-        bin_w = np.empty((D, 1024), dt_)
+        bin_c = np.empty((D, bin_cap), tcell.dtype)  # (sized as the last call's bins)
+        bin_w = np.empty((D, bin_cap), dt_)
         bin_n = np.zeros(D, np.int64)
         spk = np.empty(N, np.int64)
         n_out = 0
@@ -394,7 +395,7 @@ def _kernels(G: int):
             for q in range(bin_n[r]):
                 c = cs[q]
                 buf[r, b0 + c % G, slot_of[c // G]] += ws[q]
-        return done, n_out
+        return done, n_out, bin_c.shape[1]
 
     jit = lambda f, **kw: njit(cache=True, nogil=True, **kw)(_named(f, f"{f.__name__}_g{G}"))  # noqa: E731
     _finish_counts = jit(_finish_counts, inline="never")
@@ -413,11 +414,14 @@ def _block_kernel(G: int):
     return _BLOCK_KERNELS[G]
 
 
-def run_blocks(n_threads: int, G: int, t0: np.ndarray, end: int, *args) -> tuple:
+def run_blocks(
+    n_threads: int, G: int, t0: np.ndarray, end: int, bin_caps: np.ndarray, *args
+) -> tuple:
     """Advance every block k from step ``t0[k]`` towards ``end`` (see :func:`_block`; ``args``
     as its arguments after ``end``, with ``out_*`` of shape (blocks, capacity)) on
     ``n_threads`` threads, which take the blocks in turn (the loop releases the GIL).
-    Returns per block (steps done, spikes written)."""
+    ``bin_caps[k]``: the size block k's bins start from, updated to the size they reached
+    (bins that grow are copied). Returns per block (steps done, spikes written)."""
     *head, out_b, out_i, out_t = args
     cap = out_b.shape[1]
     block = _block_kernel(G)
@@ -425,7 +429,10 @@ def run_blocks(n_threads: int, G: int, t0: np.ndarray, end: int, *args) -> tuple
     def one(k: int) -> tuple[int, int]:
         if t0[k] >= end:
             return 0, 0
-        return block(k, t0[k], end, *head, out_b[k], out_i[k], out_t[k], cap)
+        done, n, bin_caps[k] = block(
+            k, t0[k], end, *head, out_b[k], out_i[k], out_t[k], cap, bin_caps[k]
+        )
+        return done, n
 
     ks = range(t0.shape[0])
     if n_threads <= 1 or len(ks) == 1:

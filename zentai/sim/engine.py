@@ -782,14 +782,15 @@ class Simulator:
 
     def _setup_blocks(self) -> None:
         """Fixed tables of the member-blocked loop (:mod:`zentai.sim.cpu_blocks`), or None
-        where it does not apply: fewer than BLOCK_MIN_MEMBERS members, other models than LIF, or
-        more than two receptors in a group."""
+        where it does not apply: fewer than BLOCK_MIN_MEMBERS members, other models than LIF,
+        more than two receptors in a group, or a part of a distributed network."""
         from zentai.sim import cpu_blocks
 
         self._cblk: dict[str, Any] | None = None
         groups = self.net.groups
         if (
             self.B < BLOCK_MIN_MEMBERS
+            or self.net.is_part
             or any(g.model_class is not LIF for g in groups)
             or max(len(g.receptors) for g in groups) > cpu_blocks.MAX_RECEPTORS
         ):
@@ -822,6 +823,7 @@ class Simulator:
             "sk": sk,
             "p_cell": p_cell,
             "out": tuple(np.zeros((n_blocks, cap), np.int64) for _ in range(3)),
+            "bin_caps": np.full(n_blocks, 1024, np.int64),
         }
 
     def _block_tables(self) -> tuple | None:
@@ -890,7 +892,8 @@ class Simulator:
         parts = []
         while (t0 < stop).any():
             counts = cpu_blocks.run_blocks(
-                self.num_threads, blk["G"], t0, stop, self.D, self.S, self.net.n_neurons, self.B,
+                self.num_threads, blk["G"], t0, stop, blk["bin_caps"], self.D, self.S,
+                self.net.n_neurons, self.B,
                 self.buf.view(self.D, self.B, self.S).numpy(), self.indptr.numpy(), blk["tcell"],
                 self.weight.numpy(), self.dsteps.numpy(), blk["cell_of"], blk["slot_of"],
                 g_start, g_size, g_R, g_soff, *params, ref_f, *pois, p_w, self._cval,
