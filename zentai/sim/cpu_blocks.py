@@ -1,17 +1,18 @@
-"""Compiled CPU loop for ensembles: members in blocks of ``LANES``, each block run for many
-steps while its state stays in cache, with every neuron's update vectorised over the members.
+"""Compiled CPU loop for ensembles: members in blocks of G (16-32, :func:`lanes`), each block
+run for many steps while its state stays in cache, every neuron's update vectorised over the
+members.
 
 Why. :func:`zentai.sim.cpu_kernels.run_lif` steps all B members together, one member after
 another within a step. At B = 100 members of a 10,000-neuron network, a step touches ~50 MB of
 state, ring buffer and Poisson keys, so it runs at the memory's speed: a member cost about what
 a single run costs (benchmarks/RESULTS.md, "Ensembles"). Members never interact, so nothing
-forces them to advance together: here each block of ``LANES`` members runs the whole call
-(a few MB, cache-resident) before the next, blocks in parallel over threads.
+forces them to advance together: here each block of G members runs the whole call (a few MB,
+cache-resident), blocks in parallel over threads.
 
-Layout. A block keeps, for each neuron i, ``W`` rows of ``LANES`` values (one per member, so a
-neuron's update is one vector operation over its members, with its parameters loaded once):
-v, refractory count (as a float: integer values, exact), R synaptic currents, R inputs of the
-step, and the spike flag. Delayed events wait in per-arrival-step bins (cell, weight), as in
+Layout. A block keeps, for each neuron i, ``W`` rows of G values (one per member, so a neuron's
+update is one vector operation over its members, with its parameters loaded once): v,
+refractory count (as a float: integer values, exact), two synaptic currents, their inputs of
+the step, and the spike flag. Delayed events wait in per-arrival-step bins (cell, weight), as in
 :mod:`cpu_kernels`; the engine's ring buffer (D, B, S) is read at the start of a call (events
 already in flight) and receives the bins' events at its end, so between calls the state is
 exactly the engine's, and the torch step, checkpoints and the other loops see the same thing.
@@ -20,11 +21,12 @@ Exactness. Each member does the reference's arithmetic in the reference's order 
 count of :func:`cpu_kernels._poisson`, the ``iaf_psc_exp`` update of ``_membrane``, the events
 of one cell added in order of emission step, presynaptic neuron and CSR position, after what
 the ring buffer already held, then the Poisson count), so the spikes equal the torch path's
-and the member-major loop's (tested). A member's Poisson key is recomputed in the loop,
-``mix64(stream * G1 + member key)``, as :func:`zentai.rng.stream_key` forms it.
+and the member-major loop's (tested). The Poisson keys are made at the start of a call,
+``mix64(stream * G1 + member key)``, as :func:`zentai.rng.stream_key` forms them.
 
-Scope: LIF groups with current receptors, parameters and Poisson rates shared by all members
-(the engine uses :mod:`cpu_kernels` otherwise).
+Scope: LIF groups with up to two current receptors, parameters and Poisson rates shared by all
+members (the engine uses :mod:`cpu_kernels` otherwise). Design notes and measurements:
+docs/design/engine.md, "Member blocks for ensembles".
 """
 
 from __future__ import annotations
