@@ -76,8 +76,33 @@ def test_blocks_equal_torch(dtype, threads, block_calls):
     assert torch.equal(ref.buf, fast.buf)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocks_take_per_member_rates_gains_and_currents(threads, block_calls):
+    # what data assimilation varies between members: Poisson rates, input gains, injected
+    # currents (one row per member in the blocks; lanes past the last member take its rows)
+    net = zt.build.network(_spec(), seed=3)
+    B = 16 if threads == 1 else 20
+    sims = [
+        zt.sim.Simulator(net, backend=be, seed=9, n_ensembles=B, num_threads=threads)
+        for be in ("torch", "compiled")
+    ]
+    for sim in sims:
+        sim.run(15.0, progress=False)
+        sim.set_poisson_rate(np.linspace(6.0, 12.0, B), "E")
+        sim.set_input_gain("G", "slow", np.linspace(0.5, 2.0, B))
+        sim.inject_current("F", np.linspace(-50.0, 150.0, B))
+        sim.run(60.0, progress=False)
+    assert len(block_calls) >= 2
+    a, b = sims[0].result(), sims[1].result()
+    _assert_same(a, b)
+    rates = np.bincount(a.spike_member, minlength=B)
+    assert rates[-1] > 1.2 * rates[0]  # the members do differ
+    for sa, sb in zip(sims[0].states, sims[1].states):
+        assert torch.equal(sa["v"], sb["v"]) and torch.equal(sa["syn"], sb["syn"])
+
+
 def test_blocks_fall_back_where_members_differ(block_calls):
-    # a per-member threshold: the blocks share one parameter row, so the member-major loop runs
+    # a per-member threshold: the blocks share one row of it, so the member-major loop runs
     net = zt.build.network(_spec(), seed=3)
     sims = [
         zt.sim.Simulator(net, backend=be, seed=9, n_ensembles=8) for be in ("torch", "compiled")

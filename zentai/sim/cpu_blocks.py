@@ -104,18 +104,21 @@ def _kernels(G: int):
     literal, gave ~25 % slower code); each G is compiled, and cached, once under its own name.
     """
 
-    def _finish_counts(cell, hk, tg, x0, r, cval, w):
-        """Lanes whose uniform passed the first four CDF values: count the rest, add count x w."""
-        L = r.shape[0]
+    def _finish_counts(cell, hk, tg, cdf, s_row, q, p_x0, m, mb, cval, w):
+        """Lanes whose uniform passed the first four CDF values: count the rest, add count x w.
+        (Member rows of the tables: lane b's member is ``mb[b]`` where they differ.)"""
+        L = cdf.shape[1]
         for b in range(G):
-            x = np.float64(_mix64(hk[b] + tg) >> _S11) * _INV53 + x0
+            p = mb[b] if s_row.shape[0] > 1 else 0
+            r = cdf[s_row[p, q]]
+            x = np.float64(_mix64(hk[b] + tg) >> _S11) * _INV53 + p_x0[p, m]
             if x >= r[3]:
                 c = 4
                 while c < L and r[c] <= x:
                     c += 1
                 cell[b] += cval[c] * w
 
-    def _poisson(st, tg, s_a, s_z, s_row, s_thr, hk, p_x0, cdf, p_cell, p_w, cval):
+    def _poisson(st, tg, s_a, s_z, s_row, s_thr, thl, hk, p_x0, cdf, p_cell, p_w, cval, mb):
         """Add step ``tg / G2``'s Poisson counts x weights to the input cells of every lane.
 
         The count is the number of CDF values (+ row index) at or below the uniform (+ row
@@ -125,40 +128,73 @@ def _kernels(G: int):
         :func:`integer_thresholds`); the rows are sorted, so the last value passed is the
         count. The rare lanes past the fourth are finished by :func:`_finish_counts` with the
         floats themselves (they add 0 here: x + 0 = x). ``hk``: the (entry, lane) stream keys.
+        Where members' rates differ (``s_row``, ``s_thr``, ``p_x0`` have a row per member),
+        ``thl`` holds each run's thresholds per lane.
         """
+        c0, c1, c2, c3 = cval[0], cval[1], cval[2], cval[3]
+        shared = s_row.shape[0] == 1
         for q in range(s_a.shape[0]):
-            r = cdf[s_row[q]]
-            t0, t1, t2, t3 = s_thr[q, 0], s_thr[q, 1], s_thr[q, 2], s_thr[q, 3]
-            c0, c1, c2, c3 = cval[0], cval[1], cval[2], cval[3]
+            t0, t1, t2, t3 = s_thr[0, q, 0], s_thr[0, q, 1], s_thr[0, q, 2], s_thr[0, q, 3]
+            tl = thl[q * 4 * G : q * 4 * G + 4 * G]
             for m in range(s_a[q], s_z[q]):
                 w = p_w[m]
                 o = p_cell[m]
                 cell = st[o : o + G]
                 h = hk[m * G : m * G + G]
                 big = 0
-                for b in range(G):
-                    u = _mix64(h[b] + tg) >> _S11
-                    val = c0
-                    val = c1 if u >= t0 else val
-                    val = c2 if u >= t1 else val
-                    val = c3 if u >= t2 else val
-                    past = u >= t3
-                    big += past
-                    val = c0 if past else val
-                    cell[b] += val * w
+                if shared:
+                    for b in range(G):
+                        u = _mix64(h[b] + tg) >> _S11
+                        val = c0
+                        val = c1 if u >= t0 else val
+                        val = c2 if u >= t1 else val
+                        val = c3 if u >= t2 else val
+                        past = u >= t3
+                        big += past
+                        val = c0 if past else val
+                        cell[b] += val * w
+                else:
+                    for b in range(G):
+                        u = _mix64(h[b] + tg) >> _S11
+                        val = c0
+                        val = c1 if u >= tl[b] else val
+                        val = c2 if u >= tl[G + b] else val
+                        val = c3 if u >= tl[2 * G + b] else val
+                        past = u >= tl[3 * G + b]
+                        big += past
+                        val = c0 if past else val
+                        cell[b] += val * w
                 if big:
-                    _finish_counts(cell, h, tg, p_x0[m], r, cval, w)
+                    _finish_counts(cell, h, tg, cdf, s_row, q, p_x0, m, mb, cval, w)
 
     def _update(
-        st, g_start, g_size, g_R, e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref_f, zero, spk
+        st,
+        g_start,
+        g_size,
+        g_R,
+        e_l,
+        p22,
+        c0,
+        p21,
+        decay,
+        gain,
+        v_th,
+        v_reset,
+        ref_f,
+        zero,
+        spk,
+        pl,
     ):
         """iaf_psc_exp step of every neuron and lane (as ``cpu_kernels._membrane`` and the
         synaptic update of ``cpu_kernels._update``); clears the inputs; lists the neurons with a
         spike in any lane in ``spk`` and returns their number.
 
         A group with one receptor runs the same loop with a zero second current and coefficient:
-        its terms add +-0, which changes no sum.
+        its terms add +-0, which changes no sum. Where members differ in their constant current
+        or input gains (``c0``, ``gain`` with a row per member), ``pl`` holds them per neuron
+        and lane (rows: current, gain 0, gain 1).
         """
+        shared = c0.shape[0] == 1 and gain.shape[1] == 1
         WG = W * G
         REF, Y0, Y1, X0, X1, FL = _REF * G, _Y0 * G, _Y1 * G, _X0 * G, _X1 * G, _FL * G
         ns = 0
@@ -170,37 +206,61 @@ def _kernels(G: int):
                 o = i * WG
                 e = e_l[i]
                 p = p22[i]
-                c = c0[i]
+                c = c0[0, i]
                 t = v_th[i]
                 vr = v_reset[i]
                 rs = ref_f[i]
                 a0 = p21[0, i]
                 a1 = p21[1, i] if R > 1 else zero
-                q0 = gain[0, i]
-                q1 = gain[1, i] if R > 1 else zero
+                q0 = gain[0, 0, i]
+                q1 = gain[1, 0, i] if R > 1 else zero
                 anyf = 0
                 nb = st[o : o + WG]  # (a slice: its indices are provably >= 0)
-                for b in range(G):
-                    vv = nb[b]
-                    rf = nb[REF + b]
-                    s0 = nb[Y0 + b]
-                    s1 = nb[Y1 + b]
-                    vn = (vv - e) * p + c
-                    vn = vn + s0 * a0
-                    vn = vn + s1 * a1
-                    vv = vn + e if rf <= 0 else vv
-                    rf = max(rf - 1, zero)
-                    f = vv >= t
-                    vv = vr if f else vv
-                    rf = rs if f else rf
-                    anyf += f
-                    nb[FL + b] = f
-                    nb[b] = vv
-                    nb[REF + b] = rf
-                    nb[Y0 + b] = s0 * d0 + nb[X0 + b] * q0
-                    nb[Y1 + b] = s1 * d1 + nb[X1 + b] * q1
-                    nb[X0 + b] = zero
-                    nb[X1 + b] = zero
+                if shared:
+                    for b in range(G):
+                        vv = nb[b]
+                        rf = nb[REF + b]
+                        s0 = nb[Y0 + b]
+                        s1 = nb[Y1 + b]
+                        vn = (vv - e) * p + c
+                        vn = vn + s0 * a0
+                        vn = vn + s1 * a1
+                        vv = vn + e if rf <= 0 else vv
+                        rf = max(rf - 1, zero)
+                        f = vv >= t
+                        vv = vr if f else vv
+                        rf = rs if f else rf
+                        anyf += f
+                        nb[FL + b] = f
+                        nb[b] = vv
+                        nb[REF + b] = rf
+                        nb[Y0 + b] = s0 * d0 + nb[X0 + b] * q0
+                        nb[Y1 + b] = s1 * d1 + nb[X1 + b] * q1
+                        nb[X0 + b] = zero
+                        nb[X1 + b] = zero
+                else:
+                    pc = pl[i * 3 * G : i * 3 * G + 3 * G]
+                    for b in range(G):
+                        vv = nb[b]
+                        rf = nb[REF + b]
+                        s0 = nb[Y0 + b]
+                        s1 = nb[Y1 + b]
+                        vn = (vv - e) * p + pc[b]
+                        vn = vn + s0 * a0
+                        vn = vn + s1 * a1
+                        vv = vn + e if rf <= 0 else vv
+                        rf = max(rf - 1, zero)
+                        f = vv >= t
+                        vv = vr if f else vv
+                        rf = rs if f else rf
+                        anyf += f
+                        nb[FL + b] = f
+                        nb[b] = vv
+                        nb[REF + b] = rf
+                        nb[Y0 + b] = s0 * d0 + nb[X0 + b] * pc[G + b]
+                        nb[Y1 + b] = s1 * d1 + nb[X1 + b] * pc[2 * G + b]
+                        nb[X0 + b] = zero
+                        nb[X1 + b] = zero
                 if anyf:
                     spk[ns] = i
                     ns += 1
@@ -294,6 +354,26 @@ def _kernels(G: int):
         for m in range(sk.shape[0]):
             for b in range(G):
                 hk[m * G + b] = _mix64(sk[m] + kb[b])
+        # where members differ: each lane's member row (lanes past the last member take its
+        # rows), Poisson thresholds per run and lane, current and gains per neuron and lane
+        mb = np.empty(G, np.int64)
+        for b in range(G):
+            mb[b] = min(b0 + b, B - 1)
+        thl = np.zeros(s_thr.shape[1] * 4 * G if s_thr.shape[0] > 1 else 0, np.uint64)
+        if s_thr.shape[0] > 1:
+            for q in range(s_thr.shape[1]):
+                for j in range(4):
+                    for b in range(G):
+                        thl[(q * 4 + j) * G + b] = s_thr[mb[b], q, j]
+        pl = np.zeros(N * 3 * G if c0.shape[0] > 1 or gain.shape[1] > 1 else 0, dt_)
+        if pl.shape[0]:
+            for i in range(N):
+                for b in range(G):
+                    pc = mb[b] if c0.shape[0] > 1 else 0
+                    pq = mb[b] if gain.shape[1] > 1 else 0
+                    pl[i * 3 * G + b] = c0[pc, i]
+                    for r in range(gain.shape[0]):
+                        pl[i * 3 * G + (1 + r) * G + b] = gain[r, pq, i]
         for g in range(g_start.shape[0]):
             n = g_size[g]
             for r in range(g_R[g]):
@@ -325,7 +405,20 @@ def _kernels(G: int):
                 st[cs[q]] += ws[q]
             bin_n[tD] = 0
             _poisson(
-                st, np.uint64(t) * _G2, s_a, s_z, s_row, s_thr, hk, p_x0, cdf, p_cell, p_w, cval
+                st,
+                np.uint64(t) * _G2,
+                s_a,
+                s_z,
+                s_row,
+                s_thr,
+                thl,
+                hk,
+                p_x0,
+                cdf,
+                p_cell,
+                p_w,
+                cval,
+                mb,
             )
             if step == 0:  # SpikeTrain events entering at t0, after the Poisson input
                 for q in range(ex_c.shape[0]):
@@ -348,6 +441,7 @@ def _kernels(G: int):
                 ref_f,
                 cval[0],
                 spk,
+                pl,
             )
             # spikes: output, and their events into the bins of their arrival steps
             events = 0

@@ -828,8 +828,9 @@ class Simulator:
 
     def _block_tables(self) -> tuple | None:
         """The parameter and Poisson arguments of the member-blocked loop for the current
-        tables, or None when members differ in a parameter or a Poisson rate (the blocks
-        share one row of each; the member-major loop takes per-member rows)."""
+        tables, or None when members differ in a parameter other than the constant current,
+        the input gains and the Poisson rates (the blocks take one row per member of those,
+        one row for all of the others; the member-major loop takes per-member rows of all)."""
         from zentai.sim import cpu_blocks, cpu_kernels
 
         e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref, *_ = self._cparams
@@ -838,28 +839,30 @@ class Simulator:
             first = np.take(x, [0], axis=axis)
             return first if np.array_equal(x, np.broadcast_to(first, x.shape)) else None
 
-        rows = [shared(e_l), shared(p22), shared(c0), shared(p21, 1), shared(gain, 1)]
-        rows += [shared(v_th), shared(v_reset), shared(ref)]
+        rows = [shared(e_l), shared(p22), shared(p21, 1), shared(v_th), shared(v_reset)]
+        rows.append(shared(ref))
         if any(x is None for x in rows):
             return None
-        e_l, p22, c0, p21, gain, v_th, v_reset, ref = rows
+        e_l, p22, p21, v_th, v_reset, ref = rows
+        # a constant current (DC, injected), input gains and Poisson rates may differ
+        c0 = x if (x := shared(c0)) is not None else c0
+        gain = x if (x := shared(gain, 1)) is not None else gain
         if self._has_poisson:
-            tab = shared(self._p_tab.cpu().numpy())
-            if tab is None:
-                return None
+            tab = self._p_tab.cpu().numpy()
+            tab = x if (x := shared(tab)) is not None else tab
             (s_a, s_z, s_row, _, _), _ = cpu_kernels.poisson_segments(
                 tab, self._p_slots.cpu().numpy(), self._crows, np.array([0, tab.shape[1]])
             )
-            s_row, p_x0 = s_row[0], tab[0].astype(np.float64)
-            s_thr = cpu_blocks.integer_thresholds(self._crows, s_row)
+            s_thr = np.stack([cpu_blocks.integer_thresholds(self._crows, r) for r in s_row])
+            p_x0 = tab.astype(np.float64)
             keys = [rng.key(s, "poisson") for s in self.member_seeds]
             keys = np.array(keys, dtype=np.int64).view(np.uint64)
         else:
-            s_a = s_z = s_row = np.zeros(0, np.int64)
-            s_thr = np.zeros((0, 4), np.uint64)
-            p_x0, keys = np.zeros(0), np.zeros(self.B, np.uint64)
+            s_a = s_z = np.zeros(0, np.int64)
+            s_row, s_thr = np.zeros((1, 0), np.int64), np.zeros((1, 0, 4), np.uint64)
+            p_x0, keys = np.zeros((1, 0)), np.zeros(self.B, np.uint64)
         return (
-            (e_l[0], p22[0], c0[0], p21[:, 0], decay, gain[:, 0], v_th[0], v_reset[0]),
+            (e_l[0], p22[0], c0, p21[:, 0], decay, gain, v_th[0], v_reset[0]),
             ref[0].astype(self._cval.dtype),
             (
                 s_a,
