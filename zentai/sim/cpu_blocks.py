@@ -24,8 +24,9 @@ the ring buffer already held, then the Poisson count), so the spikes equal the t
 and the member-major loop's (tested). The Poisson keys are made at the start of a call,
 ``mix64(stream * G1 + member key)``, as :func:`zentai.rng.stream_key` forms them.
 
-Scope: LIF groups with up to two current receptors, parameters and Poisson rates shared by all
-members (the engine uses :mod:`cpu_kernels` otherwise). Design notes and measurements:
+Scope: LIF groups with up to two current receptors; members may differ in Poisson rates,
+input gains and constant current, and share every other parameter (the engine uses
+:mod:`cpu_kernels` otherwise). Design notes and measurements:
 docs/design/engine.md, "Member blocks for ensembles".
 """
 
