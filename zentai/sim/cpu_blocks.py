@@ -47,7 +47,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     HAVE_NUMBA = False
 
-__all__ = ["MAX_RECEPTORS", "W", "integer_thresholds", "lanes", "run_blocks"]
+__all__ = ["INPUT_ROW", "MAX_RECEPTORS", "W", "integer_thresholds", "lanes", "run_blocks"]
 
 # members per block: from 16 (one AVX-512 register of float32, two AVX2 ones) to 32; the
 # engine picks the count that shares the members evenly between threads (:func:`lanes`)
@@ -59,6 +59,7 @@ LANES_MIN, LANES_MAX = 16, 32
 MAX_RECEPTORS = 2
 W = 7
 _REF, _Y0, _Y1, _X0, _X1, _FL = range(1, 7)
+INPUT_ROW = _X0  # receptor r's input of neuron i: cell (i W + INPUT_ROW + r) G + lane
 
 
 def lanes(n_members: int, n_threads: int) -> int:

@@ -292,7 +292,7 @@ class Simulator:
             self._setup_compiled()
             if self._cblk is not None and not nan_check_given:
                 # member blocks pay a set-up per call (the ring buffer's D rows in, events in
-                # flight out: ~40 ms per 16 members at 10,000 neurons), so longer calls
+                # flight out: ~20 ms per block at 10,000 neurons), so longer calls
                 self.nan_check_steps = max(1, round(100.0 / dt))
         elif self.backend == "triton":
             self._setup_triton()
@@ -796,12 +796,12 @@ class Simulator:
         ):
             return
         G = cpu_blocks.lanes(self.B, self.num_threads)
-        N, W = self.net.n_neurons, cpu_blocks.W
+        N, W, row = self.net.n_neurons, cpu_blocks.W, cpu_blocks.INPUT_ROW
         cell_of = np.zeros(self.S, np.int64)  # block cell of every input slot
         for g in groups:
             for r in range(len(g.receptors)):
                 s = g.slot_offset + r * g.size
-                cell_of[s : s + g.size] = (np.arange(g.start, g.stop) * W + 4 + r) * G
+                cell_of[s : s + g.size] = (np.arange(g.start, g.stop) * W + row + r) * G
         n_blocks = -(-self.B // G)
         cap = max(2 * G * N, 1 << 16)
         slot_of = np.full(N * W, -1, np.int64)  # the slot of every input row of the blocks
