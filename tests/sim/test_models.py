@@ -529,6 +529,16 @@ def test_a_neuron_firing_on_every_step_is_reported():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RunawayWarning)
         sim.run(300.0)
+    # a rate from a spike or two of a very short run is no runaway: LIF cells under 20 nA
+    # fire once within 0.5 ms (a "rate" of 2,000 Hz), then stay refractory for 2 ms
+    kick = NetworkSpec(
+        populations=(Population(name="lif", size=5, model=LIF()),),
+        stimuli=(DC(target="lif", amplitude=20000.0),),
+    ).add(Spikes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RunawayWarning)
+        res = Simulator(network(kick, seed=0), dt=0.1).run(0.5)
+    assert res.spike_neuron.size == 5
 
 
 def test_cortical_sst_cells_keep_the_book_f_i_curve_and_stay_bounded():

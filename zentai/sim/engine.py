@@ -114,6 +114,8 @@ def _poisson_cdf_table(lam: float, tail: float = 1e-15) -> np.ndarray:
 
 #: mean rate (Hz) above which a neuron is reported as a runaway: no real neuron sustains it
 RUNAWAY_HZ = 1000.0
+#: ... over at least this many spikes (one spike in a 0.2 ms run is a "rate" of 5,000 Hz)
+RUNAWAY_MIN_SPIKES = 10
 
 
 def _warn_runaway(res: Result) -> None:
@@ -129,7 +131,7 @@ def _warn_runaway(res: Result) -> None:
     key = res.spike_member.astype(np.int64) * n + res.spike_neuron
     counts = np.bincount(key, minlength=res.n_ensembles * n)
     rate = counts / (res.t_stop_ms * 1e-3)
-    bad = np.flatnonzero(rate > RUNAWAY_HZ)
+    bad = np.flatnonzero((rate > RUNAWAY_HZ) & (counts >= RUNAWAY_MIN_SPIKES))
     if bad.size == 0:
         return
     names = []
