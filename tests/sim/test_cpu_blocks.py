@@ -101,6 +101,22 @@ def test_blocks_take_per_member_rates_gains_and_currents(threads, block_calls):
         assert torch.equal(sa["v"], sb["v"]) and torch.equal(sa["syn"], sb["syn"])
 
 
+def test_blocks_that_fill_their_spike_output_resume_where_they_stopped(block_calls):
+    # a block stops at a step's start when its spike output could overflow; the engine records
+    # what it has and runs the blocks that stopped on from their own step (here many times)
+    net = zt.build.network(_spec(), seed=3)
+    kw = {"seed": 2, "n_ensembles": 20, "num_threads": 2}
+    ref = zt.sim.Simulator(net, backend="torch", **kw)
+    fast = zt.sim.Simulator(net, backend="compiled", **kw)
+    G, N = fast._cblk["G"], net.n_neurons
+    cap = G * N + 200  # room for one full step and ~200 spikes more
+    fast._cblk["out"] = tuple(np.zeros((2, cap), np.int64) for _ in range(3))
+    a, b = ref.run(80.0, progress=False), fast.run(80.0, progress=False)
+    assert a.spike_neuron.size > 20 * 200
+    assert len(block_calls) > 10  # the rounds
+    _assert_same(a, b)
+
+
 def test_blocks_fall_back_where_members_differ(block_calls):
     # a per-member threshold: the blocks share one row of it, so the member-major loop runs
     net = zt.build.network(_spec(), seed=3)
