@@ -39,7 +39,7 @@ import numpy as np
 try:
     from numba import njit
 
-    from zentai._rng_cpu import _G2, _INV53, _S11
+    from zentai._rng_cpu import _G1, _G2, _INV53, _S11
     from zentai._rng_cpu import _mix as _mix64
     from zentai.sim.cpu_kernels import _named
 
@@ -312,7 +312,7 @@ def _kernels(G: int):
         s_z,
         s_row,
         s_thr,
-        sk,
+        stream,
         keys,
         p_x0,
         cdf,
@@ -354,10 +354,10 @@ def _kernels(G: int):
                 else:
                     st[o] = -1e30
                     st[o + REF] = 1e9
-        hk = np.empty(sk.shape[0] * G, np.uint64)  # rng.stream_key of every (entry, lane)
-        for m in range(sk.shape[0]):
+        hk = np.empty(stream.shape[0] * G, np.uint64)  # rng.stream_key of every (entry, lane)
+        for m in range(stream.shape[0]):
             for b in range(G):
-                hk[m * G + b] = _mix64(sk[m] + kb[b])
+                hk[m * G + b] = _mix64(stream[m] * _G1 + kb[b])
         # where members differ: each lane's member row (lanes past the last member take its
         # rows), Poisson thresholds per run and lane, current and gains per neuron and lane
         mb = np.empty(G, np.int64)

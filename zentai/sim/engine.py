@@ -813,16 +813,15 @@ class Simulator:
         tcell = cell_of.astype(cell_type)[self.target.numpy()]
         if self._has_poisson:
             stream = self._p_stream.cpu().numpy().view(np.uint64)
-            sk = stream * np.uint64(rng._G1)  # wraps, as rng.stream_key's product
             p_cell = cell_of[self._p_slots.cpu().numpy()]
         else:
-            sk, p_cell = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+            stream, p_cell = np.zeros(0, np.uint64), np.zeros(0, np.int64)
         self._cblk = {
             "G": G,
             "cell_of": cell_of,
             "slot_of": slot_of,
             "tcell": tcell,
-            "sk": sk,
+            "stream": stream,
             "p_cell": p_cell,
             "out": tuple(np.zeros((n_blocks, cap), np.int64) for _ in range(3)),
             "bin_caps": np.full(n_blocks, 1024, np.int64),
@@ -871,7 +870,7 @@ class Simulator:
                 s_z,
                 s_row,
                 s_thr,
-                self._cblk["sk"],
+                self._cblk["stream"],
                 keys,
                 p_x0,
                 self._crows,
