@@ -76,24 +76,23 @@ def integer_thresholds(cdf: np.ndarray, rows: np.ndarray, n: int = 4) -> np.ndar
     """For the first ``n`` values v of each CDF row (values + row index k, see
     ``cpu_kernels.poisson_segments``): the smallest 53-bit integer u with
     ``u 2^-53 + k >= v`` in float64, as the loop computes the uniform (2^53 where none is).
+    ``rows``: row indices, any shape; the result has that shape + (n,).
 
     ``u >= threshold`` then decides exactly what the float comparison decides: the map
     u -> u 2^-53 + k is non-decreasing, so the set of u that reach v is [threshold, 2^53).
+    Found by bisection, all rows and values at once.
     """
-    out = np.zeros((len(rows), n), np.uint64)
-    for q, row in enumerate(rows):
-        k = float(row)
-        for j in range(n):
-            v = cdf[row, j]
-            lo, hi = 0, 1 << 53  # the first u in [lo, hi] with f(u) >= v (hi: none)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if np.float64(mid) * _INV53_F + k >= v:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            out[q, j] = lo
-    return out
+    rows = np.asarray(rows, dtype=np.int64)
+    v = cdf[rows][..., :n]
+    k = rows.astype(np.float64)[..., None]
+    lo = np.zeros(v.shape, np.int64)
+    hi = np.full(v.shape, 1 << 53, np.int64)  # the first u in [lo, hi] with f(u) >= v
+    while (open_ := lo < hi).any():
+        mid = (lo + hi) // 2
+        reach = mid.astype(np.float64) * _INV53_F + k >= v
+        hi = np.where(open_ & reach, mid, hi)
+        lo = np.where(open_ & ~reach, mid + 1, lo)
+    return lo.astype(np.uint64)
 
 
 _INV53_F = 1.0 / (1 << 53)

@@ -118,6 +118,13 @@ RUNAWAY_HZ = 1000.0
 RUNAWAY_MIN_SPIKES = 10
 
 
+def _shared(x: np.ndarray, axis: int = 0) -> np.ndarray | None:
+    """Row 0 of ``x`` along ``axis`` (kept as a length-1 axis) when every row equals it,
+    else None."""
+    first = np.take(x, [0], axis=axis)
+    return first if np.array_equal(x, np.broadcast_to(first, x.shape)) else None
+
+
 def _warn_runaway(res: Result) -> None:
     """Warn (:class:`RunawayWarning`) about neurons whose mean rate exceeds ``RUNAWAY_HZ``.
 
@@ -827,34 +834,36 @@ class Simulator:
             "bin_caps": np.full(n_blocks, 1024, np.int64),
         }
 
-    def _block_tables(self) -> tuple | None:
-        """The parameter and Poisson arguments of the member-blocked loop for the current
-        tables, or None when members differ in a parameter other than the constant current,
-        the input gains and the Poisson rates (the blocks take one row per member of those,
-        one row for all of the others; the member-major loop takes per-member rows of all)."""
-        from zentai.sim import cpu_blocks, cpu_kernels
-
+    def _block_params(self) -> tuple | None:
+        """The parameters of the member-blocked loop, or None when members differ in one other
+        than the constant current and the input gains (the blocks take one row per member of
+        those, one row for all of the others; the member-major loop takes per-member rows)."""
         e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref, *_ = self._cparams
-
-        def shared(x: np.ndarray, axis: int = 0) -> np.ndarray | None:
-            first = np.take(x, [0], axis=axis)
-            return first if np.array_equal(x, np.broadcast_to(first, x.shape)) else None
-
-        rows = [shared(e_l), shared(p22), shared(p21, 1), shared(v_th), shared(v_reset)]
-        rows.append(shared(ref))
+        rows = [_shared(e_l), _shared(p22), _shared(p21, 1), _shared(v_th), _shared(v_reset)]
+        rows.append(_shared(ref))
         if any(x is None for x in rows):
             return None
         e_l, p22, p21, v_th, v_reset, ref = rows
-        # a constant current (DC, injected), input gains and Poisson rates may differ
-        c0 = x if (x := shared(c0)) is not None else c0
-        gain = x if (x := shared(gain, 1)) is not None else gain
+        # a constant current (DC, injected) and input gains may differ between members
+        c0 = x if (x := _shared(c0)) is not None else c0
+        gain = x if (x := _shared(gain, 1)) is not None else gain
+        return (
+            (e_l[0], p22[0], c0, p21[:, 0], decay, gain, v_th[0], v_reset[0]),
+            ref[0].astype(self._cval.dtype),
+        )
+
+    def _block_poisson(self) -> tuple:
+        """The Poisson arguments of the member-blocked loop: runs of one rate, their CDF rows
+        and integer thresholds, one row per member where the members' rates differ."""
+        from zentai.sim import cpu_blocks, cpu_kernels
+
         if self._has_poisson:
             tab = self._p_tab.cpu().numpy()
-            tab = x if (x := shared(tab)) is not None else tab
+            tab = x if (x := _shared(tab)) is not None else tab
             (s_a, s_z, s_row, _, _), _ = cpu_kernels.poisson_segments(
                 tab, self._p_slots.cpu().numpy(), self._crows, np.array([0, tab.shape[1]])
             )
-            s_thr = np.stack([cpu_blocks.integer_thresholds(self._crows, r) for r in s_row])
+            s_thr = cpu_blocks.integer_thresholds(self._crows, s_row)
             p_x0 = tab.astype(np.float64)
             keys = [rng.key(s, "poisson") for s in self.member_seeds]
             keys = np.array(keys, dtype=np.int64).view(np.uint64)
@@ -862,21 +871,8 @@ class Simulator:
             s_a = s_z = np.zeros(0, np.int64)
             s_row, s_thr = np.zeros((1, 0), np.int64), np.zeros((1, 0, 4), np.uint64)
             p_x0, keys = np.zeros((1, 0)), np.zeros(self.B, np.uint64)
-        return (
-            (e_l[0], p22[0], c0, p21[:, 0], decay, gain, v_th[0], v_reset[0]),
-            ref[0].astype(self._cval.dtype),
-            (
-                s_a,
-                s_z,
-                s_row,
-                s_thr,
-                self._cblk["stream"],
-                keys,
-                p_x0,
-                self._crows,
-                self._cblk["p_cell"],
-            ),
-        )
+        blk = self._cblk
+        return (s_a, s_z, s_row, s_thr, blk["stream"], keys, p_x0, self._crows, blk["p_cell"])
 
     def _block_steps(self, t: int, stop: int, ex_c: np.ndarray, ex_w: np.ndarray) -> bool:
         """Advance steps [t, stop) in member blocks; False (nothing done) when the current
@@ -884,12 +880,14 @@ class Simulator:
         from zentai.sim import cpu_blocks
 
         blk = self._cblk
-        key = (self._cparams, self._cpoisson)  # rebuilt (new objects) when their inputs change
-        if blk.get("key") is None or any(a is not b for a, b in zip(blk["key"], key)):
-            blk["key"], blk["args"] = key, self._block_tables()
-        if blk["args"] is None:
+        # each part rebuilt when its tables are (new objects after their inputs changed)
+        if blk.get("params_of") is not self._cparams:
+            blk["params_of"], blk["params"] = self._cparams, self._block_params()
+        if blk.get("poisson_of") is not self._cpoisson:
+            blk["poisson_of"], blk["poisson"] = self._cpoisson, self._block_poisson()
+        if blk["params"] is None:
             return False
-        (params, ref_f, pois), (ob, oi, ot) = blk["args"], blk["out"]
+        (params, ref_f), pois, (ob, oi, ot) = blk["params"], blk["poisson"], blk["out"]
         g_start, g_size, _, g_R, g_soff, _ = self._cgroups
         p_w = self._p_w.cpu().numpy() if self._has_poisson else np.zeros(0, self._cval.dtype)
         t0 = np.full(ob.shape[0], t, np.int64)
