@@ -41,6 +41,7 @@ try:
 
     from zentai._rng_cpu import _G1, _G2, _INV53, _S11
     from zentai._rng_cpu import _mix as _mix64
+    from zentai.sim.cpu_kernels import _grow as _grow_bins
     from zentai.sim.cpu_kernels import _named
 
     HAVE_NUMBA = True
@@ -269,16 +270,6 @@ def _kernels(G: int):
                     ns += 1
         return ns
 
-    def _grow(bin_c, bin_w, need):
-        cap = bin_c.shape[1]
-        while cap < need:
-            cap *= 2
-        c = np.empty((bin_c.shape[0], cap), bin_c.dtype)
-        w = np.empty((bin_w.shape[0], cap), bin_w.dtype)
-        c[:, : bin_c.shape[1]] = bin_c
-        w[:, : bin_w.shape[1]] = bin_w
-        return c, w
-
     def _block(
         k,
         t0,
@@ -456,7 +447,13 @@ def _kernels(G: int):
                     nf += fl[b] != 0
                 events += nf * (indptr[i + 1] - indptr[i])
             if bin_n.max() + events > bin_c.shape[1]:
-                bin_c, bin_w = _grow(bin_c, bin_w, bin_n.max() + events)
+                # (the member-major loop's: its bins have a leading thread axis)
+                c3, w3 = _grow_bins(
+                    bin_c.reshape(1, D, bin_c.shape[1]),
+                    bin_w.reshape(1, D, bin_w.shape[1]),
+                    bin_n.max() + events,
+                )
+                bin_c, bin_w = c3[0], w3[0]
             for q in range(ns):
                 i = spk[q]
                 fl = st[i * WG + FL : i * WG + WG]
@@ -500,7 +497,6 @@ def _kernels(G: int):
     _finish_counts = jit(_finish_counts, inline="never")
     _poisson = jit(_poisson)
     _update = jit(_update)
-    _grow = jit(_grow)
     return jit(_block)
 
 
