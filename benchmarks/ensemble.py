@@ -53,9 +53,9 @@ def run(
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t)
         out[b] = min(times)
-        blk = getattr(sim, "_cblk", None)
         if b == members:
-            out["lanes"] = blk["G"] if sim.backend == "compiled" and blk else "-"
+            blk = sim._cblk if sim.backend == "compiled" else None
+            out["lanes"] = blk["G"] if blk else "-"
             out["threads"] = sim.num_threads
         m0 = res.spike_member == 0
         first[b] = (res.spike_neuron[m0], res.spike_time_ms[m0])
