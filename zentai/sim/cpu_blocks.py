@@ -11,8 +11,9 @@ cache-resident), blocks in parallel over threads.
 
 Layout. A block keeps, for each neuron i, ``W`` rows of G values (one per member, so a neuron's
 update is one vector operation over its members, with its parameters loaded once): v,
-refractory count (as a float: integer values, exact), two synaptic currents, their inputs of
-the step, and the spike flag. Delayed events wait in per-arrival-step bins (cell, weight), as in
+refractory count (as a float: integer values, exact), two synaptic currents and their inputs
+of the step (the spike flags of a step go to a separate list, one row of G per neuron that
+fired). Delayed events wait in per-arrival-step bins (cell, weight), as in
 :mod:`cpu_kernels`; the engine's ring buffer (D, B, S) is read at the start of a call (events
 already in flight) and receives the bins' events at its end, so between calls the state is
 exactly the engine's, and the torch step, checkpoints and the other loops see the same thing.
@@ -53,13 +54,13 @@ __all__ = ["INPUT_ROW", "MAX_RECEPTORS", "W", "integer_thresholds", "lanes", "ru
 # members per block: from 16 (one AVX-512 register of float32, two AVX2 ones) to 32; the
 # engine picks the count that shares the members evenly between threads (:func:`lanes`)
 LANES_MIN, LANES_MAX = 16, 32
-# rows of a neuron: v, refractory count, two currents, their inputs this step, spike flag;
-# a block holds W x G values per neuron, row r of neuron i at (i W + r) G. With G a compile-time
+# rows of a neuron: v, refractory count, two currents, their inputs this step; a block holds
+# W x G values per neuron, row r of neuron i at (i W + r) G. With G a compile-time
 # constant (each G is its own specialisation) the compiler sees that rows cannot overlap, and
 # vectorises the loops over lanes.
 MAX_RECEPTORS = 2
-W = 7
-_REF, _Y0, _Y1, _X0, _X1, _FL = range(1, 7)
+W = 6
+_REF, _Y0, _Y1, _X0, _X1 = range(1, 6)
 INPUT_ROW = _X0  # receptor r's input of neuron i: cell (i W + INPUT_ROW + r) G + lane
 
 
@@ -187,11 +188,13 @@ def _kernels(G: int):
         ref_f,
         zero,
         spk,
+        flags,
         pl,
     ):
         """iaf_psc_exp step of every neuron and lane (as ``cpu_kernels._membrane`` and the
         synaptic update of ``cpu_kernels._update``); clears the inputs; lists the neurons with a
-        spike in any lane in ``spk`` and returns their number.
+        spike in any lane in ``spk``, their lanes' spike flags in rows of ``flags`` (row q:
+        neuron ``spk[q]``), and returns their number.
 
         A group with one receptor runs the same loop with a zero second current and coefficient:
         its terms add +-0, which changes no sum. Where members differ in their constant current
@@ -200,7 +203,7 @@ def _kernels(G: int):
         """
         shared = c0.shape[0] == 1 and gain.shape[1] == 1
         WG = W * G
-        REF, Y0, Y1, X0, X1, FL = _REF * G, _Y0 * G, _Y1 * G, _X0 * G, _X1 * G, _FL * G
+        REF, Y0, Y1, X0, X1 = _REF * G, _Y0 * G, _Y1 * G, _X0 * G, _X1 * G
         ns = 0
         for g in range(g_start.shape[0]):
             R = g_R[g]
@@ -220,6 +223,7 @@ def _kernels(G: int):
                 q1 = gain[1, 0, i] if R > 1 else zero
                 anyf = 0
                 nb = st[o : o + WG]  # (a slice: its indices are provably >= 0)
+                fl = flags[ns * G : ns * G + G]  # (kept only if a lane fires)
                 if shared:
                     for b in range(G):
                         vv = nb[b]
@@ -235,7 +239,7 @@ def _kernels(G: int):
                         vv = vr if f else vv
                         rf = rs if f else rf
                         anyf += f
-                        nb[FL + b] = f
+                        fl[b] = f
                         nb[b] = vv
                         nb[REF + b] = rf
                         nb[Y0 + b] = s0 * d0 + nb[X0 + b] * q0
@@ -258,7 +262,7 @@ def _kernels(G: int):
                         vv = vr if f else vv
                         rf = rs if f else rf
                         anyf += f
-                        nb[FL + b] = f
+                        fl[b] = f
                         nb[b] = vv
                         nb[REF + b] = rf
                         nb[Y0 + b] = s0 * d0 + nb[X0 + b] * pc[G + b]
@@ -326,7 +330,7 @@ def _kernels(G: int):
         Returns (steps done, spikes written).
         """
         WG = W * G
-        REF, Y0, FL = _REF * G, _Y0 * G, _FL * G
+        REF, Y0 = _REF * G, _Y0 * G
         b0 = k * G
         gb = min(G, B - b0)
         dt_ = v.dtype
@@ -379,6 +383,7 @@ def _kernels(G: int):
         bin_w = np.empty((D, bin_cap), dt_)
         bin_n = np.zeros(D, np.int64)
         spk = np.empty(N, np.int64)
+        flags = np.empty(N * G, np.bool_)
         n_out = 0
         done = 0
         for step in range(end - t0):
@@ -435,16 +440,17 @@ def _kernels(G: int):
                 ref_f,
                 cval[0],
                 spk,
+                flags,
                 pl,
             )
             # spikes: output, and their events into the bins of their arrival steps
             events = 0
             for q in range(ns):
                 i = spk[q]
-                fl = st[i * WG + FL : i * WG + WG]
+                fl = flags[q * G : q * G + G]
                 nf = 0
                 for b in range(gb):
-                    nf += fl[b] != 0
+                    nf += fl[b]
                 events += nf * (indptr[i + 1] - indptr[i])
             if bin_n.max() + events > bin_c.shape[1]:
                 # (the member-major loop's: its bins have a leading thread axis)
@@ -456,10 +462,10 @@ def _kernels(G: int):
                 bin_c, bin_w = c3[0], w3[0]
             for q in range(ns):
                 i = spk[q]
-                fl = st[i * WG + FL : i * WG + WG]
+                fl = flags[q * G : q * G + G]
                 s0, s1 = indptr[i], indptr[i + 1]
                 for b in range(gb):
-                    if fl[b] == 0:
+                    if not fl[b]:
                         continue
                     out_b[n_out] = b0 + b
                     out_i[n_out] = i
