@@ -160,6 +160,49 @@ def test_microcircuit_ensemble_in_blocks_equals_torch(block_calls):
     _assert_same(ref, ens)
 
 
+def test_a_padded_32_lane_block_equals_torch(block_calls):
+    # 17 members on one thread: one block of 32 lanes, 15 of them padding that never fires
+    net = zt.build.network(_spec(), seed=3)
+    kw = {"seed": 6, "n_ensembles": 17, "num_threads": 1}
+    ref = zt.sim.Simulator(net, backend="torch", **kw)
+    fast = zt.sim.Simulator(net, backend="compiled", **kw)
+    assert (fast._cblk["M"], fast._cblk["G"]) == (17, 32)
+    a, b = ref.run(60.0, progress=False), fast.run(60.0, progress=False)
+    assert block_calls and a.spike_neuron.size > 2000
+    _assert_same(a, b)
+    assert torch.equal(ref.buf, fast.buf)
+
+
+def test_delay_table_sorts_each_row_by_delay_stably():
+    rng = np.random.default_rng(1)
+    indptr = np.array([0, 5, 5, 12, 13])  # an empty row, a row of one synapse
+    dsteps = rng.integers(1, 4, 13).astype(np.int16)
+    target = rng.integers(0, 6, 13).astype(np.int64)
+    weight = rng.normal(size=13).astype(np.float32)
+    cell_of = (np.arange(6) * 64).astype(np.int32)
+    tcell, w, run_ptr, run_a, run_d = cpu_blocks.delay_table(
+        indptr, dsteps, target, weight, cell_of
+    )
+    row = np.repeat(np.arange(4), np.diff(indptr))
+    order = np.lexsort((np.arange(13), dsteps, row))  # by row, delay, table position
+    assert tcell.dtype == np.int32 and w.dtype == np.float32
+    assert np.array_equal(tcell, cell_of[target[order]])
+    assert np.array_equal(w, weight[order])
+    for i in range(4):
+        runs = range(run_ptr[i], run_ptr[i + 1])
+        ds = dsteps[order[indptr[i] : indptr[i + 1]]]
+        assert list(run_d[runs.start : runs.stop]) == sorted(set(ds))
+        assert run_a[runs.start] == indptr[i] if len(runs) else True
+        for u in runs:
+            assert np.all(dsteps[order[run_a[u] : run_a[u + 1]]] == run_d[u])
+    assert run_ptr[1] == run_ptr[2] and run_a[-1] == 13  # the empty row has no run
+
+
+@pytest.mark.parametrize(("members", "lanes"), [(8, 16), (16, 16), (17, 32), (25, 32), (32, 32)])
+def test_blocks_have_whole_registers_of_lanes(members, lanes):
+    assert cpu_blocks.block_lanes(members) == lanes
+
+
 @pytest.mark.parametrize(
     ("members", "threads", "lanes"),
     [(100, 2, 25), (16, 1, 16), (20, 2, 16), (1000, 2, 32), (64, 2, 32), (8, 4, 16)],

@@ -1,4 +1,4 @@
-"""Compiled CPU loop for ensembles: members in blocks of G (16-32, :func:`lanes`), each block
+"""Compiled CPU loop for ensembles: members in blocks (of up to 32, :func:`lanes`), each block
 run for many steps while its state stays in cache, every neuron's update vectorised over the
 members.
 
@@ -6,23 +6,33 @@ Why. :func:`zentai.sim.cpu_kernels.run_lif` steps all B members together, one me
 another within a step. At B = 100 members of a 10,000-neuron network, a step touches ~50 MB of
 state, ring buffer and Poisson keys, so it runs at the memory's speed: a member cost about what
 a single run costs (benchmarks/RESULTS.md, "Ensembles"). Members never interact, so nothing
-forces them to advance together: here each block of G members runs the whole call (a few MB,
-cache-resident), blocks in parallel over threads.
+forces them to advance together: here each block of members runs the whole call (a few MB),
+blocks in parallel over threads.
 
-Layout. A block keeps, for each neuron i, ``W`` rows of G values (one per member, so a neuron's
-update is one vector operation over its members, with its parameters loaded once): v,
-refractory count (as a float: integer values, exact), two synaptic currents and their inputs
-of the step (the spike flags of a step go to a separate list, one row of G per neuron that
-fired). Delayed events wait in per-arrival-step bins (cell, weight), as in
-:mod:`cpu_kernels`; the engine's ring buffer (D, B, S) is read at the start of a call (events
-already in flight) and receives the bins' events at its end, so between calls the state is
-exactly the engine's, and the torch step, checkpoints and the other loops see the same thing.
+Layout. A block has G lanes (16 or 32: whole vector registers; lanes past its members are
+padding that never fires). It keeps, for each neuron i, ``W`` = 4 rows of G values (one per
+lane, so a neuron's update is one vector operation over its members, with its parameters
+loaded once): v, refractory count (as a float: integer values, exact) and two synaptic
+currents; and apart, the inputs of the step, receptor r of neuron i at
+``xin[(i MAX_RECEPTORS + r) G + lane]`` (the cells that synaptic events hit at random: 2
+rows, not 6, to keep in cache). A step's spike flags go to a list, a row of G per neuron that
+fired.
+
+Events. The block's synapse table is the engine's with each presynaptic row sorted by delay
+(stable, so synapses of one delay keep their order): a row is a few runs of one delay. A spike
+of lane b puts (run, b) into the bin of each run's arrival step, one entry per run rather
+than one per synapse; at arrival the run's synapses are added to the inputs (the table rows
+prefetched a few entries ahead). The engine's ring buffer (D, B, S) is read at the start of a
+call (events already in flight) and receives the bins' events at its end, so between calls
+the state is exactly the engine's, and the torch step, checkpoints and the other loops see the
+same thing.
 
 Exactness. Each member does the reference's arithmetic in the reference's order (the Poisson
 count of :func:`cpu_kernels._poisson`, the ``iaf_psc_exp`` update of ``_membrane``, the events
-of one cell added in order of emission step, presynaptic neuron and CSR position, after what
-the ring buffer already held, then the Poisson count), so the spikes equal the torch path's
-and the member-major loop's (tested). The Poisson keys are made at the start of a call,
+of one cell added in order of emission step, presynaptic neuron and CSR position -- the runs
+keep it: events of one spike to one cell in one step have one delay --, after what the ring
+buffer already held, then the Poisson count), so the spikes equal the torch path's and the
+member-major loop's (tested). The Poisson keys are made at the start of a call,
 ``mix64(stream * G1 + member key)``, as :func:`zentai.rng.stream_key` forms them.
 
 Scope: LIF groups with up to two current receptors; members may differ in Poisson rates,
@@ -38,40 +48,151 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 try:
+    from llvmlite import ir as _ir
     from numba import njit
+    from numba.core import cgutils as _cg
+    from numba.core import types as _ty
+    from numba.extending import intrinsic
 
     from zentai._rng_cpu import _G1, _G2, _INV53, _S11
     from zentai._rng_cpu import _mix as _mix64
-    from zentai.sim.cpu_kernels import _grow as _grow_bins
     from zentai.sim.cpu_kernels import _named
 
     HAVE_NUMBA = True
+
+    @intrinsic
+    def _prefetch(typingctx, arr, idx):
+        """Ask the CPU to fetch ``arr[idx]`` into cache (LLVM's prefetch: a read, kept in all
+        levels); a hint, no fault where the address is not valid."""
+
+        def codegen(context, builder, sig, args):
+            ary = context.make_array(sig.args[0])(context, builder, args[0])
+            ptr = _cg.get_item_pointer(context, builder, sig.args[0], ary, [args[1]])
+            i32, i8p = _ir.IntType(32), _ir.PointerType(_ir.IntType(8))
+            fnty = _ir.FunctionType(_ir.VoidType(), [i8p, i32, i32, i32])
+            fn = _cg.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return _ty.void(arr, idx), codegen
+
 except ImportError:  # pragma: no cover - exercised only where numba is missing
     HAVE_NUMBA = False
 
-__all__ = ["INPUT_ROW", "MAX_RECEPTORS", "W", "integer_thresholds", "lanes", "run_blocks"]
+__all__ = [
+    "MAX_RECEPTORS",
+    "W",
+    "block_lanes",
+    "delay_table",
+    "integer_thresholds",
+    "lanes",
+    "run_blocks",
+]
 
-# members per block: from 16 (one AVX-512 register of float32, two AVX2 ones) to 32; the
-# engine picks the count that shares the members evenly between threads (:func:`lanes`)
+# members per block: from 16 to 32; the engine picks the count that shares the members evenly
+# between threads (:func:`lanes`), and the block has 16 or 32 lanes (:func:`block_lanes`)
 LANES_MIN, LANES_MAX = 16, 32
-# rows of a neuron: v, refractory count, two currents, their inputs this step; a block holds
-# W x G values per neuron, row r of neuron i at (i W + r) G. With G a compile-time
-# constant (each G is its own specialisation) the compiler sees that rows cannot overlap, and
-# vectorises the loops over lanes.
+# rows of a neuron: v, refractory count, two currents; row r of neuron i at (i W + r) G. With G
+# a compile-time constant (each G is its own specialisation) the compiler sees that rows
+# cannot overlap, and vectorises the loops over lanes.
 MAX_RECEPTORS = 2
-W = 6
-_REF, _Y0, _Y1, _X0, _X1 = range(1, 6)
-INPUT_ROW = _X0  # receptor r's input of neuron i: cell (i W + INPUT_ROW + r) G + lane
+W = 4
+_REF, _Y0, _Y1 = range(1, 4)
+# table rows (entries of a bin) fetched ahead when the events of a step are added
+_PREFETCH = 8
 
 
 def lanes(n_members: int, n_threads: int) -> int:
     """Members per block: the smallest even share ``ceil(B / (T k))`` (k = 1, 2, ...) of at most
     LANES_MAX, at least LANES_MIN. E.g. B = 100 on 2 threads: 25 (4 blocks, 2 per thread)
-    rather than 16 (7 blocks: one thread runs 4, and a block costs its lanes, full or not)."""
+    rather than 16 (7 blocks: one thread runs 4)."""
     k = 1
     while -(-n_members // (n_threads * k)) > LANES_MAX:
         k += 1
     return max(LANES_MIN, -(-n_members // (n_threads * k)))
+
+
+def block_lanes(members: int) -> int:
+    """Lanes of a block of ``members`` members: 16 or 32, whole vector registers. 25 members in
+    32 lanes cost less than in 25 (a 25-lane update leaves a 9-lane tail the compiler does
+    not vectorise: 322 vs 279 µs per step at scale 0.13, engine.md)."""
+    return 16 if members <= 16 else 32
+
+
+def delay_table(indptr, dsteps, target, weight, cell_of) -> tuple:
+    """The synapse table as the blocks read it: each presynaptic row sorted by delay, stably
+    (synapses of one delay keep their order), and cut into runs of one delay.
+
+    Returns (tcell, w, run_ptr, run_a, run_d): per synapse in the new order its target's input
+    cell (``cell_of[target]``, in ``cell_of``'s dtype) and weight; the runs of row i
+    ``run_ptr[i]:run_ptr[i + 1]``, run u's synapses ``run_a[u]:run_a[u + 1]`` and its delay
+    ``run_d[u]``. A counting sort per row: no temporaries of the table's size (a full-scale
+    microcircuit has 3 x 10^8 synapses).
+    """
+    return _delay_table(
+        np.asarray(indptr, dtype=np.int64),
+        dsteps,
+        target,
+        weight,
+        cell_of,
+        int(dsteps.max(initial=0)) + 1,
+    )
+
+
+if HAVE_NUMBA:
+
+    @njit(cache=True, nogil=True)
+    def _delay_table(indptr, dsteps, target, weight, cell_of, D):  # pragma: no cover - compiled
+        N = indptr.shape[0] - 1
+        cnt = np.zeros(D, np.int64)
+        off = np.zeros(D, np.int64)
+        seen = np.empty(D, np.int64)
+        run_ptr = np.zeros(N + 1, np.int64)
+        for i in range(N):  # runs per row: its distinct delays
+            k = 0
+            for s in range(indptr[i], indptr[i + 1]):
+                d = dsteps[s]
+                k += cnt[d] == 0
+                cnt[d] = 1
+            for s in range(indptr[i], indptr[i + 1]):
+                cnt[dsteps[s]] = 0
+            run_ptr[i + 1] = run_ptr[i] + k
+        run_a = np.empty(run_ptr[N] + 1, np.int64)
+        run_d = np.empty(run_ptr[N], np.int64)
+        tcell = np.empty(target.shape[0], cell_of.dtype)
+        w = np.empty(target.shape[0], weight.dtype)
+        for i in range(N):
+            a, z = indptr[i], indptr[i + 1]
+            k = 0
+            for s in range(a, z):
+                d = dsteps[s]
+                if cnt[d] == 0:
+                    seen[k] = d
+                    k += 1
+                cnt[d] += 1
+            for x in range(1, k):  # the row's delays in increasing order (a few dozen)
+                d = seen[x]
+                y = x - 1
+                while y >= 0 and seen[y] > d:
+                    seen[y + 1] = seen[y]
+                    y -= 1
+                seen[y + 1] = d
+            pos = a
+            for x in range(k):
+                d = seen[x]
+                u = run_ptr[i] + x
+                run_a[u] = pos
+                run_d[u] = d
+                off[d] = pos
+                pos += cnt[d]
+                cnt[d] = 0
+            for s in range(a, z):
+                p = off[dsteps[s]]
+                tcell[p] = cell_of[target[s]]
+                w[p] = weight[s]
+                off[dsteps[s]] = p + 1
+        run_a[run_ptr[N]] = indptr[N]
+        return tcell, w, run_ptr, run_a, run_d
 
 
 def integer_thresholds(cdf: np.ndarray, rows: np.ndarray, n: int = 4) -> np.ndarray:
@@ -106,6 +227,8 @@ def _kernels(G: int):
     the compiler needs to vectorise them (a lane count passed as an argument, even as a numba
     literal, gave ~25 % slower code); each G is compiled, and cached, once under its own name.
     """
+    WG, X1 = W * G, G  # state values per neuron; receptor 1's input cells after receptor 0's
+    REF, Y0, Y1 = _REF * G, _Y0 * G, _Y1 * G
 
     def _finish_counts(cell, hk, tg, cdf, s_row, q, p_x0, m, mb, cval, w):
         """Lanes whose uniform passed the first four CDF values: count the rest, add count x w.
@@ -121,7 +244,7 @@ def _kernels(G: int):
                     c += 1
                 cell[b] += cval[c] * w
 
-    def _poisson(st, tg, s_a, s_z, s_row, s_thr, thl, hk, p_x0, cdf, p_cell, p_w, cval, mb):
+    def _poisson(xin, tg, pois, thl, hk, mb):
         """Add step ``tg / G2``'s Poisson counts x weights to the input cells of every lane.
 
         The count is the number of CDF values (+ row index) at or below the uniform (+ row
@@ -134,6 +257,7 @@ def _kernels(G: int):
         Where members' rates differ (``s_row``, ``s_thr``, ``p_x0`` have a row per member),
         ``thl`` holds each run's thresholds per lane.
         """
+        s_a, s_z, s_row, s_thr, p_x0, cdf, p_cell, p_w, cval = pois
         c0, c1, c2, c3 = cval[0], cval[1], cval[2], cval[3]
         # two loops: thresholds as scalars where all lanes share them (per-lane thresholds in
         # every case measured 5 % slower at B = 100); the same for the update's c0 and gains
@@ -144,7 +268,7 @@ def _kernels(G: int):
             for m in range(s_a[q], s_z[q]):
                 w = p_w[m]
                 o = p_cell[m]
-                cell = st[o : o + G]
+                cell = xin[o : o + G]
                 h = hk[m * G : m * G + G]
                 big = 0
                 if shared:
@@ -172,25 +296,7 @@ def _kernels(G: int):
                 if big:
                     _finish_counts(cell, h, tg, cdf, s_row, q, p_x0, m, mb, cval, w)
 
-    def _update(
-        st,
-        g_start,
-        g_size,
-        g_R,
-        e_l,
-        p22,
-        c0,
-        p21,
-        decay,
-        gain,
-        v_th,
-        v_reset,
-        ref_f,
-        zero,
-        spk,
-        flags,
-        pl,
-    ):
+    def _update(st, xin, nrn, par, pl, zero, spk, flags):
         """iaf_psc_exp step of every neuron and lane (as ``cpu_kernels._membrane`` and the
         synaptic update of ``cpu_kernels._update``); clears the inputs; lists the neurons with a
         spike in any lane in ``spk``, their lanes' spike flags in rows of ``flags`` (row q:
@@ -201,16 +307,15 @@ def _kernels(G: int):
         or input gains (``c0``, ``gain`` with a row per member), ``pl`` holds them per neuron
         and lane (rows: current, gain 0, gain 1).
         """
+        g_start, g_size, g_R = nrn
+        e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref_f = par
         shared = c0.shape[0] == 1 and gain.shape[1] == 1
-        WG = W * G
-        REF, Y0, Y1, X0, X1 = _REF * G, _Y0 * G, _Y1 * G, _X0 * G, _X1 * G
         ns = 0
         for g in range(g_start.shape[0]):
             R = g_R[g]
             d0 = decay[g, 0]
             d1 = decay[g, 1] if R > 1 else d0
             for i in range(g_start[g], g_start[g] + g_size[g]):
-                o = i * WG
                 e = e_l[i]
                 p = p22[i]
                 c = c0[0, i]
@@ -222,7 +327,8 @@ def _kernels(G: int):
                 q0 = gain[0, 0, i]
                 q1 = gain[1, 0, i] if R > 1 else zero
                 anyf = 0
-                nb = st[o : o + WG]  # (a slice: its indices are provably >= 0)
+                nb = st[i * WG : i * WG + WG]  # (slices: their indices are provably >= 0)
+                xb = xin[i * 2 * G : i * 2 * G + 2 * G]
                 fl = flags[ns * G : ns * G + G]  # (kept only if a lane fires)
                 if shared:
                     for b in range(G):
@@ -242,10 +348,10 @@ def _kernels(G: int):
                         fl[b] = f
                         nb[b] = vv
                         nb[REF + b] = rf
-                        nb[Y0 + b] = s0 * d0 + nb[X0 + b] * q0
-                        nb[Y1 + b] = s1 * d1 + nb[X1 + b] * q1
-                        nb[X0 + b] = zero
-                        nb[X1 + b] = zero
+                        nb[Y0 + b] = s0 * d0 + xb[b] * q0
+                        nb[Y1 + b] = s1 * d1 + xb[X1 + b] * q1
+                        xb[b] = zero
+                        xb[X1 + b] = zero
                 else:
                     pc = pl[i * 3 * G : i * 3 * G + 3 * G]
                     for b in range(G):
@@ -265,81 +371,69 @@ def _kernels(G: int):
                         fl[b] = f
                         nb[b] = vv
                         nb[REF + b] = rf
-                        nb[Y0 + b] = s0 * d0 + nb[X0 + b] * pc[G + b]
-                        nb[Y1 + b] = s1 * d1 + nb[X1 + b] * pc[2 * G + b]
-                        nb[X0 + b] = zero
-                        nb[X1 + b] = zero
+                        nb[Y0 + b] = s0 * d0 + xb[b] * pc[G + b]
+                        nb[Y1 + b] = s1 * d1 + xb[X1 + b] * pc[2 * G + b]
+                        xb[b] = zero
+                        xb[X1 + b] = zero
                 if anyf:
                     spk[ns] = i
                     ns += 1
         return ns
 
-    def _block(
-        k,
-        t0,
-        end,
-        D,
-        S,
-        N,
-        B,
-        buf,
-        indptr,
-        tcell,
-        weight,
-        dsteps,
-        cell_of,
-        slot_of,
-        g_start,
-        g_size,
-        g_R,
-        g_soff,
-        e_l,
-        p22,
-        c0,
-        p21,
-        decay,
-        gain,
-        v_th,
-        v_reset,
-        ref_f,
-        s_a,
-        s_z,
-        s_row,
-        s_thr,
-        stream,
-        keys,
-        p_x0,
-        cdf,
-        p_cell,
-        p_w,
-        cval,
-        v,
-        refr,
-        syn,
-        ex_c,
-        ex_w,
-        out_b,
-        out_i,
-        out_t,
-        cap,
-        bin_cap,
-    ):
-        """Run block ``k`` (members [k G, k G + G) ∩ [0, B)) from step ``t0`` towards ``end``.
+    def _add_events(xin, sb, n, tcell, weight, run_a):
+        """Add the events of bin entries ``sb[:n]`` (run u of lane b as u G + b) to the
+        inputs, the table rows of the entry ``_PREFETCH`` ahead (and the run bounds of the one
+        twice as far) fetched meanwhile (they are scattered over the whole table)."""
+        for q in range(n):
+            if q + _PREFETCH < n:
+                a = run_a[sb[q + _PREFETCH] // G]
+                _prefetch(tcell, a)
+                _prefetch(weight, a)
+                if q + 2 * _PREFETCH < n:
+                    _prefetch(run_a, sb[q + 2 * _PREFETCH] // G)
+            u = sb[q] // G
+            b = sb[q] - u * G
+            for s in range(run_a[u], run_a[u + 1]):
+                xin[tcell[s] + b] += weight[s]
 
-        Stops early, at a step's start, when its spike output (capacity ``cap``) could overflow.
-        Returns (steps done, spikes written).
+    def _block(k, M, t0, end, net, nrn, par, pois, keys, state, ex, out, bin_cap):
+        """Run block ``k`` (members [k M, k M + M) ∩ [0, B)) from step ``t0`` towards ``end``.
+
+        ``net``: D, S, B, the ring buffer (D, B, S), the delay-sorted synapse table (targets'
+        input cells for lane 0, weights, :func:`delay_runs`' run_ptr, run_a, run_d), each
+        input slot's cell and each cell's slot. ``nrn``: the groups' starts, sizes and
+        receptor counts. ``par``: the LIF parameters (``c0`` and ``gain`` with one row per
+        member or one for all). ``pois``: the Poisson entries' runs of one rate (starts,
+        stops), the runs' CDF rows and integer thresholds, the entries' uniform offsets, the
+        CDF table, the entries' input cells and weights, the count values. ``keys``: the
+        entries' streams and the members' keys. ``state``: the engine's v, refractory counts
+        and the groups' synaptic currents (read at the start, written at the end); ``ex``: the
+        SpikeTrain events entering at ``t0`` (slot index m S + s, weight); ``out``: the spike
+        output (member, neuron, step).
+
+        Stops early, at a step's start, when its spike output could overflow.
+        Returns (steps done, spikes written, size the bins reached).
         """
-        WG = W * G
-        REF, Y0 = _REF * G, _Y0 * G
-        b0 = k * G
-        gb = min(G, B - b0)
+        D, S, B, buf, tcell, weight, run_ptr, run_a, run_d, cell_of, slot_of = net
+        g_start, g_size, g_R, g_soff = nrn
+        c0, gain = par[2], par[5]
+        s_thr = pois[3]
+        stream, mkeys = keys
+        v, refr, syn = state
+        ex_c, ex_w = ex
+        out_b, out_i, out_t = out
+        cap = out_b.shape[0]
+        N = v.shape[1]
+        b0 = k * M
+        gb = min(M, B - b0)
         dt_ = v.dtype
-        # --- the members' state into the block (lanes past the last member never fire)
+        # --- the members' state into the block (padding lanes never fire)
         st = np.zeros(N * WG, dt_)
+        xin = np.zeros(N * 2 * G, dt_)
         kb = np.zeros(G, np.uint64)
         for b in range(G):
             if b < gb:
-                kb[b] = keys[b0 + b]
+                kb[b] = mkeys[b0 + b]
             for i in range(N):
                 o = i * WG + b
                 if b < gb:
@@ -352,7 +446,7 @@ def _kernels(G: int):
         for m in range(stream.shape[0]):
             for b in range(G):
                 hk[m * G + b] = _mix64(stream[m] * _G1 + kb[b])
-        # where members differ: each lane's member row (lanes past the last member take its
+        # where members differ: each lane's member row (padding lanes take the last member's
         # rows), Poisson thresholds per run and lane, current and gains per neuron and lane
         mb = np.empty(G, np.int64)
         for b in range(G):
@@ -379,11 +473,11 @@ def _kernels(G: int):
                     src = g_soff[g] + r * B * n + (b0 + b) * n
                     for j in range(n):
                         st[(g_start[g] + j) * WG + Y0 + r * G + b] = syn[src + j]
-        bin_c = np.empty((D, bin_cap), tcell.dtype)  # (sized as the last call's bins)
-        bin_w = np.empty((D, bin_cap), dt_)
+        sb = np.empty((D, bin_cap), np.int64)  # (sized as the last call's bins)
         bin_n = np.zeros(D, np.int64)
         spk = np.empty(N, np.int64)
         flags = np.empty(N * G, np.bool_)
+        nrn3 = (g_start, g_size, g_R)
         n_out = 0
         done = 0
         for step in range(end - t0):
@@ -397,73 +491,34 @@ def _kernels(G: int):
                     for s in range(S):
                         x = src[s]
                         if x != 0:  # (the input cells are 0 here; most of the buffer is too)
-                            st[cell_of[s] + b] = x
+                            xin[cell_of[s] + b] = x
                             src[s] = 0
-            cs, ws = bin_c[tD], bin_w[tD]
-            for q in range(bin_n[tD]):
-                st[cs[q]] += ws[q]
+            _add_events(xin, sb[tD], bin_n[tD], tcell, weight, run_a)
             bin_n[tD] = 0
-            _poisson(
-                st,
-                np.uint64(t) * _G2,
-                s_a,
-                s_z,
-                s_row,
-                s_thr,
-                thl,
-                hk,
-                p_x0,
-                cdf,
-                p_cell,
-                p_w,
-                cval,
-                mb,
-            )
+            _poisson(xin, np.uint64(t) * _G2, pois, thl, hk, mb)
             if step == 0:  # SpikeTrain events entering at t0, after the Poisson input
                 for q in range(ex_c.shape[0]):
                     m = ex_c[q] // S
                     if b0 <= m < b0 + gb:
-                        st[cell_of[ex_c[q] % S] + m - b0] += ex_w[q]
-            ns = _update(
-                st,
-                g_start,
-                g_size,
-                g_R,
-                e_l,
-                p22,
-                c0,
-                p21,
-                decay,
-                gain,
-                v_th,
-                v_reset,
-                ref_f,
-                cval[0],
-                spk,
-                flags,
-                pl,
-            )
-            # spikes: output, and their events into the bins of their arrival steps
-            events = 0
+                        xin[cell_of[ex_c[q] % S] + m - b0] += ex_w[q]
+            ns = _update(st, xin, nrn3, par, pl, pois[-1][0], spk, flags)
+            # spikes: output, and (run, lane) entries into the bins of the runs' arrival steps
+            runs = 0
             for q in range(ns):
                 i = spk[q]
                 fl = flags[q * G : q * G + G]
                 nf = 0
                 for b in range(gb):
                     nf += fl[b]
-                events += nf * (indptr[i + 1] - indptr[i])
-            if bin_n.max() + events > bin_c.shape[1]:
-                # (the member-major loop's: its bins have a leading thread axis)
-                c3, w3 = _grow_bins(
-                    bin_c.reshape(1, D, bin_c.shape[1]),
-                    bin_w.reshape(1, D, bin_w.shape[1]),
-                    bin_n.max() + events,
-                )
-                bin_c, bin_w = c3[0], w3[0]
+                runs += nf * (run_ptr[i + 1] - run_ptr[i])
+            if bin_n.max() + runs > sb.shape[1]:
+                grown = np.empty((D, max(2 * sb.shape[1], bin_n.max() + runs)), np.int64)
+                for r in range(D):
+                    grown[r, : bin_n[r]] = sb[r, : bin_n[r]]
+                sb = grown
             for q in range(ns):
                 i = spk[q]
                 fl = flags[q * G : q * G + G]
-                s0, s1 = indptr[i], indptr[i + 1]
                 for b in range(gb):
                     if not fl[b]:
                         continue
@@ -471,14 +526,12 @@ def _kernels(G: int):
                     out_i[n_out] = i
                     out_t[n_out] = t
                     n_out += 1
-                    for s in range(s0, s1):
-                        r = tD + dsteps[s]
+                    for u in range(run_ptr[i], run_ptr[i + 1]):
+                        r = tD + run_d[u]
                         if r >= D:
                             r -= D
-                        nn = bin_n[r]
-                        bin_c[r, nn] = tcell[s] + b
-                        bin_w[r, nn] = weight[s]
-                        bin_n[r] = nn + 1
+                        sb[r, bin_n[r]] = u * G + b
+                        bin_n[r] += 1
             done += 1
         # --- the state back to the engine's arrays; events in flight into its ring buffer
         for b in range(gb):
@@ -493,16 +546,19 @@ def _kernels(G: int):
                     for j in range(n):
                         syn[dst + j] = st[(g_start[g] + j) * WG + Y0 + r * G + b]
         for r in range(D):
-            cs, ws = bin_c[r], bin_w[r]
             for q in range(bin_n[r]):
-                c = cs[q]
-                buf[r, b0 + c % G, slot_of[c // G]] += ws[q]
-        return done, n_out, bin_c.shape[1]
+                u = sb[r, q] // G
+                b = sb[r, q] - u * G
+                for s in range(run_a[u], run_a[u + 1]):
+                    c = tcell[s] + b
+                    buf[r, b0 + c % G, slot_of[c // G]] += weight[s]
+        return done, n_out, sb.shape[1]
 
     jit = lambda f, **kw: njit(cache=True, nogil=True, **kw)(_named(f, f"{f.__name__}_g{G}"))  # noqa: E731
     _finish_counts = jit(_finish_counts, inline="never")
     _poisson = jit(_poisson)
     _update = jit(_update)
+    _add_events = jit(_add_events)
     return jit(_block)
 
 
@@ -516,22 +572,34 @@ def _block_kernel(G: int):
 
 
 def run_blocks(
-    n_threads: int, G: int, t0: np.ndarray, end: int, bin_caps: np.ndarray, *args
+    n_threads: int,
+    G: int,
+    M: int,
+    t0: np.ndarray,
+    end: int,
+    bin_caps: np.ndarray,
+    net: tuple,
+    nrn: tuple,
+    par: tuple,
+    pois: tuple,
+    keys: tuple,
+    state: tuple,
+    ex: tuple,
+    out: tuple,
 ) -> tuple:
-    """Advance every block k from step ``t0[k]`` towards ``end`` (see :func:`_block`; ``args``
-    as its arguments after ``end``, with ``out_*`` of shape (blocks, capacity)) on
-    ``n_threads`` threads, which take the blocks in turn (the loop releases the GIL).
-    ``bin_caps[k]``: the size block k's bins start from, updated to the size they reached
-    (bins that grow are copied). Returns per block (steps done, spikes written)."""
-    *head, out_b, out_i, out_t = args
-    cap = out_b.shape[1]
+    """Advance every block k of ``M`` members in ``G`` lanes from step ``t0[k]`` towards
+    ``end`` (see :func:`_block` for the argument tuples; ``out``'s arrays of shape (blocks,
+    capacity)) on ``n_threads`` threads, which take the blocks in turn (the loop releases the
+    GIL). ``bin_caps[k]``: the size block k's bins start from, updated to the size they
+    reached. Returns per block (steps done, spikes written)."""
     block = _block_kernel(G)
 
     def one(k: int) -> tuple[int, int]:
         if t0[k] >= end:
             return 0, 0
+        out_k = tuple(x[k] for x in out)
         done, n, bin_caps[k] = block(
-            k, t0[k], end, *head, out_b[k], out_i[k], out_t[k], cap, bin_caps[k]
+            k, M, t0[k], end, net, nrn, par, pois, keys, state, ex, out_k, bin_caps[k]
         )
         return done, n
 

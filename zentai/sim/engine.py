@@ -336,6 +336,10 @@ class Simulator:
             + self.D * self.B * net.n_slots * esize
             + self.B * net.n_neurons * (6 * esize + 4)
         )
+        if self.device.type == "cpu" and self.B >= BLOCK_MIN_MEMBERS:
+            # the member blocks' copy of the table, rows sorted by delay (cpu_blocks), and
+            # its runs (~16 synapses each in the microcircuit)
+            need += net.n_synapses * (4 + esize + 1)
         self.memory_bytes = need
         avail = available_memory_bytes(self.device)
         if self.device.type == "cpu":
@@ -804,20 +808,24 @@ class Simulator:
             or max(len(g.receptors) for g in groups) > cpu_blocks.MAX_RECEPTORS
         ):
             return
-        G = cpu_blocks.lanes(self.B, self.num_threads)
-        N, W, row = self.net.n_neurons, cpu_blocks.W, cpu_blocks.INPUT_ROW
-        cell_of = np.zeros(self.S, np.int64)  # block cell of every input slot
+        M = cpu_blocks.lanes(self.B, self.num_threads)
+        G = cpu_blocks.block_lanes(M)
+        N, R = self.net.n_neurons, cpu_blocks.MAX_RECEPTORS
+        cell_of = np.zeros(self.S, np.int64)  # block input cell (lane 0) of every input slot
         for g in groups:
             for r in range(len(g.receptors)):
                 s = g.slot_offset + r * g.size
-                cell_of[s : s + g.size] = (np.arange(g.start, g.stop) * W + row + r) * G
-        n_blocks = -(-self.B // G)
-        cap = max(2 * G * N, 1 << 16)
-        slot_of = np.full(N * W, -1, np.int64)  # the slot of every input row of the blocks
+                cell_of[s : s + g.size] = (np.arange(g.start, g.stop) * R + r) * G
+        n_blocks = -(-self.B // M)
+        cap = max(2 * M * N, 1 << 16)
+        slot_of = np.full(N * R, -1, np.int64)  # the slot of every input cell of the blocks
         slot_of[cell_of // G] = np.arange(self.S)
-        # per synapse: its target's cell (lane 0), the index events are binned under
-        cell_type = np.int32 if N * W * G < 2**31 else np.int64
-        tcell = cell_of.astype(cell_type)[self.target.numpy()]
+        # the synapse table with rows sorted by delay: targets' cells (lane 0) and weights
+        cell_type = np.int32 if N * R * G < 2**31 else np.int64
+        table = cpu_blocks.delay_table(
+            self.indptr.numpy(), self.dsteps.numpy(), self.target.numpy(),
+            self.weight.numpy(), cell_of.astype(cell_type),
+        )  # fmt: skip
         if self._has_poisson:
             stream = self._p_stream.cpu().numpy().view(np.uint64)
             p_cell = cell_of[self._p_slots.cpu().numpy()]
@@ -825,9 +833,10 @@ class Simulator:
             stream, p_cell = np.zeros(0, np.uint64), np.zeros(0, np.int64)
         self._cblk = {
             "G": G,
+            "M": M,
             "cell_of": cell_of,
             "slot_of": slot_of,
-            "tcell": tcell,
+            "table": table,
             "stream": stream,
             "p_cell": p_cell,
             "out": tuple(np.zeros((n_blocks, cap), np.int64) for _ in range(3)),
@@ -847,14 +856,14 @@ class Simulator:
         # a constant current (DC, injected) and input gains may differ between members
         c0 = x if (x := _shared(c0)) is not None else c0
         gain = x if (x := _shared(gain, 1)) is not None else gain
-        return (
-            (e_l[0], p22[0], c0, p21[:, 0], decay, gain, v_th[0], v_reset[0]),
-            ref[0].astype(self._cval.dtype),
-        )
+        ref_f = ref[0].astype(self._cval.dtype)
+        return (e_l[0], p22[0], c0, p21[:, 0], decay, gain, v_th[0], v_reset[0], ref_f)
 
     def _block_poisson(self) -> tuple:
         """The Poisson arguments of the member-blocked loop: runs of one rate, their CDF rows
-        and integer thresholds, one row per member where the members' rates differ."""
+        and integer thresholds (one row per member where the members' rates differ), the
+        entries' uniform offsets, the CDF table and input cells; and the member keys. (The
+        weights change with the windows: :meth:`_block_steps` adds them.)"""
         from zentai.sim import cpu_blocks, cpu_kernels
 
         if self._has_poisson:
@@ -871,8 +880,7 @@ class Simulator:
             s_a = s_z = np.zeros(0, np.int64)
             s_row, s_thr = np.zeros((1, 0), np.int64), np.zeros((1, 0, 4), np.uint64)
             p_x0, keys = np.zeros((1, 0)), np.zeros(self.B, np.uint64)
-        blk = self._cblk
-        return (s_a, s_z, s_row, s_thr, blk["stream"], keys, p_x0, self._crows, blk["p_cell"])
+        return (s_a, s_z, s_row, s_thr, p_x0, self._crows, self._cblk["p_cell"]), keys
 
     def _block_steps(self, t: int, stop: int, ex_c: np.ndarray, ex_w: np.ndarray) -> bool:
         """Advance steps [t, stop) in member blocks; False (nothing done) when the current
@@ -887,23 +895,24 @@ class Simulator:
             blk["poisson_of"], blk["poisson"] = self._cpoisson, self._block_poisson()
         if blk["params"] is None:
             return False
-        (params, ref_f), pois, (ob, oi, ot) = blk["params"], blk["poisson"], blk["out"]
-        g_start, g_size, _, g_R, g_soff, _ = self._cgroups
+        (pois, keys), out = blk["poisson"], blk["out"]
         p_w = self._p_w.cpu().numpy() if self._has_poisson else np.zeros(0, self._cval.dtype)
-        t0 = np.full(ob.shape[0], t, np.int64)
+        pois = (*pois, p_w, self._cval)
+        g_start, g_size, _, g_R, g_soff, _ = self._cgroups
+        net = (self.D, self.S, self.B, self.buf.view(self.D, self.B, self.S).numpy(),
+               *blk["table"], blk["cell_of"], blk["slot_of"])  # fmt: skip
+        state = (self._cv.numpy(), self._crefr.numpy(), self._csyn.numpy())
+        t0 = np.full(out[0].shape[0], t, np.int64)
         parts = []
         while (t0 < stop).any():
             counts = cpu_blocks.run_blocks(
-                self.num_threads, blk["G"], t0, stop, blk["bin_caps"], self.D, self.S,
-                self.net.n_neurons, self.B,
-                self.buf.view(self.D, self.B, self.S).numpy(), self.indptr.numpy(), blk["tcell"],
-                self.weight.numpy(), self.dsteps.numpy(), blk["cell_of"], blk["slot_of"],
-                g_start, g_size, g_R, g_soff, *params, ref_f, *pois, p_w, self._cval,
-                self._cv.numpy(), self._crefr.numpy(), self._csyn.numpy(), ex_c, ex_w, ob, oi, ot,
+                self.num_threads, blk["G"], blk["M"], t0, stop, blk["bin_caps"], net,
+                (g_start, g_size, g_R, g_soff), blk["params"], pois, (blk["stream"], keys),
+                state, (ex_c, ex_w), out,
             )  # fmt: skip
             for k, (done, n) in enumerate(counts):
                 if n:
-                    parts.append((ob[k, :n].copy(), oi[k, :n].copy(), ot[k, :n].copy()))
+                    parts.append(tuple(x[k, :n].copy() for x in out))
                 t0[k] += done
             ex_c, ex_w = ex_c[:0], ex_w[:0]  # SpikeTrain events enter once, at step t
         if parts:
