@@ -84,6 +84,7 @@ __all__ = [
     "W",
     "block_lanes",
     "delay_table",
+    "flush_bins",
     "integer_thresholds",
     "lanes",
     "run_blocks",
@@ -396,25 +397,27 @@ def _kernels(G: int):
             for s in range(run_a[u], run_a[u + 1]):
                 xin[tcell[s] + b] += weight[s]
 
-    def _block(k, M, t0, end, net, nrn, par, pois, keys, state, ex, out, bin_cap):
+    def _block(k, M, t0, end, net, nrn, par, pois, keys, state, ex, out, sb, bin_n, scan):
         """Run block ``k`` (members [k M, k M + M) ∩ [0, B)) from step ``t0`` towards ``end``.
 
-        ``net``: D, S, B, the ring buffer (D, B, S), the delay-sorted synapse table (targets'
-        input cells for lane 0, weights, :func:`delay_runs`' run_ptr, run_a, run_d), each
-        input slot's cell and each cell's slot. ``nrn``: the groups' starts, sizes and
-        receptor counts. ``par``: the LIF parameters (``c0`` and ``gain`` with one row per
-        member or one for all). ``pois``: the Poisson entries' runs of one rate (starts,
-        stops), the runs' CDF rows and integer thresholds, the entries' uniform offsets, the
-        CDF table, the entries' input cells and weights, the count values. ``keys``: the
-        entries' streams and the members' keys. ``state``: the engine's v, refractory counts
-        and the groups' synaptic currents (read at the start, written at the end); ``ex``: the
-        SpikeTrain events entering at ``t0`` (slot index m S + s, weight); ``out``: the spike
-        output (member, neuron, step).
+        ``net``: D, S, B, the ring buffer (D, B, S), the delay-sorted synapse table
+        (:func:`delay_table`'s tcell, w, run_ptr, run_a, run_d), each input slot's cell.
+        ``nrn``: the groups' starts, sizes, receptor counts and synaptic-state offsets.
+        ``par``: the LIF parameters (``c0`` and ``gain`` with one row per member or one for
+        all). ``pois``: the Poisson entries' runs of one rate (starts, stops), the runs' CDF
+        rows and integer thresholds, the entries' uniform offsets, the CDF table, the entries'
+        input cells and weights, the count values. ``keys``: the entries' streams and the
+        members' keys. ``state``: the engine's v, refractory counts and the groups' synaptic
+        currents (read at the start, written at the end); ``ex``: the SpikeTrain events
+        entering at ``t0`` (slot index m S + s, weight); ``out``: the spike output (member,
+        neuron, step). ``sb``, ``bin_n``: the block's bins (entries and their numbers per
+        arrival row), as the last call left them; ``scan``: how many of the next steps still
+        read their ring-buffer row (D after other loops ran, then fewer).
 
         Stops early, at a step's start, when its spike output could overflow.
-        Returns (steps done, spikes written, size the bins reached).
+        Returns (steps done, spikes written, the bins: ``sb`` or a larger copy).
         """
-        D, S, B, buf, tcell, weight, run_ptr, run_a, run_d, cell_of, slot_of = net
+        D, S, B, buf, tcell, weight, run_ptr, run_a, run_d, cell_of = net
         g_start, g_size, g_R, g_soff = nrn
         c0, gain = par[2], par[5]
         s_thr = pois[3]
@@ -473,8 +476,6 @@ def _kernels(G: int):
                     src = g_soff[g] + r * B * n + (b0 + b) * n
                     for j in range(n):
                         st[(g_start[g] + j) * WG + Y0 + r * G + b] = syn[src + j]
-        sb = np.empty((D, bin_cap), np.int64)  # (sized as the last call's bins)
-        bin_n = np.zeros(D, np.int64)
         spk = np.empty(N, np.int64)
         flags = np.empty(N * G, np.bool_)
         nrn3 = (g_start, g_size, g_R)
@@ -485,7 +486,7 @@ def _kernels(G: int):
                 break
             t = t0 + step
             tD = t % D
-            if step < D:  # events in flight when the call began; later rows only come from bins
+            if step < scan:  # events in flight when other loops ran; later rows only come from bins
                 for b in range(gb):
                     src = buf[tD, b0 + b]
                     for s in range(S):
@@ -533,7 +534,7 @@ def _kernels(G: int):
                         sb[r, bin_n[r]] = u * G + b
                         bin_n[r] += 1
             done += 1
-        # --- the state back to the engine's arrays; events in flight into its ring buffer
+        # --- the state back to the engine's arrays (the events in flight stay in the bins)
         for b in range(gb):
             for i in range(N):
                 v[b0 + b, i] = st[i * WG + b]
@@ -545,14 +546,7 @@ def _kernels(G: int):
                     dst = g_soff[g] + r * B * n + (b0 + b) * n
                     for j in range(n):
                         syn[dst + j] = st[(g_start[g] + j) * WG + Y0 + r * G + b]
-        for r in range(D):
-            for q in range(bin_n[r]):
-                u = sb[r, q] // G
-                b = sb[r, q] - u * G
-                for s in range(run_a[u], run_a[u + 1]):
-                    c = tcell[s] + b
-                    buf[r, b0 + c % G, slot_of[c // G]] += weight[s]
-        return done, n_out, sb.shape[1]
+        return done, n_out, sb
 
     jit = lambda f, **kw: njit(cache=True, nogil=True, **kw)(_named(f, f"{f.__name__}_g{G}"))  # noqa: E731
     _finish_counts = jit(_finish_counts, inline="never")
@@ -577,7 +571,9 @@ def run_blocks(
     M: int,
     t0: np.ndarray,
     end: int,
-    bin_caps: np.ndarray,
+    bins: list,
+    bin_n: np.ndarray,
+    scan: np.ndarray,
     net: tuple,
     nrn: tuple,
     par: tuple,
@@ -590,17 +586,20 @@ def run_blocks(
     """Advance every block k of ``M`` members in ``G`` lanes from step ``t0[k]`` towards
     ``end`` (see :func:`_block` for the argument tuples; ``out``'s arrays of shape (blocks,
     capacity)) on ``n_threads`` threads, which take the blocks in turn (the loop releases the
-    GIL). ``bin_caps[k]``: the size block k's bins start from, updated to the size they
-    reached. Returns per block (steps done, spikes written)."""
+    GIL). Block k's bins: ``bins[k]`` (D, capacity), replaced when they grow, ``bin_n[k]``;
+    ``scan[k]``: ring-buffer rows it has still to read, updated. Returns per block (steps
+    done, spikes written)."""
     block = _block_kernel(G)
 
     def one(k: int) -> tuple[int, int]:
         if t0[k] >= end:
             return 0, 0
         out_k = tuple(x[k] for x in out)
-        done, n, bin_caps[k] = block(
-            k, M, t0[k], end, net, nrn, par, pois, keys, state, ex, out_k, bin_caps[k]
-        )
+        done, n, bins[k] = block(
+            k, M, t0[k], end, net, nrn, par, pois, keys, state, ex, out_k, bins[k], bin_n[k],
+            scan[k],
+        )  # fmt: skip
+        scan[k] = max(0, scan[k] - done)
         return done, n
 
     ks = range(t0.shape[0])
@@ -608,3 +607,25 @@ def run_blocks(
         return tuple(one(k) for k in ks)
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         return tuple(pool.map(one, ks))
+
+
+def flush_bins(buf, bins, bin_n, M, G, tcell, weight, run_a, slot_of) -> None:
+    """Add the events waiting in every block's bins to the ring buffer ``buf`` (D, B, S) and
+    empty the bins (before anything else reads or writes the buffer; block k holds members
+    [k M, k M + M))."""
+    for k, sb in enumerate(bins):
+        _flush(buf, sb, bin_n[k], k * M, G, tcell, weight, run_a, slot_of)
+
+
+if HAVE_NUMBA:
+
+    @njit(cache=True, nogil=True)
+    def _flush(buf, sb, bin_n, b0, G, tcell, weight, run_a, slot_of):  # pragma: no cover
+        for r in range(bin_n.shape[0]):
+            for q in range(bin_n[r]):
+                u = sb[r, q] // G
+                b = sb[r, q] - u * G
+                for s in range(run_a[u], run_a[u + 1]):
+                    c = tcell[s] + b
+                    buf[r, b0 + c % G, slot_of[c // G]] += weight[s]
+            bin_n[r] = 0

@@ -61,9 +61,11 @@ CHECKPOINT_VERSION = 1
 COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1}
 #: the compiled loop moves to all cores from this many synapses (x members) on
 AUTO_THREADS_MIN_SYNAPSES = 50_000_000
-# ensembles from this size run in member blocks (zentai.sim.cpu_blocks) on the compiled backend,
-# for calls of at least D steps (shorter ones pay the block's set-up more than they gain)
+# ensembles from this size run in member blocks (zentai.sim.cpu_blocks) on the compiled backend
 BLOCK_MIN_MEMBERS = 8
+# shortest call of the compiled backend that runs in member blocks (a block's set-up, ~3 ms at
+# 10,000 neurons and 32 lanes, costs a few of its steps)
+BLOCK_MIN_STEPS = 8
 # most spikes (entries) one chunk of the Triton backend may have to record
 REC_LIMIT = 1 << 25
 
@@ -300,8 +302,8 @@ class Simulator:
                 self.num_threads = cores if big else 1
             self._setup_compiled()
             if self._cblk is not None and not nan_check_given:
-                # member blocks pay a set-up per call (the ring buffer's D rows in, events in
-                # flight out: ~20 ms per block at 10,000 neurons), so longer calls
+                # member blocks pay a set-up per call (~3 ms per block at 10,000 neurons and 32
+                # lanes; B = 100 members at scale 0.13: 10 ms calls 15 % slower), so longer calls
                 self.nan_check_steps = max(1, round(100.0 / dt))
         elif self.backend == "triton":
             self._setup_triton()
@@ -375,7 +377,26 @@ class Simulator:
             self.weight = self.weight[:0]
             self.dsteps = self.dsteps[:0]
         self.S = net.n_slots
-        self.buf = torch.zeros((self.D, self.B, self.S), dtype=self.dtype, device=dev)
+        self._blocks_pending = False  # events in the member blocks' bins (see the buf property)
+        self._buf = torch.zeros((self.D, self.B, self.S), dtype=self.dtype, device=dev)
+
+    @property
+    def buf(self) -> torch.Tensor:
+        """The ring buffer (D, B, S): the input each slot receives in each of the next D steps.
+        Between their calls the member blocks keep the events in flight in their own bins
+        (reading and writing the D rows back cost more than the steps of a short call); they
+        are added here first, so that whatever reads or writes the buffer sees every event."""
+        if self._blocks_pending:
+            from zentai.sim import cpu_blocks
+
+            blk = self._cblk
+            tcell, weight, _, run_a, _ = blk["table"]
+            cpu_blocks.flush_bins(
+                self._buf.numpy(), blk["bins"], blk["bin_n"], blk["M"], blk["G"], tcell, weight,
+                run_a, blk["slot_of"],
+            )  # fmt: skip
+            self._blocks_pending = False
+        return self._buf
 
     def _setup_stp(self) -> None:
         """Per STP class: the presynaptic population's neuron range, its parameters, and the
@@ -840,7 +861,10 @@ class Simulator:
             "stream": stream,
             "p_cell": p_cell,
             "out": tuple(np.zeros((n_blocks, cap), np.int64) for _ in range(3)),
-            "bin_caps": np.full(n_blocks, 1024, np.int64),
+            # each block's bins (entries per arrival row), kept between calls
+            "bins": [np.empty((self.D, 1024), np.int64) for _ in range(n_blocks)],
+            "bin_n": np.zeros((n_blocks, self.D), np.int64),
+            "scan": np.zeros(n_blocks, np.int64),  # ring-buffer rows a block has still to read
         }
 
     def _block_params(self) -> tuple | None:
@@ -899,14 +923,18 @@ class Simulator:
         p_w = self._p_w.cpu().numpy() if self._has_poisson else np.zeros(0, self._cval.dtype)
         pois = (*pois, p_w, self._cval)
         g_start, g_size, _, g_R, g_soff, _ = self._cgroups
-        net = (self.D, self.S, self.B, self.buf.view(self.D, self.B, self.S).numpy(),
-               *blk["table"], blk["cell_of"], blk["slot_of"])  # fmt: skip
+        if not self._blocks_pending:
+            # other loops ran (or none): the events in flight are in the ring buffer, which the
+            # blocks read in their first D steps; the bins are empty
+            blk["scan"][:] = self.D
+        net = (self.D, self.S, self.B, self._buf.numpy(), *blk["table"], blk["cell_of"])
         state = (self._cv.numpy(), self._crefr.numpy(), self._csyn.numpy())
         t0 = np.full(out[0].shape[0], t, np.int64)
         parts = []
         while (t0 < stop).any():
             counts = cpu_blocks.run_blocks(
-                self.num_threads, blk["G"], blk["M"], t0, stop, blk["bin_caps"], net,
+                self.num_threads, blk["G"], blk["M"], t0, stop, blk["bins"], blk["bin_n"],
+                blk["scan"], net,
                 (g_start, g_size, g_R, g_soff), blk["params"], pois, (blk["stream"], keys),
                 state, (ex_c, ex_w), out,
             )  # fmt: skip
@@ -915,6 +943,7 @@ class Simulator:
                     parts.append(tuple(x[k, :n].copy() for x in out))
                 t0[k] += done
             ex_c, ex_w = ex_c[:0], ex_w[:0]  # SpikeTrain events enter once, at step t
+            self._blocks_pending = True
         if parts:
             b, i, steps = (np.concatenate(x) for x in zip(*parts))
             order = np.lexsort((i, b, steps))  # the member-major loop's order
@@ -1177,7 +1206,7 @@ class Simulator:
             ex_c, ex_w = self._compiled_train_events(t)
             if (
                 self._cblk is not None
-                and stop - t >= self.D
+                and stop - t >= BLOCK_MIN_STEPS
                 and self._block_steps(t, stop, ex_c, ex_w)
             ):
                 self.t_step = stop
