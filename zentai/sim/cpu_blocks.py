@@ -100,7 +100,7 @@ MAX_RECEPTORS = 2
 W = 4
 _REF, _Y0, _Y1 = range(1, 4)
 # table rows (entries of a bin) fetched ahead when the events of a step are added
-_PREFETCH = 8
+_PREFETCH = 16
 
 
 def lanes(n_members: int, n_threads: int) -> int:
@@ -387,9 +387,10 @@ def _kernels(G: int):
         twice as far) fetched meanwhile (they are scattered over the whole table)."""
         for q in range(n):
             if q + _PREFETCH < n:
-                a = run_a[sb[q + _PREFETCH] // G]
-                _prefetch(tcell, a)
-                _prefetch(weight, a)
+                up = sb[q + _PREFETCH] // G
+                for a in range(run_a[up], run_a[up + 1] + 15, 16):  # its cache lines
+                    _prefetch(tcell, a)
+                    _prefetch(weight, a)
                 if q + 2 * _PREFETCH < n:
                     _prefetch(run_a, sb[q + 2 * _PREFETCH] // G)
             u = sb[q] // G
