@@ -271,7 +271,7 @@ def _kernels(G: int):
                 o = p_cell[m]
                 cell = xin[o : o + G]
                 h = hk[m * G : m * G + G]
-                big = 0
+                big = False
                 if shared:
                     for b in range(G):
                         u = _mix64(h[b] + tg) >> _S11
@@ -280,7 +280,7 @@ def _kernels(G: int):
                         val = c2 if u >= t1 else val
                         val = c3 if u >= t2 else val
                         past = u >= t3
-                        big += past
+                        big |= past
                         val = c0 if past else val
                         cell[b] += val * w
                 else:
@@ -291,13 +291,13 @@ def _kernels(G: int):
                         val = c2 if u >= tl[G + b] else val
                         val = c3 if u >= tl[2 * G + b] else val
                         past = u >= tl[3 * G + b]
-                        big += past
+                        big |= past
                         val = c0 if past else val
                         cell[b] += val * w
                 if big:
                     _finish_counts(cell, h, tg, cdf, s_row, q, p_x0, m, mb, cval, w)
 
-    def _update(st, xin, nrn, par, pl, zero, spk, flags):
+    def _update(st, xin, nrn, par, pl, cval, spk, flags):
         """iaf_psc_exp step of every neuron and lane (as ``cpu_kernels._membrane`` and the
         synaptic update of ``cpu_kernels._update``); clears the inputs; lists the neurons with a
         spike in any lane in ``spk``, their lanes' spike flags in rows of ``flags`` (row q:
@@ -311,6 +311,7 @@ def _kernels(G: int):
         g_start, g_size, g_R = nrn
         e_l, p22, c0, p21, decay, gain, v_th, v_reset, ref_f = par
         shared = c0.shape[0] == 1 and gain.shape[1] == 1
+        zero, one = cval[0], cval[1]  # (in the state's type: a literal 1 would be a float64)
         ns = 0
         for g in range(g_start.shape[0]):
             R = g_R[g]
@@ -327,7 +328,7 @@ def _kernels(G: int):
                 a1 = p21[1, i] if R > 1 else zero
                 q0 = gain[0, 0, i]
                 q1 = gain[1, 0, i] if R > 1 else zero
-                anyf = 0
+                anyf = False
                 nb = st[i * WG : i * WG + WG]  # (slices: their indices are provably >= 0)
                 xb = xin[i * 2 * G : i * 2 * G + 2 * G]
                 fl = flags[ns * G : ns * G + G]  # (kept only if a lane fires)
@@ -341,11 +342,11 @@ def _kernels(G: int):
                         vn = vn + s0 * a0
                         vn = vn + s1 * a1
                         vv = vn + e if rf <= 0 else vv
-                        rf = max(rf - 1, zero)
+                        rf = max(rf - one, zero)
                         f = vv >= t
                         vv = vr if f else vv
                         rf = rs if f else rf
-                        anyf += f
+                        anyf |= f
                         fl[b] = f
                         nb[b] = vv
                         nb[REF + b] = rf
@@ -364,11 +365,11 @@ def _kernels(G: int):
                         vn = vn + s0 * a0
                         vn = vn + s1 * a1
                         vv = vn + e if rf <= 0 else vv
-                        rf = max(rf - 1, zero)
+                        rf = max(rf - one, zero)
                         f = vv >= t
                         vv = vr if f else vv
                         rf = rs if f else rf
-                        anyf += f
+                        anyf |= f
                         fl[b] = f
                         nb[b] = vv
                         nb[REF + b] = rf
@@ -503,7 +504,7 @@ def _kernels(G: int):
                     m = ex_c[q] // S
                     if b0 <= m < b0 + gb:
                         xin[cell_of[ex_c[q] % S] + m - b0] += ex_w[q]
-            ns = _update(st, xin, nrn3, par, pl, pois[-1][0], spk, flags)
+            ns = _update(st, xin, nrn3, par, pl, pois[-1], spk, flags)
             # spikes: output, and (run, lane) entries into the bins of the runs' arrival steps
             runs = 0
             for q in range(ns):
