@@ -519,12 +519,12 @@ def _kernels(G: int):
                 for r in range(D):
                     grown[r, : bin_n[r]] = sb[r, : bin_n[r]]
                 sb = grown
-            for q in range(ns):
-                i = spk[q]
-                fl = flags[q * G : q * G + G]
-                for b in range(gb):
-                    if not fl[b]:
+            # (lane by lane: the output in member order; a lane's entries stay in neuron order)
+            for b in range(gb):
+                for q in range(ns):
+                    if not flags[q * G + b]:
                         continue
+                    i = spk[q]
                     out_b[n_out] = b0 + b
                     out_i[n_out] = i
                     out_t[n_out] = t

@@ -829,8 +829,12 @@ class Simulator:
             or max(len(g.receptors) for g in groups) > cpu_blocks.MAX_RECEPTORS
         ):
             return
+        import os
+
         M = cpu_blocks.lanes(self.B, self.num_threads)
         G = cpu_blocks.block_lanes(M)
+        if os.environ.get("ZM"):
+            M, G = int(os.environ["ZM"]), int(os.environ["ZG"])
         N, R = self.net.n_neurons, cpu_blocks.MAX_RECEPTORS
         cell_of = np.zeros(self.S, np.int64)  # block input cell (lane 0) of every input slot
         for g in groups:
@@ -946,7 +950,9 @@ class Simulator:
             self._blocks_pending = True
         if parts:
             b, i, steps = (np.concatenate(x) for x in zip(*parts))
-            order = np.lexsort((i, b, steps))  # the member-major loop's order
+            # the member-major loop's order, (step, member, neuron): each part is sorted so
+            # (neurons in order within a step and member), a stable sort of runs is quick
+            order = np.argsort(steps * self.B + b, kind="stable")
             self._compiled_record(b[order], i[order], steps[order])
         return True
 
