@@ -220,6 +220,7 @@ def integer_thresholds(cdf: np.ndarray, rows: np.ndarray, n: int = 4) -> np.ndar
 
 
 _INV53_F = 1.0 / (1 << 53)
+_U = np.uint64
 
 
 def _kernels(G: int):
@@ -230,6 +231,7 @@ def _kernels(G: int):
     """
     WG, X1 = W * G, G  # state values per neuron; receptor 1's input cells after receptor 0's
     REF, Y0, Y1 = _REF * G, _Y0 * G, _Y1 * G
+    UREF, UY0, UY1, UX1, UG, UG2 = (_U(x) for x in (REF, Y0, Y1, X1, G, 2 * G))
 
     def _finish_counts(cell, hk, tg, cdf, s_row, q, p_x0, m, mb, cval, w):
         """Lanes whose uniform passed the first four CDF values: count the rest, add count x w.
@@ -268,13 +270,12 @@ def _kernels(G: int):
             tl = thl[q * 4 * G : q * 4 * G + 4 * G]
             for m in range(s_a[q], s_z[q]):
                 w = p_w[m]
-                o = p_cell[m]
-                cell = xin[o : o + G]
-                h = hk[m * G : m * G + G]
+                o, oh = _U(p_cell[m]), _U(m * G)  # (unsigned offsets, as in _update)
                 big = False
                 if shared:
                     for b in range(G):
-                        u = _mix64(h[b] + tg) >> _S11
+                        j = _U(b)
+                        u = _mix64(hk[oh + j] + tg) >> _S11
                         val = c0
                         val = c1 if u >= t0 else val
                         val = c2 if u >= t1 else val
@@ -282,10 +283,11 @@ def _kernels(G: int):
                         past = u >= t3
                         big |= past
                         val = c0 if past else val
-                        cell[b] += val * w
+                        xin[o + j] += val * w
                 else:
                     for b in range(G):
-                        u = _mix64(h[b] + tg) >> _S11
+                        j = _U(b)
+                        u = _mix64(hk[oh + j] + tg) >> _S11
                         val = c0
                         val = c1 if u >= tl[b] else val
                         val = c2 if u >= tl[G + b] else val
@@ -293,8 +295,10 @@ def _kernels(G: int):
                         past = u >= tl[3 * G + b]
                         big |= past
                         val = c0 if past else val
-                        cell[b] += val * w
+                        xin[o + j] += val * w
                 if big:
+                    o = p_cell[m]
+                    cell, h = xin[o : o + G], hk[m * G : m * G + G]
                     _finish_counts(cell, h, tg, cdf, s_row, q, p_x0, m, mb, cval, w)
 
     def _update(st, xin, nrn, par, pl, cval, spk, flags):
@@ -329,15 +333,16 @@ def _kernels(G: int):
                 q0 = gain[0, 0, i]
                 q1 = gain[1, 0, i] if R > 1 else zero
                 anyf = False
-                nb = st[i * WG : i * WG + WG]  # (slices: their indices are provably >= 0)
-                xb = xin[i * 2 * G : i * 2 * G + 2 * G]
-                fl = flags[ns * G : ns * G + G]  # (kept only if a lane fires)
+                # unsigned offsets: indices the compiler knows to be >= 0 without slices (a
+                # slice is a new array object: reference counting calls per neuron)
+                o, ox, of = _U(i * WG), _U(i * 2 * G), _U(ns * G)
                 if shared:
                     for b in range(G):
-                        vv = nb[b]
-                        rf = nb[REF + b]
-                        s0 = nb[Y0 + b]
-                        s1 = nb[Y1 + b]
+                        j = _U(b)
+                        vv = st[o + j]
+                        rf = st[o + UREF + j]
+                        s0 = st[o + UY0 + j]
+                        s1 = st[o + UY1 + j]
                         vn = (vv - e) * p + c
                         vn = vn + s0 * a0
                         vn = vn + s1 * a1
@@ -347,21 +352,22 @@ def _kernels(G: int):
                         vv = vr if f else vv
                         rf = rs if f else rf
                         anyf |= f
-                        fl[b] = f
-                        nb[b] = vv
-                        nb[REF + b] = rf
-                        nb[Y0 + b] = s0 * d0 + xb[b] * q0
-                        nb[Y1 + b] = s1 * d1 + xb[X1 + b] * q1
-                        xb[b] = zero
-                        xb[X1 + b] = zero
+                        flags[of + j] = f
+                        st[o + j] = vv
+                        st[o + UREF + j] = rf
+                        st[o + UY0 + j] = s0 * d0 + xin[ox + j] * q0
+                        st[o + UY1 + j] = s1 * d1 + xin[ox + UX1 + j] * q1
+                        xin[ox + j] = zero
+                        xin[ox + UX1 + j] = zero
                 else:
-                    pc = pl[i * 3 * G : i * 3 * G + 3 * G]
+                    op = _U(i * 3 * G)
                     for b in range(G):
-                        vv = nb[b]
-                        rf = nb[REF + b]
-                        s0 = nb[Y0 + b]
-                        s1 = nb[Y1 + b]
-                        vn = (vv - e) * p + pc[b]
+                        j = _U(b)
+                        vv = st[o + j]
+                        rf = st[o + UREF + j]
+                        s0 = st[o + UY0 + j]
+                        s1 = st[o + UY1 + j]
+                        vn = (vv - e) * p + pl[op + j]
                         vn = vn + s0 * a0
                         vn = vn + s1 * a1
                         vv = vn + e if rf <= 0 else vv
@@ -370,13 +376,13 @@ def _kernels(G: int):
                         vv = vr if f else vv
                         rf = rs if f else rf
                         anyf |= f
-                        fl[b] = f
-                        nb[b] = vv
-                        nb[REF + b] = rf
-                        nb[Y0 + b] = s0 * d0 + xb[b] * pc[G + b]
-                        nb[Y1 + b] = s1 * d1 + xb[X1 + b] * pc[2 * G + b]
-                        xb[b] = zero
-                        xb[X1 + b] = zero
+                        flags[of + j] = f
+                        st[o + j] = vv
+                        st[o + UREF + j] = rf
+                        st[o + UY0 + j] = s0 * d0 + xin[ox + j] * pl[op + UG + j]
+                        st[o + UY1 + j] = s1 * d1 + xin[ox + UX1 + j] * pl[op + UG2 + j]
+                        xin[ox + j] = zero
+                        xin[ox + UX1 + j] = zero
                 if anyf:
                     spk[ns] = i
                     ns += 1
