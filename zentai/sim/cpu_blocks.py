@@ -22,10 +22,11 @@ Events. The block's synapse table is the engine's with each presynaptic row sort
 (stable, so synapses of one delay keep their order): a row is a few runs of one delay. A spike
 of lane b puts (run, b) into the bin of each run's arrival step, one entry per run rather
 than one per synapse; at arrival the run's synapses are added to the inputs (the table rows
-prefetched a few entries ahead). The engine's ring buffer (D, B, S) is read at the start of a
-call (events already in flight) and receives the bins' events at its end, so between calls
-the state is exactly the engine's, and the torch step, checkpoints and the other loops see the
-same thing.
+prefetched a few entries ahead). The engine's ring buffer (D, B, S) is read in a call's first
+D steps after other loops ran (events already in flight then); between calls the block keeps
+its events in flight in its bins, and the engine adds them to the ring buffer
+(:func:`flush_bins`) before anything else reads or writes it, so the torch step, checkpoints
+and the other loops see the same thing.
 
 Exactness. Each member does the reference's arithmetic in the reference's order (the Poisson
 count of :func:`cpu_kernels._poisson`, the ``iaf_psc_exp`` update of ``_membrane``, the events
