@@ -55,7 +55,7 @@ def run(
         out[b] = min(times)
         if b == members:
             blk = sim._cblk if sim.backend == "compiled" else None
-            out["lanes"] = blk["G"] if blk else "-"
+            out["lanes"] = f"{blk['M']} in {blk['G']}" if blk else "-"
             out["threads"] = sim.num_threads
         m0 = res.spike_member == 0
         first[b] = (res.spike_neuron[m0], res.spike_time_ms[m0])
@@ -94,7 +94,7 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.2f} at end"
     )
     print(
-        "| device | backend | threads (B members) | lanes per block | neurons | 1 member s | "
+        "| device | backend | threads (B members) | members in lanes | neurons | 1 member s | "
         "B members s | s per member | B / 1 | member 0 = single run |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
