@@ -829,12 +829,8 @@ class Simulator:
             or max(len(g.receptors) for g in groups) > cpu_blocks.MAX_RECEPTORS
         ):
             return
-        import os
-
         M = cpu_blocks.lanes(self.B, self.num_threads)
         G = cpu_blocks.block_lanes(M)
-        if os.environ.get("ZM"):
-            M, G = int(os.environ["ZM"]), int(os.environ["ZG"])
         N, R = self.net.n_neurons, cpu_blocks.MAX_RECEPTORS
         cell_of = np.zeros(self.S, np.int64)  # block input cell (lane 0) of every input slot
         for g in groups:
