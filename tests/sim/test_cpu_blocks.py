@@ -32,6 +32,18 @@ def _spec(recorders=None, trains=()):
     return dataclasses.replace(base, populations=pops, stimuli=base.stimuli + tuple(trains))
 
 
+def _pair(spec, **kw):
+    """The torch reference and the compiled backend on the network of ``spec`` (seed 3)."""
+    net = zt.build.network(spec, seed=3)
+    return tuple(zt.sim.Simulator(net, backend=be, **kw) for be in ("torch", "compiled"))
+
+
+def _assert_same_states(ref, fast):
+    for sa, sb in zip(ref.states, fast.states):  # every group's v, currents, refractory count
+        for var in ("v", "syn", "refr"):
+            assert torch.equal(sa[var], sb[var]), var
+
+
 @pytest.fixture
 def block_calls(monkeypatch):
     """Counts the calls of the block loop (so a test knows that it ran)."""
@@ -56,11 +68,8 @@ def test_blocks_equal_torch(dtype, threads, block_calls):
         SpikeTrain(target="F", times=(5.0, 5.0, 20.3, 61.0), weight=400.0, delay=0.1),
         SpikeTrain(target="E", times=(10.0,), weight=-300.0, delay=1.0, neurons=(1, 2, 2)),
     )
-    net = zt.build.network(_spec(trains=trains), seed=3)
     B = 16 if threads == 1 else 20
-    kw = {"dtype": dtype, "seed": 5, "n_ensembles": B, "num_threads": threads}
-    ref = zt.sim.Simulator(net, backend="torch", **kw)
-    fast = zt.sim.Simulator(net, backend="compiled", **kw)
+    ref, fast = _pair(_spec(trains=trains), dtype=dtype, seed=5, n_ensembles=B, num_threads=threads)
     assert fast._cblk is not None and fast._cblk["G"] == 16
     for ms in (3.0, 47.0, 100.0):  # the first call is shorter than D: member-major loop
         ref.run(ms, progress=False)
@@ -69,9 +78,7 @@ def test_blocks_equal_torch(dtype, threads, block_calls):
     a, b = ref.result(), fast.result()
     assert a.spike_neuron.size > 5000 and set(np.unique(a.spike_member)) == set(range(B))
     _assert_same(a, b)
-    for sa, sb in zip(ref.states, fast.states):  # every group's v, currents, refractory count
-        for var in ("v", "syn", "refr"):
-            assert torch.equal(sa[var], sb[var]), var
+    _assert_same_states(ref, fast)
     # the events still in flight are in the engine's ring buffer, as the reference has them
     assert torch.equal(ref.buf, fast.buf)
 
@@ -97,18 +104,14 @@ def test_blocks_take_per_member_rates_gains_and_currents(threads, block_calls):
     _assert_same(a, b)
     rates = np.bincount(a.spike_member, minlength=B)
     assert rates[-1] > 1.2 * rates[0]  # the members do differ
-    for sa, sb in zip(sims[0].states, sims[1].states):
-        assert torch.equal(sa["v"], sb["v"]) and torch.equal(sa["syn"], sb["syn"])
+    _assert_same_states(*sims)
 
 
 def test_blocks_that_fill_their_spike_output_resume_where_they_stopped(block_calls):
     # a block stops at a step's start when its spike output could overflow; the engine records
     # what it has and runs the blocks that stopped on from their own step (here many times)
-    net = zt.build.network(_spec(), seed=3)
-    kw = {"seed": 2, "n_ensembles": 20, "num_threads": 2}
-    ref = zt.sim.Simulator(net, backend="torch", **kw)
-    fast = zt.sim.Simulator(net, backend="compiled", **kw)
-    G, N = fast._cblk["G"], net.n_neurons
+    ref, fast = _pair(_spec(), seed=2, n_ensembles=20, num_threads=2)
+    G, N = fast._cblk["G"], fast.net.n_neurons
     cap = G * N + 200  # room for one full step and ~200 spikes more
     fast._cblk["out"] = tuple(np.zeros((2, cap), np.int64) for _ in range(3))
     a, b = ref.run(80.0, progress=False), fast.run(80.0, progress=False)
@@ -164,10 +167,7 @@ def test_events_in_flight_stay_in_the_blocks_between_short_calls(block_calls):
     # calls shorter than the longest delay: the blocks keep their events in flight in their
     # bins from call to call; a call too short for blocks (member-major loop) or a look at the
     # ring buffer first adds them to the buffer, and the blocks read it again after
-    net = zt.build.network(_spec(), seed=3)
-    kw = {"seed": 8, "n_ensembles": 16, "num_threads": 1}
-    ref = zt.sim.Simulator(net, backend="torch", **kw)
-    fast = zt.sim.Simulator(net, backend="compiled", **kw)
+    ref, fast = _pair(_spec(), seed=8, n_ensembles=16, num_threads=1)
     D = fast.D
     for k, ms in enumerate([0.9, 2.0, 0.5, 1.3, 0.9, 6.0, 0.9, 2.0] * 4):
         ref.run(ms, progress=False)
@@ -179,16 +179,12 @@ def test_events_in_flight_stay_in_the_blocks_between_short_calls(block_calls):
     assert a.spike_neuron.size > 1000
     _assert_same(a, b)
     assert torch.equal(ref.buf, fast.buf)
-    for sa, sb in zip(ref.states, fast.states):
-        assert torch.equal(sa["v"], sb["v"]) and torch.equal(sa["syn"], sb["syn"])
+    _assert_same_states(ref, fast)
 
 
 def test_a_padded_32_lane_block_equals_torch(block_calls):
     # 17 members on one thread: one block of 32 lanes, 15 of them padding that never fires
-    net = zt.build.network(_spec(), seed=3)
-    kw = {"seed": 6, "n_ensembles": 17, "num_threads": 1}
-    ref = zt.sim.Simulator(net, backend="torch", **kw)
-    fast = zt.sim.Simulator(net, backend="compiled", **kw)
+    ref, fast = _pair(_spec(), seed=6, n_ensembles=17, num_threads=1)
     assert (fast._cblk["M"], fast._cblk["G"]) == (17, 32)
     a, b = ref.run(60.0, progress=False), fast.run(60.0, progress=False)
     assert block_calls and a.spike_neuron.size > 2000
