@@ -298,8 +298,8 @@ def _kernels(G: int):
                         val = c0 if past else val
                         xin[o + j] += val * w
                 if big:
-                    o = p_cell[m]
-                    cell, h = xin[o : o + G], hk[m * G : m * G + G]
+                    oc = p_cell[m]
+                    cell, h = xin[oc : oc + G], hk[m * G : m * G + G]
                     _finish_counts(cell, h, tg, cdf, s_row, q, p_x0, m, mb, cval, w)
 
     def _update(st, xin, nrn, par, pl, cval, spk, flags):
