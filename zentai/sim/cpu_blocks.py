@@ -57,7 +57,7 @@ try:
 
     from zentai._rng_cpu import _G1, _G2, _INV53, _S11
     from zentai._rng_cpu import _mix as _mix64
-    from zentai.sim.cpu_kernels import _named
+    from zentai.sim.cpu_kernels import _grown, _named
 
     HAVE_NUMBA = True
 
@@ -522,10 +522,7 @@ def _kernels(G: int):
                     nf += fl[b]
                 runs += nf * (run_ptr[i + 1] - run_ptr[i])
             if bin_n.max() + runs > sb.shape[1]:
-                grown = np.empty((D, max(2 * sb.shape[1], bin_n.max() + runs)), np.int64)
-                for r in range(D):
-                    grown[r, : bin_n[r]] = sb[r, : bin_n[r]]
-                sb = grown
+                sb = _grown(sb, bin_n.max() + runs)
             # (lane by lane: the output in member order; a lane's entries stay in neuron order)
             for b in range(gb):
                 for q in range(ns):

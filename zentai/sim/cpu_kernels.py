@@ -248,15 +248,14 @@ def _empty_bin(row, k, r, bin_c, bin_w, bin_n):
 
 
 @_jit()
-def _grow(bin_c, bin_w, need):
-    cap = bin_c.shape[2]
+def _grown(a, need):
+    """A copy of ``a`` whose last axis (a bin's capacity) is doubled until it holds ``need``."""
+    cap = a.shape[-1]
     while cap < need:
         cap *= 2
-    c = np.empty((bin_c.shape[0], bin_c.shape[1], cap), bin_c.dtype)
-    w = np.empty((bin_w.shape[0], bin_w.shape[1], cap), bin_w.dtype)
-    c[:, :, : bin_c.shape[2]] = bin_c
-    w[:, :, : bin_w.shape[2]] = bin_w
-    return c, w
+    out = np.empty((*a.shape[:-1], cap), a.dtype)
+    out[..., : a.shape[-1]] = a
+    return out
 
 
 @_jit(inline="always")
@@ -626,7 +625,8 @@ def _run(
                 n_spk += 1
         n_out += n_spk
         if bin_n.max() + events > bin_c.shape[2]:
-            bin_c, bin_w = _grow(bin_c, bin_w, bin_n.max() + events)
+            need = bin_n.max() + events
+            bin_c, bin_w = _grown(bin_c, need), _grown(bin_w, need)
         for k in prange(T):
             lo, hi = slot_bounds[k], slot_bounds[k + 1]
             for b in range(B):
