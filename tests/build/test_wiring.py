@@ -478,3 +478,24 @@ def test_cuda_gives_the_same_synapses_as_cpu(name, rule, n_pre, n_post, kw):
     w = draw(Uniform(0.0, 1.0), key, post, slots(post))
     w_c = draw(Uniform(0.0, 1.0), key, post_c, slots(post_c))
     assert torch.equal(w_c.cpu(), w)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FixedIndegree(30),
+        FixedTotalNumber(20_000),
+        Bernoulli(0.05),
+        FixedIndegree(30, allow_multapses=False),
+    ],
+    ids=["indegree", "total", "bernoulli", "indegree-distinct"],
+)
+def test_connect_int32_indices_equal_int64(rule):
+    # FixedIndegree / FixedTotalNumber write int32 directly (compiled loop), the others convert
+    key = rng.key(3, "int32")
+    ref = connect(rule, 500, 400, key, self_connection=False)
+    pre, post = connect(rule, 500, 400, key, index_dtype=torch.int32)
+    assert pre.dtype == post.dtype == torch.int32
+    assert torch.equal(pre.long(), ref[0]) and torch.equal(post.long(), ref[1])
+    with pytest.raises(SpecError, match=r"index_dtype must be torch\.int64 or torch\.int32"):
+        connect(rule, 500, 400, key, index_dtype=torch.int16)

@@ -6,7 +6,9 @@ then the order within a projection (a *stable* sort by presynaptic neuron). With
 known in advance (a bincount per part), every synapse's place is its row's next free position:
 a counting sort, linear in the number of synapses and with no sort permutation held in memory
 (an argsort of the full-scale microcircuit's 3e8 synapses took 15 s and 2.4 GB of int64
-indices).
+indices). :func:`scatter_rows` is the tensor form; on the CPU the build runs the same counting
+sort compiled, drawing each synapse's weight and delay as it places it
+(:func:`zentai.build.wiring.draw_into_rows`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import numpy as np
 import torch
 
 try:
-    import numba
     from numba import njit, prange
 
     HAVE_NUMBA = True
@@ -23,35 +24,6 @@ except ImportError:  # pragma: no cover - exercised only where numba is missing
     HAVE_NUMBA = False
 
 __all__ = ["delay_steps_into", "expand_ranges", "scatter_rows"]
-
-if HAVE_NUMBA:
-
-    @njit(cache=True, nogil=True, parallel=True)
-    def _scatter(pre, post, base, w, d, cursor, target, weight, delay, T):  # pragma: no cover
-        # T chunks of the part in parallel: chunk k's rows start after the synapses that the
-        # chunks before it put there (per-chunk row counts), so the order stays stable
-        n = pre.shape[0]
-        N = cursor.shape[0]
-        counts = np.zeros((T, N), np.int64)
-        for k in prange(T):
-            ck = counts[k]
-            for j in range(n * k // T, n * (k + 1) // T):
-                ck[pre[j]] += 1
-        starts = np.empty((T, N), np.int64)
-        starts[0] = cursor
-        for k in range(1, T):
-            starts[k] = starts[k - 1] + counts[k - 1]
-        for k in prange(T):
-            cur = starts[k]
-            for j in range(n * k // T, n * (k + 1) // T):
-                p = pre[j]
-                pos = cur[p]
-                cur[p] = pos + 1
-                target[pos] = base + post[j]
-                weight[pos] = w[j]  # float64 -> float32: round to nearest, as torch's .to()
-                delay[pos] = d[j]
-        cursor[:] = starts[T - 1]
-
 
 if HAVE_NUMBA:
 
@@ -114,24 +86,11 @@ def scatter_rows(
     ``pre`` (int32) are global presynaptic ids; a synapse's target slot is ``base + post``
     (``post`` int32); ``w`` and ``d`` are converted to the tables' dtypes as they are stored.
     ``cursor`` (int64, one per neuron) holds the next free position of each row; it is advanced
-    in place.
+    in place. This is the tensor form (a GPU build, or no numba); on the CPU the build draws
+    and places in one compiled pass (:func:`zentai.build.wiring.draw_into_rows`).
     """
-    if HAVE_NUMBA and pre.device.type == "cpu":
-        _scatter(
-            pre.numpy(),
-            post.numpy(),
-            base,
-            w.numpy(),
-            d.numpy(),
-            cursor.numpy(),
-            target.numpy(),
-            weight.numpy(),
-            delay.numpy(),
-            max(1, min(numba.get_num_threads(), pre.numel() // 1_000_000)),
-        )
-        return
-    # tensor path (a GPU build, or no numba): a stable sort by row, each synapse's rank
-    # within its row's run, placed after what earlier parts put there
+    # a stable sort by row, each synapse's rank within its row's run, placed after what
+    # earlier parts put there
     order = torch.argsort(pre, stable=True)
     sp = pre[order].to(torch.int64)
     ar = torch.arange(sp.numel(), device=sp.device)

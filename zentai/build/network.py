@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from zentai import rng
+from zentai.build import wiring
 from zentai.build.csr import delay_steps_into, expand_ranges, scatter_rows
 from zentai.build.spec import NetworkSpec, Population, Projection
 from zentai.build.wiring import connect, draw, slots
@@ -526,11 +527,12 @@ def network(
             post_range=None if part is None else post_range,
             self_connection=proj.pre == proj.post,
             device=dev,
+            index_dtype=torch.int32,  # n < 2**31: rows and slots fit; half the memory
         )
-        pre_g = (pre_l + full_slices[pre_pop.name][0]).to(torch.int32)
+        pre_g = pre_l.add_(full_slices[pre_pop.name][0])
         del pre_l
         counts += torch.bincount(pre_g, minlength=n)
-        parts.append((proj, ridx, pre_g, post_l.to(torch.int32)))
+        parts.append((proj, ridx, pre_g, post_l))
         infos.append(
             ProjectionInfo(proj.name, proj.pre, proj.post, rname, int(post_l.numel()), proj.delay)
         )
@@ -548,28 +550,37 @@ def network(
     stp_class = torch.zeros(n_syn, dtype=torch.int8, device=dev) if stp else None
     stp_ids = {name: c + 1 for c, (name, _, _) in enumerate(stp)}
     # pass 2: weights and delays (keyed by post neuron and its synapse index), placed by row
+    fused = dev.type == "cpu" and wiring._compiled() is not None
     while parts:
         proj, ridx, pre_g, post_l = parts.pop(0)
         post_pop = spec.population(proj.post)
         rec = post_pop.model.receptors[ridx]
         key = rng.key(seed, "projection", proj.name)
-        post64 = post_l.to(torch.int64)
-        k = slots(post64)
         wdist = proj.weight.in_unit(rec.weight_unit, f"Projection {proj.name!r} weight")
-        w = draw(wdist, rng.key(key, "weight"), post64, k)
-        d = draw(proj.delay, rng.key(key, "delay"), post64, k)
-        del k, post64
-        if d.numel() and not bool((d > 0).all()):
+        base = slot_base(post_pop.name, ridx)
+        off = offsets[post_pop.name]  # a part's slots count its neurons from its first one
+        before = cursor.clone() if proj.name in stp_ids else None
+        if fused:  # the same tables in one compiled pass, without per-synapse temporaries
+            d_min = wiring.draw_into_rows(
+                pre_g, post_l, off, base, wdist, proj.delay, key, cursor, target, weight, delay
+            )
+        else:
+            post64 = post_l.to(torch.int64)
+            k = slots(post64)
+            w = draw(wdist, rng.key(key, "weight"), post64, k)
+            d = draw(proj.delay, rng.key(key, "delay"), post64, k)
+            del k, post64
+            d_min = float(d.min()) if d.numel() else math.inf
+            if off:
+                post_l -= off
+            scatter_rows(pre_g, post_l, base, w, d, cursor, target, weight, delay)
+            del w, d
+        del pre_g, post_l
+        if not d_min > 0:
             raise SpecError(
                 f"Projection {proj.name!r}: delays must be positive; the delay distribution "
-                f"{proj.delay} gave {float(d.min())} ms. Set a lower bound (low=...)."
+                f"{proj.delay} gave {d_min} ms. Set a lower bound (low=...)."
             )
-        base = slot_base(post_pop.name, ridx)
-        before = cursor.clone() if proj.name in stp_ids else None
-        if offsets[post_pop.name]:  # a part's slots count its neurons from its first one
-            post_l -= offsets[post_pop.name]
-        scatter_rows(pre_g, post_l, base, w, d, cursor, target, weight, delay)
-        del pre_g, post_l, w, d
         if before is not None:  # the part's synapses sit in [before, cursor) of each row
             _, pos = expand_ranges(before, cursor - before)
             stp_class[pos] = stp_ids[proj.name]

@@ -58,7 +58,7 @@ from zentai.connectome.rules import (
 )
 from zentai.errors import DeviceError, SpecError, ZentaiInternalError
 
-__all__ = ["MAX_REDRAW_ROUNDS", "TEMP_BYTES", "connect", "draw", "slots"]
+__all__ = ["MAX_REDRAW_ROUNDS", "TEMP_BYTES", "connect", "draw", "draw_into_rows", "slots"]
 
 #: upper bound on the bytes of temporary tensors held at once while wiring one chunk
 TEMP_BYTES = 256 * 2**20
@@ -132,6 +132,7 @@ def connect(
     self_connection: bool = False,
     device: str | torch.device = "cpu",
     post_normals: Any = None,
+    index_dtype: torch.dtype = torch.int64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generate the synapses of one projection.
 
@@ -154,10 +155,13 @@ def connect(
         then ``allow_autapses=False`` excludes ``i == j``.
     device : str or torch.device
         Where the tensors are generated; the result is the same on every device.
+    index_dtype : torch.int64 or torch.int32
+        dtype of the result; int32 halves the memory of large projections (the fixed in-degree
+        and total number rules then write int32 directly).
 
     Returns
     -------
-    pre_idx, post_idx : Tensor, (n_synapses,), int64
+    pre_idx, post_idx : Tensor, (n_synapses,), ``index_dtype``
         Indices local to each population (``post_idx`` is not shifted by ``post_range``),
         sorted by post, and within a post in draw order:
 
@@ -235,11 +239,47 @@ def connect(
             f"n_pre={n_pre}, n_post={n_post}."
         )
     exclude_self = bool(self_connection) and not getattr(rule, "allow_autapses", True)
+    if index_dtype not in (torch.int64, torch.int32):
+        raise SpecError(
+            f"connect.index_dtype must be torch.int64 or torch.int32; got {index_dtype}."
+        )
+    pre, post = _connect_rule(
+        rule,
+        n_pre,
+        n_post,
+        key,
+        a,
+        b,
+        exclude_self,
+        dev,
+        index_dtype,
+        pre_positions,
+        post_positions,
+        post_normals,
+    )
+    return pre.to(index_dtype), post.to(index_dtype)
 
+
+def _connect_rule(
+    rule: Rule,
+    n_pre: int,
+    n_post: int,
+    key: int,
+    a: int,
+    b: int,
+    exclude_self: bool,
+    dev: torch.device,
+    dtype: torch.dtype,
+    pre_positions: Any,
+    post_positions: Any,
+    post_normals: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """connect() after its checks: the rule's synapses of posts [a, b) (int64, or ``dtype``
+    where the rule can write it directly)."""
     if isinstance(rule, FixedIndegree):
-        return _fixed_indegree(rule, n_pre, n_post, key, a, b, exclude_self, dev)
+        return _fixed_indegree(rule, n_pre, n_post, key, a, b, exclude_self, dev, dtype)
     if isinstance(rule, FixedTotalNumber):
-        return _fixed_total_number(rule, n_pre, n_post, key, a, b, exclude_self, dev)
+        return _fixed_total_number(rule, n_pre, n_post, key, a, b, exclude_self, dev, dtype)
     if isinstance(rule, Bernoulli):
         if rule.p == 0.0:
             return _empty(dev)
@@ -275,15 +315,22 @@ def connect(
 
 # ------------------------------------------------------------ draws per (post, slot)
 def _draw_per_post(
-    kpre: int, a: int, degrees: torch.Tensor, n_eff: int, exclude_self: bool, dev: torch.device
+    kpre: int,
+    a: int,
+    degrees: torch.Tensor,
+    n_eff: int,
+    exclude_self: bool,
+    dev: torch.device,
+    dtype: torch.dtype = torch.int64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``degrees[j - a]`` uniform draws in [0, n_eff) for each post j in [a, a + len)."""
+    """``degrees[j - a]`` uniform draws in [0, n_eff) for each post j in [a, a + len) (the
+    compiled loop writes ``dtype``, the tensor code int64)."""
     nb = _compiled()
     if nb is not None and dev.type == "cpu" and degrees.numel():
         first = torch.cumsum(degrees, 0) - degrees
         total = int(degrees.sum())
-        pre_out = torch.empty(total, dtype=torch.int64)
-        post_out = torch.empty(total, dtype=torch.int64)
+        pre_out = torch.empty(total, dtype=dtype)
+        post_out = torch.empty(total, dtype=dtype)
         nb.draw_per_post(
             np.uint64(kpre & (2**64 - 1)),
             a,
@@ -319,6 +366,7 @@ def _fixed_indegree(
     b: int,
     exclude_self: bool,
     dev: torch.device,
+    dtype: torch.dtype = torch.int64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     k = int(rule.k)
     n_eff = n_pre - 1 if exclude_self else n_pre
@@ -337,7 +385,7 @@ def _fixed_indegree(
         return _empty(dev)
     if rule.allow_multapses:
         degrees = torch.full((b - a,), k, dtype=torch.int64, device=dev)
-        return _draw_per_post(rng.key(key, "pre"), a, degrees, n_eff, exclude_self, dev)
+        return _draw_per_post(rng.key(key, "pre"), a, degrees, n_eff, exclude_self, dev, dtype)
     if 2 * k <= n_eff:
         return _distinct_by_redraw(rng.key(key, "pre"), k, n_eff, a, b, exclude_self, dev)
     return _distinct_by_keys(rng.key(key, "order"), k, n_eff, a, b, exclude_self, dev)
@@ -410,6 +458,7 @@ def _fixed_total_number(
     b: int,
     exclude_self: bool,
     dev: torch.device,
+    dtype: torch.dtype = torch.int64,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     n = int(rule.n)
     n_eff = n_pre - 1 if exclude_self else n_pre
@@ -427,7 +476,7 @@ def _fixed_total_number(
         )
     degrees = _multinomial_indegrees(rng.key(key, "indegree"), n, n_post)[a:b]
     degrees_t = torch.from_numpy(degrees).to(dev)
-    return _draw_per_post(rng.key(key, "pre"), a, degrees_t, n_eff, exclude_self, dev)
+    return _draw_per_post(rng.key(key, "pre"), a, degrees_t, n_eff, exclude_self, dev, dtype)
 
 
 def _multinomial_indegrees(k: int, n: int, n_post: int) -> np.ndarray:
@@ -896,13 +945,7 @@ def draw(
     out = torch.empty(n, dtype=dtype, device=dev)
     step = _chunk_elems(dev)
     if isinstance(dist, Uniform):
-        low = _number(dist, "low", dist.low)
-        high = _number(dist, "high", dist.high)
-        if not (math.isfinite(low) and math.isfinite(high) and low <= high):
-            raise SpecError(
-                f"Uniform.low and Uniform.high must be finite with low <= high; got "
-                f"low={low!r}, high={high!r}."
-            )
+        low, high = _uniform_bounds(dist)
         for s0 in range(0, n, step):
             s1 = min(s0 + step, n)
             x = low + (high - low) * rng.uniform(key, post[s0:s1], slot[s0:s1])
@@ -913,9 +956,9 @@ def draw(
     raise SpecError(f"draw.dist must be Constant, Uniform or Normal; got {type(dist).__name__}.")
 
 
-def _draw_normal(
-    dist: Normal, key: int, post: torch.Tensor, slot: torch.Tensor, out: torch.Tensor, step: int
-) -> torch.Tensor:
+def _normal_bounds(dist: Normal) -> tuple[float, float, float, float, float, SpecError]:
+    """mu, sigma, low, high of ``dist`` (checked), the probability mass inside [low, high],
+    and the error for values still outside after the redraw rounds."""
     mu = _number(dist, "mu", dist.mu)
     sigma = _number(dist, "sigma", dist.sigma)
     low = _number(dist, "low", dist.low, none=-math.inf)
@@ -925,7 +968,6 @@ def _draw_normal(
         raise SpecError(f"Normal.mu and Normal.sigma must be finite, sigma >= 0; got {desc}.")
     if not low <= high:
         raise SpecError(f"Normal.low must be <= Normal.high; got {desc}.")
-    # probability mass inside [low, high], for the error message and the sigma = 0 case
     if sigma == 0:
         inside = 1.0 if low <= mu <= high else 0.0
     else:
@@ -936,6 +978,24 @@ def _draw_normal(
         f"redraw rounds; got values still outside (the bounds keep a fraction {inside:.3g} of "
         "the distribution). Widen the bounds or move mu inside them."
     )
+    return mu, sigma, low, high, inside, fail
+
+
+def _uniform_bounds(dist: Uniform) -> tuple[float, float]:
+    low = _number(dist, "low", dist.low)
+    high = _number(dist, "high", dist.high)
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise SpecError(
+            f"Uniform.low and Uniform.high must be finite with low <= high; got "
+            f"low={low!r}, high={high!r}."
+        )
+    return low, high
+
+
+def _draw_normal(
+    dist: Normal, key: int, post: torch.Tensor, slot: torch.Tensor, out: torch.Tensor, step: int
+) -> torch.Tensor:
+    mu, sigma, low, high, inside, fail = _normal_bounds(dist)
     if inside == 0.0 and post.numel():
         raise fail
     round_keys: list[int] = []
@@ -964,3 +1024,83 @@ def _draw_normal(
             bad = bad[(y < low) | (y > high)]
         out[s0:s1] = x
     return out
+
+
+def _draw_params(dist: Distribution) -> tuple[np.ndarray, float, SpecError | None]:
+    """(kind, a, b, low, high) of the compiled ``_value``, the mass inside the bounds and the
+    error for draws that stay outside (Normal only)."""
+    if isinstance(dist, Constant):
+        value = _number(dist, "value", dist.value)
+        return np.array([0.0, value, 0.0, -math.inf, math.inf]), 1.0, None
+    if isinstance(dist, Uniform):
+        low, high = _uniform_bounds(dist)
+        return np.array([1.0, low, high - low, -math.inf, math.inf]), 1.0, None
+    if isinstance(dist, Normal):
+        mu, sigma, low, high, inside, fail = _normal_bounds(dist)
+        return np.array([2.0, mu, sigma, low, high]), inside, fail
+    raise SpecError(f"draw.dist must be Constant, Uniform or Normal; got {type(dist).__name__}.")
+
+
+def draw_into_rows(
+    pre: torch.Tensor,
+    post: torch.Tensor,
+    post_offset: int,
+    slot_base: int,
+    weight: Distribution,
+    delay: Distribution,
+    key: int,
+    cursor: torch.Tensor,
+    target_out: torch.Tensor,
+    weight_out: torch.Tensor,
+    delay_out: torch.Tensor,
+) -> float:
+    """Draw one projection part's weights and delays and store its synapses in CSR rows.
+
+    The compiled (CPU) form of :func:`slots`, :func:`draw` (keys ``rng.key(key, "weight")``
+    and ``rng.key(key, "delay")``) and :func:`zentai.build.csr.scatter_rows` in one pass,
+    without the per-synapse temporaries (slot, float64 values). ``pre`` (int32) are global
+    rows, ``post`` (int32, sorted) population-local ids; a synapse's target is
+    ``slot_base + post - post_offset``. Returns the least delay drawn (the caller checks it).
+    The values equal the tensor code's up to the last bit of a float64 log/cos (libm here,
+    torch's vector library there), which float32 storage rounds away.
+    """
+    nb = _compiled()
+    if nb is None or pre.device.type != "cpu":
+        raise ZentaiInternalError("draw_into_rows needs numba and CPU tensors.")
+    keys = [rng.key(key, "weight"), rng.key(key, "delay")]
+    keys = [keys[0], rng.key(keys[0], "redraw"), keys[1], rng.key(keys[1], "redraw")]
+    wpar, w_in, w_fail = _draw_params(weight)
+    dpar, d_in, d_fail = _draw_params(delay)
+    n = pre.numel()
+    for inside, fail in ((w_in, w_fail), (d_in, d_fail)):
+        if n and inside == 0.0 and fail is not None:
+            raise fail
+    from numba import get_num_threads
+
+    threads = max(1, min(get_num_threads(), n // 1_000_000))
+    status = np.zeros((threads, 4))
+    nb.place_drawn(
+        pre.numpy(),
+        post.numpy(),
+        post_offset,
+        slot_base,
+        wpar,
+        dpar,
+        np.array([k & _M64 for k in keys], dtype=np.uint64),
+        MAX_REDRAW_ROUNDS,
+        cursor.numpy(),
+        target_out.numpy(),
+        weight_out.numpy(),
+        delay_out.numpy(),
+        threads,
+        status,
+    )
+    if status[:, 2].any():
+        raise SpecError(
+            "slots.post_idx must be sorted in non-decreasing order (as connect returns it); "
+            "got an unsorted tensor."
+        )
+    for col, fail in ((0, w_fail), (1, d_fail)):
+        if status[:, col].any():
+            raise fail  # only a bounded Normal can fail
+    return float(status[:, 3].min()) if n else math.inf
