@@ -25,6 +25,10 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv > "$OUT/nvid
 echo "== 1. microcircuit, full scale, built and run on the GPU (the RESULTS.md row)"
 timeout 60 python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --peers '' \
     --json "$OUT/mc_1.0_cuda.json" 2>&1 | grep -E "build s|sim s|RTF|peak|rate|skipped|rror|stepped"
+echo "== 1b. the same network built on the host's CPU cores (compiled draw-and-place pass)"
+timeout 60 python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --build-device cpu \
+    --threads "$(nproc)" --duration 0.1 --warmup 0.1 --peers '' \
+    --json "$OUT/mc_1.0_cpubuild.json" 2>&1 | grep -E "build s|RTF|peak|rror"
 echo "== 2. the tests that need a GPU (Triton vs torch, CPU vs CUDA, GPU build)"
 timeout 60 python3 -m pytest -q -x -p no:cacheprovider tests/sim/test_triton.py \
     tests/sim/test_engine.py tests/build/test_compiled_wiring.py tests/test_rng.py \
