@@ -252,3 +252,25 @@ def test_integer_thresholds_decide_as_the_float_comparison():
             x = us.astype(np.float64) * (1.0 / (1 << 53)) + float(q)
             assert np.array_equal(us >= t, x >= cdf[q, j]), (q, j)
     assert thr[0, 0] == 0 and thr[3, 3] == 1 << 53
+
+
+def test_block_table_memory_is_checked_only_when_blocks_are_made(monkeypatch):
+    # the blocks copy the synapse table (target cell, weight, run byte per synapse): with
+    # room for the shared tables but not for that copy, the torch backend runs and the
+    # compiled one says what is missing
+    from zentai.connectome import FixedIndegree
+    from zentai.sim import engine
+
+    pop = zt.build.Population(name="E", size=200, model=LIF())
+    proj = zt.build.Projection(pre="E", post="E", rule=FixedIndegree(400), weight=1.0, delay=1.0)
+    net = zt.build.network(zt.build.NetworkSpec(populations=(pop,), projections=(proj,)))
+    extra = net.n_synapses * (4 + 4 + 1)
+    sim = zt.sim.Simulator(net, n_ensembles=8, backend="compiled")
+    assert sim._cblk is not None
+    base = sim.memory_bytes - extra
+    avail = int(extra / 0.9) - 1  # just too little for the copy
+    monkeypatch.setattr(engine, "available_memory_bytes", lambda device=None: avail)
+    assert base <= 0.9 * (avail + net.n_synapses * 12)  # the shared part fits
+    assert zt.sim.Simulator(net, n_ensembles=8, backend="torch").memory_bytes == base
+    with pytest.raises(zt.errors.MemoryBudgetError, match=r"member blocks of 8 members"):
+        zt.sim.Simulator(net, n_ensembles=8, backend="compiled")

@@ -338,11 +338,8 @@ class Simulator:
             + self.D * self.B * net.n_slots * esize
             + self.B * net.n_neurons * (6 * esize + 4)
         )
-        if self.device.type == "cpu" and self.B >= BLOCK_MIN_MEMBERS:
-            # the member blocks' copy of the table, rows sorted by delay (cpu_blocks), and
-            # its runs (~16 synapses each in the microcircuit)
-            need += net.n_synapses * (4 + esize + 1)
         self.memory_bytes = need
+        self._memory_fraction = fraction
         avail = available_memory_bytes(self.device)
         if self.device.type == "cpu":
             # tables already in host memory are reused, not copied
@@ -843,6 +840,19 @@ class Simulator:
         slot_of[cell_of // G] = np.arange(self.S)
         # the synapse table with rows sorted by delay: targets' cells (lane 0) and weights
         cell_type = np.int32 if N * R * G < 2**31 else np.int64
+        # its copy of the table (targets, weights) and runs (~16 synapses each in the
+        # microcircuit), made now that the compiled backend is chosen: check it fits
+        esize = self.weight.element_size()
+        extra = self.net.n_synapses * (np.dtype(cell_type).itemsize + esize + 1)
+        avail = available_memory_bytes(self.device)
+        if extra > self._memory_fraction * avail:
+            raise MemoryBudgetError(
+                f"The member blocks of {self.B} members (compiled CPU loop) need about "
+                f"{extra / 2**30:.2f} GiB more for their copy of the {self.net.n_synapses:,} "
+                f"synapses; only {avail / 2**30:.2f} GiB are available. Use "
+                f"backend='torch' or a smaller network."
+            )
+        self.memory_bytes += extra
         table = cpu_blocks.delay_table(
             self.indptr.numpy(), self.dsteps.numpy(), self.target.numpy(),
             self.weight.numpy(), cell_of.astype(cell_type),
