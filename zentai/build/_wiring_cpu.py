@@ -1,4 +1,4 @@
-"""Compiled (numba) CPU loops for the wiring's hot spots, bit-identical to the tensor code.
+"""Compiled (numba) CPU loops for the wiring's hot spots, the tensor code's values.
 
 * :func:`draw_per_post` — the partners of fixed in-degree / fixed total number rules:
   ``uniform_int(k, post, slot, n)`` for every slot of every post (one stream key per post
@@ -6,6 +6,9 @@
 * :func:`slots` — index of each synapse among its post's synapses (post ids sorted).
 * :func:`affine` — ``mu + sigma * z`` (two roundings, as torch computes it) and a count of the
   values outside [low, high].
+* :func:`place_drawn` — the build's second pass in one loop: slots, weight and delay draws
+  (``wiring.draw``'s values; the normals through ``_rng_cpu._normal``, equal to torch's but
+  for the last float64 bits) and the stable placement into CSR rows (``csr.scatter_rows``).
 
 :mod:`zentai.build.wiring` calls them for CPU tensors when numba is installed; its tensor code
 stays the reference (tests compare both).

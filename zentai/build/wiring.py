@@ -1027,8 +1027,8 @@ def _draw_normal(
 
 
 def _draw_params(dist: Distribution) -> tuple[np.ndarray, float, SpecError | None]:
-    """(kind, a, b, low, high) of the compiled ``_value``, the mass inside the bounds and the
-    error for draws that stay outside (Normal only)."""
+    """(kind, a, b, low, high) of the compiled ``_fill`` and ``_redraw``, the mass inside the
+    bounds and the error for draws that stay outside (Normal only)."""
     if isinstance(dist, Constant):
         value = _number(dist, "value", dist.value)
         return np.array([0.0, value, 0.0, -math.inf, math.inf]), 1.0, None
@@ -1061,8 +1061,9 @@ def draw_into_rows(
     without the per-synapse temporaries (slot, float64 values). ``pre`` (int32) are global
     rows, ``post`` (int32, sorted) population-local ids; a synapse's target is
     ``slot_base + post - post_offset``. Returns the least delay drawn (the caller checks it).
-    The values equal the tensor code's up to the last bit of a float64 log/cos (libm here,
-    torch's vector library there), which float32 storage rounds away.
+    The values equal the tensor code's but for the last bits of a float64 log/cos (our
+    polynomials here, torch's vector library there), which float32 storage rounds away but at
+    rare ties.
     """
     nb = _compiled()
     if nb is None or pre.device.type != "cpu":
@@ -1097,8 +1098,8 @@ def draw_into_rows(
     )
     if status[:, 2].any():
         raise SpecError(
-            "slots.post_idx must be sorted in non-decreasing order (as connect returns it); "
-            "got an unsorted tensor."
+            "draw_into_rows.post must be sorted in non-decreasing order (as connect returns "
+            "it); got an unsorted tensor."
         )
     for col, fail in ((0, w_fail), (1, d_fail)):
         if status[:, col].any():
