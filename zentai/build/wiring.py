@@ -35,6 +35,7 @@ torch.Size([12])
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -210,6 +211,39 @@ def connect(
     True
     """
     dev = _as_device(device)
+    n_pre, n_post, key, a, b, exclude_self = _connect_args(
+        rule, n_pre, n_post, key, post_range, self_connection
+    )
+    if index_dtype not in (torch.int64, torch.int32):
+        raise SpecError(
+            f"connect.index_dtype must be torch.int64 or torch.int32; got {index_dtype}."
+        )
+    pre, post = _connect_rule(
+        rule,
+        n_pre,
+        n_post,
+        key,
+        a,
+        b,
+        exclude_self,
+        dev,
+        index_dtype,
+        pre_positions,
+        post_positions,
+        post_normals,
+    )
+    return pre.to(index_dtype), post.to(index_dtype)
+
+
+def _connect_args(
+    rule: Rule,
+    n_pre: int,
+    n_post: int,
+    key: int,
+    post_range: tuple[int, int] | None,
+    self_connection: bool,
+) -> tuple[int, int, int, int, int, bool]:
+    """connect()'s arguments checked: (n_pre, n_post, key, a, b, exclude_self)."""
     if not isinstance(rule, Rule):
         raise SpecError(
             f"connect.rule must be a connection rule from zentai.connectome.rules "
@@ -239,25 +273,7 @@ def connect(
             f"n_pre={n_pre}, n_post={n_post}."
         )
     exclude_self = bool(self_connection) and not getattr(rule, "allow_autapses", True)
-    if index_dtype not in (torch.int64, torch.int32):
-        raise SpecError(
-            f"connect.index_dtype must be torch.int64 or torch.int32; got {index_dtype}."
-        )
-    pre, post = _connect_rule(
-        rule,
-        n_pre,
-        n_post,
-        key,
-        a,
-        b,
-        exclude_self,
-        dev,
-        index_dtype,
-        pre_positions,
-        post_positions,
-        post_normals,
-    )
-    return pre.to(index_dtype), post.to(index_dtype)
+    return n_pre, n_post, key, a, b, exclude_self
 
 
 def _connect_rule(
@@ -276,10 +292,11 @@ def _connect_rule(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """connect() after its checks: the rule's synapses of posts [a, b) (int64, or ``dtype``
     where the rule can write it directly)."""
-    if isinstance(rule, FixedIndegree):
-        return _fixed_indegree(rule, n_pre, n_post, key, a, b, exclude_self, dev, dtype)
-    if isinstance(rule, FixedTotalNumber):
-        return _fixed_total_number(rule, n_pre, n_post, key, a, b, exclude_self, dev, dtype)
+    plan = _per_post(rule, n_pre, n_post, key, a, b, exclude_self)
+    if plan is not None:
+        return _draw_per_post(plan, dev, dtype)
+    if isinstance(rule, FixedIndegree):  # without multapses
+        return _distinct(rule, n_pre, key, a, b, exclude_self, dev)
     if isinstance(rule, Bernoulli):
         if rule.p == 0.0:
             return _empty(dev)
@@ -314,17 +331,66 @@ def _connect_rule(
 
 
 # ------------------------------------------------------------ draws per (post, slot)
+@dataclass(frozen=True)
+class PerPostDraws:
+    """Partners drawn per (post, slot), as the fixed in-degree (with multapses) and fixed
+    total number rules draw them: slot s of post j (j = a, a + 1, ...; ``degrees[j - a]``
+    slots) has pre ``uniform_int(kpre, j, s, n_eff)``, moved up by one at or above j when
+    autapses are excluded. A pure function of these numbers: the CPU build counts the rows
+    from it and draws the partners again while placing them, holding no partner arrays."""
+
+    kpre: int
+    a: int
+    degrees: torch.Tensor  # int64, one per post
+    n_eff: int
+    exclude_self: bool
+
+    @property
+    def n(self) -> int:
+        """Number of synapses."""
+        return int(self.degrees.sum())
+
+
+def per_post_draws(
+    rule: Rule,
+    n_pre: int,
+    n_post: int,
+    key: int,
+    *,
+    post_range: tuple[int, int] | None = None,
+    self_connection: bool = False,
+) -> PerPostDraws | None:
+    """The :class:`PerPostDraws` of what :func:`connect` would return for these arguments
+    (checked as there), or None when the rule does not draw its partners per (post, slot)."""
+    n_pre, n_post, key, a, b, exclude_self = _connect_args(
+        rule, n_pre, n_post, key, post_range, self_connection
+    )
+    return _per_post(rule, n_pre, n_post, key, a, b, exclude_self)
+
+
+def _per_post(
+    rule: Rule, n_pre: int, n_post: int, key: int, a: int, b: int, exclude_self: bool
+) -> PerPostDraws | None:
+    if isinstance(rule, FixedIndegree):
+        k = _indegree(rule, n_pre, exclude_self)
+        if k and a < b and not rule.allow_multapses:
+            return None  # distinct partners: redraw rounds or random keys (_distinct)
+        degrees = torch.full((b - a,), k, dtype=torch.int64)
+    elif isinstance(rule, FixedTotalNumber):
+        degrees = _total_number_degrees(rule, n_pre, n_post, key, exclude_self)[a:b]
+    else:
+        return None
+    n_eff = n_pre - 1 if exclude_self else n_pre
+    return PerPostDraws(rng.key(key, "pre"), a, degrees, n_eff, exclude_self)
+
+
 def _draw_per_post(
-    kpre: int,
-    a: int,
-    degrees: torch.Tensor,
-    n_eff: int,
-    exclude_self: bool,
-    dev: torch.device,
-    dtype: torch.dtype = torch.int64,
+    plan: PerPostDraws, dev: torch.device, dtype: torch.dtype = torch.int64
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``degrees[j - a]`` uniform draws in [0, n_eff) for each post j in [a, a + len) (the
-    compiled loop writes ``dtype``, the tensor code int64)."""
+    """The partners of ``plan`` as (pre, post) tensors (the compiled loop writes ``dtype``,
+    the tensor code int64)."""
+    kpre, a, n_eff, exclude_self = plan.kpre, plan.a, plan.n_eff, plan.exclude_self
+    degrees = plan.degrees.to(dev)
     nb = _compiled()
     if nb is not None and dev.type == "cpu" and degrees.numel():
         first = torch.cumsum(degrees, 0) - degrees
@@ -357,17 +423,8 @@ def _draw_per_post(
     return pre_out, post_out
 
 
-def _fixed_indegree(
-    rule: FixedIndegree,
-    n_pre: int,
-    n_post: int,
-    key: int,
-    a: int,
-    b: int,
-    exclude_self: bool,
-    dev: torch.device,
-    dtype: torch.dtype = torch.int64,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _indegree(rule: FixedIndegree, n_pre: int, exclude_self: bool) -> int:
+    """FixedIndegree.k, checked against the candidates."""
     k = int(rule.k)
     n_eff = n_pre - 1 if exclude_self else n_pre
     what = f"n_pre - 1 = {n_eff}, autapses excluded" if exclude_self else f"n_pre = {n_eff}"
@@ -381,11 +438,15 @@ def _fixed_indegree(
             f"FixedIndegree.k must be at most the number of candidate presynaptic neurons "
             f"({what}) without multapses; got {k}. Allow multapses or lower k."
         )
-    if k == 0 or a == b:
-        return _empty(dev)
-    if rule.allow_multapses:
-        degrees = torch.full((b - a,), k, dtype=torch.int64, device=dev)
-        return _draw_per_post(rng.key(key, "pre"), a, degrees, n_eff, exclude_self, dev, dtype)
+    return k
+
+
+def _distinct(
+    rule: FixedIndegree, n_pre: int, key: int, a: int, b: int, exclude_self: bool, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """FixedIndegree without multapses: k distinct partners per post."""
+    k = int(rule.k)
+    n_eff = n_pre - 1 if exclude_self else n_pre
     if 2 * k <= n_eff:
         return _distinct_by_redraw(rng.key(key, "pre"), k, n_eff, a, b, exclude_self, dev)
     return _distinct_by_keys(rng.key(key, "order"), k, n_eff, a, b, exclude_self, dev)
@@ -449,21 +510,14 @@ def _distinct_by_keys(
     return pre_out.reshape(-1), post_out
 
 
-def _fixed_total_number(
-    rule: FixedTotalNumber,
-    n_pre: int,
-    n_post: int,
-    key: int,
-    a: int,
-    b: int,
-    exclude_self: bool,
-    dev: torch.device,
-    dtype: torch.dtype = torch.int64,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _total_number_degrees(
+    rule: FixedTotalNumber, n_pre: int, n_post: int, key: int, exclude_self: bool
+) -> torch.Tensor:
+    """In-degrees of all posts of FixedTotalNumber (checked), int64."""
     n = int(rule.n)
     n_eff = n_pre - 1 if exclude_self else n_pre
     if n == 0:
-        return _empty(dev)
+        return torch.zeros(n_post, dtype=torch.int64)
     if n_post == 0 or n_eff == 0:
         what = (
             "n_pre - 1 = 0 candidates (autapses excluded)"
@@ -474,9 +528,7 @@ def _fixed_total_number(
             f"FixedTotalNumber.n must be 0 when there are no pre/post pairs to connect "
             f"({what}); got {n}."
         )
-    degrees = _multinomial_indegrees(rng.key(key, "indegree"), n, n_post)[a:b]
-    degrees_t = torch.from_numpy(degrees).to(dev)
-    return _draw_per_post(rng.key(key, "pre"), a, degrees_t, n_eff, exclude_self, dev, dtype)
+    return torch.from_numpy(_multinomial_indegrees(rng.key(key, "indegree"), n, n_post))
 
 
 def _multinomial_indegrees(k: int, n: int, n_post: int) -> np.ndarray:
