@@ -9,7 +9,7 @@ import torch
 import zentai as zt
 from zentai.build import NetworkSpec, Population, Projection, csr, wiring
 from zentai.celltypes import LIF
-from zentai.connectome import FixedIndegree, FixedTotalNumber, Normal
+from zentai.connectome import Bernoulli, FixedIndegree, FixedTotalNumber, Normal, Uniform
 
 
 def _spec():
@@ -39,6 +39,13 @@ def _spec():
             weight=Normal(20, 40),
             delay=Normal(2, 1, low=0.5, high=2.5),
         ),
+        Projection(  # partners from arrays (the others: drawn again while placing)
+            pre="B",
+            post="A",
+            rule=Bernoulli(0.35),  # 2.1e6 synapses: two chunks, cut inside a post's run
+            weight=Uniform(-20, -10),
+            delay=Normal(1, 0.5, low=0.2),
+        ),
     )
     return NetworkSpec(populations=pops, projections=projs)
 
@@ -50,7 +57,9 @@ def test_compiled_build_equals_tensor_build(monkeypatch):
     monkeypatch.setattr(wiring, "_compiled", lambda: None)
     monkeypatch.setattr(csr, "HAVE_NUMBA", False)
     ref = zt.build.network(_spec(), seed=2)
-    assert fast.n_synapses == 3000 * 40 + 100_000 + 2_400_000
+    n_bernoulli = fast.projections[3].n_synapses
+    assert fast.n_synapses == 3000 * 40 + 100_000 + 2_400_000 + n_bernoulli
+    assert abs(n_bernoulli - 0.35 * 6e6) < 5 * (6e6 * 0.35 * 0.65) ** 0.5
     assert torch.equal(fast.indptr, ref.indptr) and torch.equal(fast.target, ref.target)
     # weights and delays: the compiled draws' log/cos differ from torch's in the last bits of
     # some float64 normals, which float32 storage rounds away but for rare ties
@@ -124,7 +133,9 @@ def test_draw_into_rows_refuses_unsorted_posts():
     cursor = torch.zeros(1, dtype=torch.int64)
     tables = torch.empty(n, dtype=torch.int32), torch.empty(n), torch.empty(n)
     with pytest.raises(zt.errors.SpecError, match="sorted"):
-        wiring.draw_into_rows(pre, post, 0, 0, Normal(1, 1), Normal(2, 0.1), 7, cursor, *tables)
+        wiring.draw_into_rows(
+            (pre, post), 0, 0, 0, Normal(1, 1), Normal(2, 0.1), 7, cursor, *tables
+        )
 
 
 def test_compiled_slots_refuses_unsorted_posts():

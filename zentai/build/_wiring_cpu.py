@@ -24,6 +24,14 @@ from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _mix, _normal
 _S32 = np.uint64(32)
 
 
+@njit(inline="always")
+def _pre_of(h, s, n, exclude_self, post):
+    """Partner of slot ``s`` of ``post`` (stream state ``h``): uniform_int over n, skipping
+    ``post`` itself when autapses are excluded."""
+    r = np.int64(((_mix(h + np.uint64(s) * _G2) >> _S32) * n) >> _S32)
+    return r + 1 if exclude_self and r >= post else r
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def draw_per_post(k, a, degrees, first, n_eff, exclude_self, pre_out, post_out):  # pragma: no cover
     """Partners of posts a, a+1, ...: ``degrees[j]`` draws for post a + j from ``first[j]``."""
@@ -33,12 +41,27 @@ def draw_per_post(k, a, degrees, first, n_eff, exclude_self, pre_out, post_out):
         h = _mix(np.uint64(post) * _G1 + k)
         base = first[j]
         for s in range(degrees[j]):
-            b = _mix(h + np.uint64(s) * _G2) >> _S32
-            r = np.int64((b * n) >> _S32)
-            if exclude_self and r >= post:
-                r += 1
-            pre_out[base + s] = r
+            pre_out[base + s] = _pre_of(h, s, n, exclude_self, post)
             post_out[base + s] = post
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def count_per_post(k, a, degrees, n_eff, exclude_self, pre_offset, counts, T):  # pragma: no cover
+    """counts[pre_offset + pre] += 1 for every partner of :func:`draw_per_post`'s draws, in
+    T chunks of posts (one count row per chunk); returns the (T, len(counts)) chunk counts."""
+    n = np.uint64(n_eff)
+    P = degrees.shape[0]
+    part = np.zeros((T, counts.shape[0]), np.int64)
+    for t in prange(T):
+        pt = part[t]
+        for j in range(P * t // T, P * (t + 1) // T):
+            post = a + j
+            h = _mix(np.uint64(post) * _G1 + k)
+            for s in range(degrees[j]):
+                pt[pre_offset + _pre_of(h, s, n, exclude_self, post)] += 1
+    for t in range(T):
+        counts += part[t]
+    return part
 
 
 @njit(cache=True, nogil=True)
@@ -101,41 +124,73 @@ def _redraw(par, k_redraw, post, slot, x, max_rounds):
     return x
 
 
+@njit(inline="always")
+def _place_block(pre, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off, out, w, d, st):
+    """Draw the weights and delays of m synapses (rows ``pre``, posts ``q``, slots), then
+    store each at its row's next free place ``cur[pre]``; ``out`` = (target, weight, delay);
+    ``st`` = (weights not drawn inside the bounds, delays not drawn, least delay), updated."""
+    _fill(wpar, keys[0], q, slot, m, w)
+    _fill(dpar, keys[2], q, slot, m, d)
+    bad_w, bad_d, d_min = st
+    target, weight, delay = out
+    for i in range(m):
+        wi = _redraw(wpar, keys[1], q[i], slot[i], w[i], max_rounds)
+        di = _redraw(dpar, keys[3], q[i], slot[i], d[i], max_rounds)
+        bad_w += np.isnan(wi)
+        bad_d += np.isnan(di)
+        d_min = min(d_min, di)
+        p = pre[i]
+        pos = cur[p]
+        cur[p] = pos + 1
+        target[pos] = base + q[i] - off
+        weight[pos] = wi  # float64 -> float32: round to nearest, as torch's .to()
+        delay[pos] = di
+    return bad_w, bad_d, d_min
+
+
+@njit(inline="always")
+def _chunk_starts(cursor, part):
+    """Where each chunk's synapses of each row start: after the row's earlier ones (cursor)
+    and those of the chunks before it (``part``: per-chunk row counts)."""
+    starts = np.empty_like(part)
+    starts[0] = cursor
+    for t in range(1, part.shape[0]):
+        starts[t] = starts[t - 1] + part[t - 1]
+    return starts
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def place_drawn(
-    pre, post, off, base, wpar, dpar, keys, max_rounds, cursor, target, weight, delay, T, status
+    pre, post, pre_offset, off, base, wpar, dpar, keys, max_rounds, cursor, out, T, status
 ):  # pragma: no cover - compiled
     """Draw each synapse's weight and delay and store the synapse at its row's next free place.
 
-    The synapses (``pre`` global rows, ``post`` population-local ids, sorted) are cut into T
-    chunks run in parallel: chunk k's rows start after what the chunks before it put there
-    (per-chunk row counts), so each row keeps the part's order (a stable counting sort).
-    A synapse's slot (index among its post's synapses) keys its draws, as ``wiring.slots``.
-    ``keys`` = (weight key, its redraw key, delay key, its redraw key). ``status[k]`` gets
-    chunk k's (weights not drawn inside the bounds, delays not drawn, unsorted posts, least
-    delay); ``cursor`` is advanced.
+    Synapses: rows ``pre_offset + pre``, population-local ``post`` (sorted). They are cut into
+    T chunks run in parallel: chunk t's rows start after what the chunks before it put there
+    (per-chunk row counts), so each row keeps the part's order (a stable counting sort). A
+    synapse's slot (index among its post's synapses) keys its draws, as ``wiring.slots``.
+    ``keys`` = (weight key, its redraw key, delay key, its redraw key); ``out`` = (target,
+    weight, delay) tables. ``status[t]`` gets chunk t's (weights not drawn inside the bounds,
+    delays not drawn, least delay, unsorted posts); ``cursor`` is advanced.
     """
     n = pre.shape[0]
-    N = cursor.shape[0]
-    counts = np.zeros((T, N), np.int64)
-    for k in prange(T):
-        ck = counts[k]
-        for j in range(n * k // T, n * (k + 1) // T):
-            ck[pre[j]] += 1
-    starts = np.empty((T, N), np.int64)
-    starts[0] = cursor
-    for k in range(1, T):
-        starts[k] = starts[k - 1] + counts[k - 1]
-    for k in prange(T):
-        cur = starts[k]
-        j0, j1 = n * k // T, n * (k + 1) // T
+    part = np.zeros((T, cursor.shape[0]), np.int64)
+    for t in prange(T):
+        pt = part[t]
+        for j in range(n * t // T, n * (t + 1) // T):
+            pt[pre_offset + pre[j]] += 1
+    starts = _chunk_starts(cursor, part)
+    for t in prange(T):
+        cur = starts[t]
+        j0, j1 = n * t // T, n * (t + 1) // T
         first = j0  # first synapse of the run of post[j0]
         while first > 0 and post[first - 1] == post[j0]:
             first -= 1
+        rows = np.empty(_BLOCK, np.int64)
         slot = np.empty(_BLOCK, np.uint64)
-        w = np.empty(_BLOCK)
-        d = np.empty(_BLOCK)
-        bad_w, bad_d, unsorted, d_min = 0, 0, False, np.inf
+        w, d = np.empty(_BLOCK), np.empty(_BLOCK)
+        st = (0, 0, np.inf)
+        unsorted = False
         for b0 in range(j0, j1, _BLOCK):
             m = min(_BLOCK, j1 - b0)
             for i in range(m):
@@ -144,23 +199,64 @@ def place_drawn(
                     unsorted |= post[j] < post[j - 1]
                     first = j
                 slot[i] = j - first
+                rows[i] = pre_offset + pre[j]
             q = post[b0 : b0 + m]
-            _fill(wpar, keys[0], q, slot, m, w)
-            _fill(dpar, keys[2], q, slot, m, d)
-            for i in range(m):
-                wi = _redraw(wpar, keys[1], q[i], slot[i], w[i], max_rounds)
-                di = _redraw(dpar, keys[3], q[i], slot[i], d[i], max_rounds)
-                bad_w += np.isnan(wi)
-                bad_d += np.isnan(di)
-                d_min = min(d_min, di)
-                p = pre[b0 + i]
-                pos = cur[p]
-                cur[p] = pos + 1
-                target[pos] = base + q[i] - off
-                weight[pos] = wi  # float64 -> float32: round to nearest, as torch's .to()
-                delay[pos] = di
-        status[k, 0] = bad_w
-        status[k, 1] = bad_d
-        status[k, 2] = unsorted
-        status[k, 3] = d_min
+            st = _place_block(rows, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off,
+                              out, w, d, st)  # fmt: skip
+        status[t, 0], status[t, 1], status[t, 2] = st
+        status[t, 3] = unsorted
+    cursor[:] = starts[T - 1]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def place_per_post(
+    k,
+    a,
+    degrees,
+    n_eff,
+    exclude_self,
+    pre_offset,
+    off,
+    base,
+    wpar,
+    dpar,
+    keys,
+    max_rounds,
+    cursor,
+    out,
+    T,
+    status,
+):  # pragma: no cover - compiled
+    """:func:`place_drawn` for partners drawn per (post, slot) (``wiring.PerPostDraws``):
+    the partners are drawn twice (row counts of T chunks of posts, then while placing)
+    instead of being read from arrays. ``status[t, 3]`` stays 0."""
+    n = np.uint64(n_eff)
+    P = degrees.shape[0]
+    part = count_per_post(k, a, degrees, n_eff, exclude_self, pre_offset,
+                          np.zeros(cursor.shape[0], np.int64), T)  # fmt: skip
+    starts = _chunk_starts(cursor, part)
+    for t in prange(T):
+        cur = starts[t]
+        rows = np.empty(_BLOCK, np.int64)
+        q = np.empty(_BLOCK, np.int64)
+        slot = np.empty(_BLOCK, np.uint64)
+        w, d = np.empty(_BLOCK), np.empty(_BLOCK)
+        st = (0, 0, np.inf)
+        m = 0
+        for j in range(P * t // T, P * (t + 1) // T):
+            post = a + j
+            h = _mix(np.uint64(post) * _G1 + k)
+            for s in range(degrees[j]):
+                rows[m] = pre_offset + _pre_of(h, s, n, exclude_self, post)
+                q[m] = post
+                slot[m] = s
+                m += 1
+                if m == _BLOCK:
+                    st = _place_block(rows, q, slot, m, wpar, dpar, keys, max_rounds, cur,
+                                      base, off, out, w, d, st)  # fmt: skip
+                    m = 0
+        if m:
+            st = _place_block(rows, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off,
+                              out, w, d, st)  # fmt: skip
+        status[t, 0], status[t, 1], status[t, 2] = st
     cursor[:] = starts[T - 1]

@@ -496,7 +496,9 @@ def network(
         g = group_of_pop[post]
         return g.slot_offset + ridx * g.size + pop_slices[post][0] - g.start
 
-    # pass 1: partners of every projection (kept as int32), and the row sizes
+    # pass 1: partners of every projection (kept as int32, or as the numbers they are drawn
+    # from), and the row sizes
+    fused = dev.type == "cpu" and wiring._compiled() is not None  # compiled CPU passes
     n = n_rows
     parts = []
     counts = torch.zeros(n, dtype=torch.int64, device=dev)
@@ -516,27 +518,30 @@ def network(
             )
             infos.append(ProjectionInfo(proj.name, proj.pre, proj.post, rname, 0, proj.delay))
             continue
-        pre_l, post_l = connect(
-            proj.rule,
-            pre_pop.size,
-            post_pop.size,
-            key,
-            pre_positions=pre_pop.positions,
-            post_positions=post_pop.positions,
-            post_normals=post_pop.normals,
-            post_range=None if part is None else post_range,
-            self_connection=proj.pre == proj.post,
-            device=dev,
-            index_dtype=torch.int32,  # n < 2**31: rows and slots fit; half the memory
-        )
-        pre_g = pre_l.add_(full_slices[pre_pop.name][0])
-        del pre_l
-        counts += torch.bincount(pre_g, minlength=n)
-        parts.append((proj, ridx, pre_g, post_l))
-        infos.append(
-            ProjectionInfo(proj.name, proj.pre, proj.post, rname, int(post_l.numel()), proj.delay)
-        )
-        del post_l
+        pre0 = full_slices[pre_pop.name][0]
+        args = (proj.rule, pre_pop.size, post_pop.size, key)
+        kw = {"post_range": None if part is None else post_range}
+        kw["self_connection"] = proj.pre == proj.post
+        plan = wiring.per_post_draws(*args, **kw) if fused else None
+        if plan is not None:  # drawn again in pass 2: no partner arrays (8 B per synapse)
+            wiring.count_rows(plan, pre0, counts)
+            parts.append((proj, ridx, plan, pre0))
+            n_proj = plan.n
+        else:
+            pre_l, post_l = connect(
+                *args,
+                pre_positions=pre_pop.positions,
+                post_positions=post_pop.positions,
+                post_normals=post_pop.normals,
+                device=dev,
+                index_dtype=torch.int32,  # n < 2**31: rows and slots fit; half the memory
+                **kw,
+            )
+            counts[pre0 : pre0 + pre_pop.size] += torch.bincount(pre_l, minlength=pre_pop.size)
+            parts.append((proj, ridx, (pre_l, post_l), pre0))
+            n_proj = int(post_l.numel())
+            del pre_l, post_l
+        infos.append(ProjectionInfo(proj.name, proj.pre, proj.post, rname, n_proj, proj.delay))
     indptr = torch.zeros(n + 1, dtype=torch.int64, device=dev)
     torch.cumsum(counts, 0, out=indptr[1:])
     n_syn = int(indptr[-1])
@@ -550,9 +555,8 @@ def network(
     stp_class = torch.zeros(n_syn, dtype=torch.int8, device=dev) if stp else None
     stp_ids = {name: c + 1 for c, (name, _, _) in enumerate(stp)}
     # pass 2: weights and delays (keyed by post neuron and its synapse index), placed by row
-    fused = dev.type == "cpu" and wiring._compiled() is not None
     while parts:
-        proj, ridx, pre_g, post_l = parts.pop(0)
+        proj, ridx, synapses, pre0 = parts.pop(0)
         post_pop = spec.population(proj.post)
         rec = post_pop.model.receptors[ridx]
         key = rng.key(seed, "projection", proj.name)
@@ -562,20 +566,21 @@ def network(
         before = cursor.clone() if proj.name in stp_ids else None
         if fused:  # the same tables in one compiled pass, without per-synapse temporaries
             d_min = wiring.draw_into_rows(
-                pre_g, post_l, off, base, wdist, proj.delay, key, cursor, target, weight, delay
+                synapses, pre0, off, base, wdist, proj.delay, key, cursor, target, weight, delay
             )
         else:
+            pre_l, post_l = synapses
             post64 = post_l.to(torch.int64)
             k = slots(post64)
             w = draw(wdist, rng.key(key, "weight"), post64, k)
             d = draw(proj.delay, rng.key(key, "delay"), post64, k)
             del k, post64
             d_min = float(d.min()) if d.numel() else math.inf
-            if off:
-                post_l -= off
-            scatter_rows(pre_g, post_l, base, w, d, cursor, target, weight, delay)
-            del w, d
-        del pre_g, post_l
+            post_l -= off
+            pre_l += pre0
+            scatter_rows(pre_l, post_l, base, w, d, cursor, target, weight, delay)
+            del w, d, pre_l, post_l
+        del synapses
         if not d_min > 0:
             raise SpecError(
                 f"Projection {proj.name!r}: delays must be positive; the delay distribution "

@@ -59,7 +59,17 @@ from zentai.connectome.rules import (
 )
 from zentai.errors import DeviceError, SpecError, ZentaiInternalError
 
-__all__ = ["MAX_REDRAW_ROUNDS", "TEMP_BYTES", "connect", "draw", "draw_into_rows", "slots"]
+__all__ = [
+    "MAX_REDRAW_ROUNDS",
+    "TEMP_BYTES",
+    "PerPostDraws",
+    "connect",
+    "count_rows",
+    "draw",
+    "draw_into_rows",
+    "per_post_draws",
+    "slots",
+]
 
 #: upper bound on the bytes of temporary tensors held at once while wiring one chunk
 TEMP_BYTES = 256 * 2**20
@@ -1093,9 +1103,29 @@ def _draw_params(dist: Distribution) -> tuple[np.ndarray, float, SpecError | Non
     raise SpecError(f"draw.dist must be Constant, Uniform or Normal; got {type(dist).__name__}.")
 
 
+def count_rows(plan: PerPostDraws, pre_offset: int, counts: torch.Tensor) -> None:
+    """``counts[pre_offset + pre] += 1`` for every partner of ``plan`` (compiled, CPU),
+    without making the partners."""
+    nb = _compiled()
+    if nb is None or counts.device.type != "cpu":
+        raise ZentaiInternalError("count_rows needs numba and CPU tensors.")
+    degrees = plan.degrees.numpy()
+    nb.count_per_post(
+        np.uint64(plan.kpre & _M64), plan.a, degrees, plan.n_eff, plan.exclude_self,
+        pre_offset, counts.numpy(), _threads(plan.n),
+    )  # fmt: skip
+
+
+def _threads(n: int) -> int:
+    """Chunks for a compiled pass over n synapses: the cores, one per 1e6 synapses at most."""
+    from numba import get_num_threads
+
+    return max(1, min(get_num_threads(), n // 1_000_000))
+
+
 def draw_into_rows(
-    pre: torch.Tensor,
-    post: torch.Tensor,
+    synapses: tuple[torch.Tensor, torch.Tensor] | PerPostDraws,
+    pre_offset: int,
     post_offset: int,
     slot_base: int,
     weight: Distribution,
@@ -1110,45 +1140,40 @@ def draw_into_rows(
 
     The compiled (CPU) form of :func:`slots`, :func:`draw` (keys ``rng.key(key, "weight")``
     and ``rng.key(key, "delay")``) and :func:`zentai.build.csr.scatter_rows` in one pass,
-    without the per-synapse temporaries (slot, float64 values). ``pre`` (int32) are global
-    rows, ``post`` (int32, sorted) population-local ids; a synapse's target is
-    ``slot_base + post - post_offset``. Returns the least delay drawn (the caller checks it).
-    The values equal the tensor code's but for the last bits of a float64 log/cos (our
-    polynomials here, torch's vector library there), which float32 storage rounds away but at
-    rare ties.
+    without the per-synapse temporaries (slot, float64 values). ``synapses`` are (pre, post)
+    as :func:`connect` returns them (int32 or int64, sorted by post) or a
+    :class:`PerPostDraws`, whose partners are drawn as they are placed. A synapse's row is
+    ``pre_offset + pre``, its target ``slot_base + post - post_offset``. Returns the least
+    delay drawn (the caller checks it). The values equal the tensor code's but for the last
+    bits of a float64 log/cos (our polynomials here, torch's vector library there), which
+    float32 storage rounds away but at rare ties.
     """
     nb = _compiled()
-    if nb is None or pre.device.type != "cpu":
+    if nb is None or cursor.device.type != "cpu":
         raise ZentaiInternalError("draw_into_rows needs numba and CPU tensors.")
     keys = [rng.key(key, "weight"), rng.key(key, "delay")]
     keys = [keys[0], rng.key(keys[0], "redraw"), keys[1], rng.key(keys[1], "redraw")]
     wpar, w_in, w_fail = _draw_params(weight)
     dpar, d_in, d_fail = _draw_params(delay)
-    n = pre.numel()
+    plan = synapses if isinstance(synapses, PerPostDraws) else None
+    n = plan.n if plan is not None else synapses[0].numel()
     for inside, fail in ((w_in, w_fail), (d_in, d_fail)):
         if n and inside == 0.0 and fail is not None:
             raise fail
-    from numba import get_num_threads
-
-    threads = max(1, min(get_num_threads(), n // 1_000_000))
+    threads = _threads(n)
     status = np.zeros((threads, 4))
-    nb.place_drawn(
-        pre.numpy(),
-        post.numpy(),
-        post_offset,
-        slot_base,
-        wpar,
-        dpar,
-        np.array([k & _M64 for k in keys], dtype=np.uint64),
-        MAX_REDRAW_ROUNDS,
-        cursor.numpy(),
-        target_out.numpy(),
-        weight_out.numpy(),
-        delay_out.numpy(),
-        threads,
-        status,
-    )
-    if status[:, 2].any():
+    tables = (target_out.numpy(), weight_out.numpy(), delay_out.numpy())
+    common = (post_offset, slot_base, wpar, dpar, np.array([k & _M64 for k in keys], np.uint64),
+              MAX_REDRAW_ROUNDS, cursor.numpy(), tables, threads, status)  # fmt: skip
+    if plan is not None:
+        nb.place_per_post(
+            np.uint64(plan.kpre & _M64), plan.a, plan.degrees.numpy(), plan.n_eff,
+            plan.exclude_self, pre_offset, *common,
+        )  # fmt: skip
+    else:
+        pre, post = synapses
+        nb.place_drawn(pre.numpy(), post.numpy(), pre_offset, *common)
+    if status[:, 3].any():
         raise SpecError(
             "draw_into_rows.post must be sorted in non-decreasing order (as connect returns "
             "it); got an unsorted tensor."
@@ -1156,4 +1181,4 @@ def draw_into_rows(
     for col, fail in ((0, w_fail), (1, d_fail)):
         if status[:, col].any():
             raise fail  # only a bounded Normal can fail
-    return float(status[:, 3].min()) if n else math.inf
+    return float(status[:, 2].min()) if n else math.inf
