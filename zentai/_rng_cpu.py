@@ -155,14 +155,14 @@ def _normal(h, slot):
     return math.sqrt(-2.0 * _log_unit(1.0 - u1)) * _cos_2pi(u2)  # 1 - u1 is exact
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def normal_fast(k, stream, counter, out):  # pragma: no cover - compiled
     """out[i] = rng.normal(k, stream[i], counter[i]) by :func:`_normal` (for the tests)."""
     for i in prange(out.shape[0]):
         out[i] = _normal(_mix(stream[i] * _G1 + k), counter[i])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def unit_funcs(u, log_out, cos_out):  # pragma: no cover - compiled
     """log(1 - u) and cos(2 pi u) by the polynomials of :func:`_normal` (for the tests)."""
     for i in range(u.shape[0]):

@@ -159,7 +159,7 @@ def _chunk_starts(cursor, part):
     return starts
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def place_drawn(
     pre, post, pre_offset, off, base, wpar, dpar, keys, max_rounds, cursor, out, T, status
 ):  # pragma: no cover - compiled
@@ -208,7 +208,7 @@ def place_drawn(
     cursor[:] = starts[T - 1]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def place_per_post(
     k,
     a,
