@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 5, as one script for a lent H100 (device tool, ~15 min per session;
-# this script needs about 5 minutes there plus the machine's start).
+# this script needs about 6 minutes there plus the machine's start).
 #
 # Prepare here (the device machine cannot download; its python3 has torch, triton, numpy,
 # scipy, h5py, numba, xarray, tqdm, matplotlib, tifffile, but not pint & co., nor mujoco —
@@ -38,8 +38,10 @@ echo "== 3. ensembles: B = 100 copies of a 10,000-neuron network against one"
 timeout 30 python3 benchmarks/ensemble.py --device cuda --backends triton --members 100 \
     --duration 0.2 2>&1 | tail -3 | tee "$OUT/ensemble_cuda.txt"
 echo "== 4. per-step time and kernel profile, full scale and B = 100"
-timeout 45 python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --variants default,"block 256" \
-    --profile 2>&1 | tee "$OUT/gpu_step_1.0.txt" | grep -v "^-\|Self CPU\|UserWarning\|_warn_once"
+# (the persistent variants last: a grid whose programs are not all resident hangs)
+timeout 75 python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --profile --variants \
+    "default;block 256;persistent;persistent, polling loads;persistent, 4 programs per SM, polling loads" \
+    2>&1 | tee "$OUT/gpu_step_1.0.txt" | grep -v "^-\|Self CPU\|UserWarning\|_warn_once"
 timeout 40 python3 benchmarks/gpu_step.py --scale 0.13 --members 100 --ms 100 --warmup 20 \
     --variants default 2>&1 | tee "$OUT/gpu_step_B100.txt"
 echo "== 5. scale: procedural connectivity (issue 5 target 3), stored vs procedural, then 10 M"

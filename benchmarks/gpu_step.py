@@ -36,6 +36,12 @@ VARIANTS = {
     "eager launches": {"cuda_graphs": False},
     "persistent": {"persistent": True},
     "persistent, block 512, 8 warps": {"persistent": True, "block": 512, "warps": 8},
+    "persistent, polling loads": {"persistent": True, "spin_load": True},
+    "persistent, 4 programs per SM, polling loads": {
+        "persistent": True,
+        "persistent_programs_per_sm": 4,
+        "spin_load": True,
+    },
 }
 
 
@@ -80,7 +86,11 @@ def main() -> None:
     ap.add_argument("--ms", type=float, default=200.0, help="timed biological ms")
     ap.add_argument("--warmup", type=float, default=100.0)
     ap.add_argument("--members", type=int, default=1, help="ensemble members B")
-    ap.add_argument("--variants", default="all", help="comma list of VARIANTS keys, or all")
+    ap.add_argument(
+        "--variants",
+        default="all",
+        help="VARIANTS keys separated by ';' (names hold commas), or all",
+    )
     ap.add_argument("--torch", action="store_true", help="also time the torch path")
     ap.add_argument("--profile", action="store_true", help="kernel times (torch.profiler)")
     a = ap.parse_args()
@@ -92,7 +102,10 @@ def main() -> None:
     print(f"# B = {a.members} members; warm-up {a.warmup} ms, timed {a.ms} ms (dt 0.1 ms), seed 2")
     print("| configuration | µs per step | RTF | spikes per step |")
     print("|---|---:|---:|---:|", flush=True)
-    names = list(VARIANTS) if a.variants == "all" else a.variants.split(",")
+    names = list(VARIANTS) if a.variants == "all" else [v.strip() for v in a.variants.split(";")]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown --variants {unknown}; known: {list(VARIANTS)}")
     for name in names:
         one(net, name, VARIANTS[name], a)
     if a.torch:

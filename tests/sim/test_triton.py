@@ -33,11 +33,16 @@ pytestmark = pytest.mark.skipif(
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@pytest.mark.parametrize("persistent", [False, True], ids=["two-kernels", "persistent"])
-def test_triton_equals_torch_on_a_mixed_network(persistent, monkeypatch):
+@pytest.mark.parametrize(
+    "tune",
+    [{}, {"persistent": True}, {"persistent": True, "spin_load": True}],
+    ids=["two-kernels", "persistent", "persistent-polling-loads"],
+)
+def test_triton_equals_torch_on_a_mixed_network(tune, monkeypatch):
     # three LIF groups with 2, 1 and 3 receptors, multapses, per-synapse delays, Poisson
     # input in a window, DC switched on and off, two members, spikes and population rates
-    monkeypatch.setitem(gpu_kernels.TUNE, "persistent", persistent)
+    for k, v in tune.items():
+        monkeypatch.setitem(gpu_kernels.TUNE, k, v)
     rec = (Spikes(), PopulationRate(bin=0.1, populations=("G", "E")))
     net = zt.build.network(_mixed_spec(rec), seed=3)
     kw = {"dtype": "float64", "seed": 5, "n_ensembles": 2, "device": DEV}

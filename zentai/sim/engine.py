@@ -1388,7 +1388,7 @@ class Simulator:
         if dev.type == "cuda":
             sms = torch.cuda.get_device_properties(dev).multi_processor_count
             self._tgrid_d = (tune["deliver_programs_per_sm"] * sms,)
-            self._tgrid_p = (sms,)  # persistent: one program per SM, all resident
+            self._tgrid_p = (tune["persistent_programs_per_sm"] * sms,)  # all resident
             self._tblock = tune["block"]
         else:  # the interpreter runs programs one after another: few, wide ones
             self._tgrid_d = (2,)
@@ -1609,6 +1609,7 @@ class Simulator:
                 *self._targs_u,
                 **self._tkw_u,
                 **self._tkw_d,
+                SPIN_LOAD=self._ttune["spin_load"],
                 **opts,
                 **warps,
             )

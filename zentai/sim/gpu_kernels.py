@@ -56,6 +56,12 @@ TUNE = {
     "deliver_programs_per_sm": 4,
     "graph_steps": 100,  # steps captured in one CUDA graph, replayed as often as needed
     "persistent": False,  # one launch per chunk (grid barriers) instead of two per step
+    # persistent kernel: programs per SM (all must be resident: at 128 threads and ~72
+    # registers per thread an H100 SM holds 7), and whether a waiting program polls the
+    # barrier counter with plain (volatile) loads instead of atomic reads, which all
+    # programs issue on one address (not measured on a GPU yet: benchmarks/gpu_step.py)
+    "persistent_programs_per_sm": 1,
+    "spin_load": False,
 }
 
 
@@ -438,13 +444,18 @@ if HAVE_TRITON:
         tl.store(cnt_ptr + ((t + 1) % 2), 0)
 
     @triton.jit
-    def _grid_sync(bar_ptr, target):
+    def _grid_sync(bar_ptr, target, SPIN_LOAD: tl.constexpr):
         # every program of a persistent grid arrives, then waits until all have (the
         # counter only grows during a launch; target = programs x barriers so far)
         tl.debug_barrier()
         cur = tl.atomic_add(bar_ptr, 1, sem="acq_rel") + 1
-        while cur < target:
+        if SPIN_LOAD:  # poll with loads that bypass the caches, then one acquiring read
+            while cur < target:
+                cur = tl.load(bar_ptr, volatile=True)
             cur = tl.atomic_add(bar_ptr, 0, sem="acquire")
+        else:
+            while cur < target:
+                cur = tl.atomic_add(bar_ptr, 0, sem="acquire")
         tl.debug_barrier()
 
     @triton.jit
@@ -517,6 +528,7 @@ if HAVE_TRITON:
         BLOCK: tl.constexpr,
         SPLIT: tl.constexpr,
         DBLOCK: tl.constexpr,
+        SPIN_LOAD: tl.constexpr,
     ):
         """``n_steps`` steps in one launch: a grid of co-resident programs (one per SM)
         updates neurons, waits for all (a grid barrier), delivers the spikes, waits again."""
@@ -591,7 +603,7 @@ if HAVE_TRITON:
                     REC_RATE,
                     BLOCK,
                 )
-            _grid_sync(bar_ptr, G * (2 * s + 1))
+            _grid_sync(bar_ptr, G * (2 * s + 1), SPIN_LOAD)
             _deliver_items(
                 t,
                 pid,
@@ -612,7 +624,7 @@ if HAVE_TRITON:
             )
             if pid == 0:
                 tl.store(cnt_ptr + ((t + 1) % 2), 0)
-            _grid_sync(bar_ptr, G * (2 * s + 2))
+            _grid_sync(bar_ptr, G * (2 * s + 2), SPIN_LOAD)
         if pid == 0:
             tl.store(t_ptr, t0 + n_steps)
 
