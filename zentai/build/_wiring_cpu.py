@@ -9,6 +9,8 @@
 * :func:`place_drawn` — the build's second pass in one loop: slots, weight and delay draws
   (``wiring.draw``'s values; the normals through ``_rng_cpu._normal``, equal to torch's but
   for the last float64 bits) and the stable placement into CSR rows (``csr.scatter_rows``).
+* :func:`count_per_post`, :func:`place_per_post` — the same two passes for partners drawn per
+  (post, slot) (``wiring.PerPostDraws``), drawing them again instead of reading arrays.
 
 :mod:`zentai.build.wiring` calls them for CPU tensors when numba is installed; its tensor code
 stays the reference (tests compare both).

@@ -520,8 +520,10 @@ def network(
             continue
         pre0 = full_slices[pre_pop.name][0]
         args = (proj.rule, pre_pop.size, post_pop.size, key)
-        kw = {"post_range": None if part is None else post_range}
-        kw["self_connection"] = proj.pre == proj.post
+        kw = {
+            "post_range": None if part is None else post_range,
+            "self_connection": proj.pre == proj.post,
+        }
         plan = wiring.per_post_draws(*args, **kw) if fused else None
         if plan is not None:  # drawn again in pass 2: no partner arrays (8 B per synapse)
             wiring.count_rows(plan, pre0, counts)
