@@ -94,6 +94,10 @@ def main() -> None:
     ap.add_argument("--torch", action="store_true", help="also time the torch path")
     ap.add_argument("--profile", action="store_true", help="kernel times (torch.profiler)")
     a = ap.parse_args()
+    names = list(VARIANTS) if a.variants == "all" else [v.strip() for v in a.variants.split(";")]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown --variants {unknown}; known: {list(VARIANTS)}")
     net = zt.build.network(zt.build.microcircuit(a.scale), seed=1, device="cuda")
     print(f"# microcircuit scale {a.scale}: {net.n_neurons:,} neurons, {net.n_synapses:,} synapses")
     print(
@@ -102,10 +106,6 @@ def main() -> None:
     print(f"# B = {a.members} members; warm-up {a.warmup} ms, timed {a.ms} ms (dt 0.1 ms), seed 2")
     print("| configuration | µs per step | RTF | spikes per step |")
     print("|---|---:|---:|---:|", flush=True)
-    names = list(VARIANTS) if a.variants == "all" else [v.strip() for v in a.variants.split(";")]
-    unknown = [v for v in names if v not in VARIANTS]
-    if unknown:
-        ap.error(f"unknown --variants {unknown}; known: {list(VARIANTS)}")
     for name in names:
         one(net, name, VARIANTS[name], a)
     if a.torch:
