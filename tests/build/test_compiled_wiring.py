@@ -134,7 +134,7 @@ def test_draw_into_rows_refuses_unsorted_posts():
     tables = torch.empty(n, dtype=torch.int32), torch.empty(n), torch.empty(n)
     with pytest.raises(zt.errors.SpecError, match="sorted"):
         wiring.draw_into_rows(
-            (pre, post), 0, 0, 0, Normal(1, 1), Normal(2, 0.1), 7, cursor, *tables
+            (pre, post), (0, 1), 0, 0, Normal(1, 1), Normal(2, 0.1), 7, cursor, *tables
         )
 
 

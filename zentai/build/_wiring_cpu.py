@@ -48,21 +48,19 @@ def draw_per_post(k, a, degrees, first, n_eff, exclude_self, pre_out, post_out):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def count_per_post(k, a, degrees, n_eff, exclude_self, pre_offset, counts, T):  # pragma: no cover
-    """counts[pre_offset + pre] += 1 for every partner of :func:`draw_per_post`'s draws, in
-    T chunks of posts (one count row per chunk); returns the (T, len(counts)) chunk counts."""
+def count_per_post(k, a, degrees, n_pre, n_eff, exclude_self, T):  # pragma: no cover
+    """Row counts of :func:`draw_per_post`'s partners (pre in [0, n_pre)), per chunk of T
+    chunks of posts: a (T, n_pre) array."""
     n = np.uint64(n_eff)
     P = degrees.shape[0]
-    part = np.zeros((T, counts.shape[0]), np.int64)
+    part = np.zeros((T, n_pre), np.int64)
     for t in prange(T):
         pt = part[t]
         for j in range(P * t // T, P * (t + 1) // T):
             post = a + j
             h = _mix(np.uint64(post) * _G1 + k)
             for s in range(degrees[j]):
-                pt[pre_offset + _pre_of(h, s, n, exclude_self, post)] += 1
-    for t in range(T):
-        counts += part[t]
+                pt[_pre_of(h, s, n, exclude_self, post)] += 1
     return part
 
 
@@ -152,8 +150,8 @@ def _place_block(pre, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off, 
 
 @njit(inline="always")
 def _chunk_starts(cursor, part):
-    """Where each chunk's synapses of each row start: after the row's earlier ones (cursor)
-    and those of the chunks before it (``part``: per-chunk row counts)."""
+    """Where each chunk's synapses of each row start: after the row's earlier ones (cursor,
+    the part's rows only) and those of the chunks before it (``part``: per-chunk counts)."""
     starts = np.empty_like(part)
     starts[0] = cursor
     for t in range(1, part.shape[0]):
@@ -163,11 +161,12 @@ def _chunk_starts(cursor, part):
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def place_drawn(
-    pre, post, pre_offset, off, base, wpar, dpar, keys, max_rounds, cursor, out, T, status
+    pre, post, pre_offset, n_pre, off, base, wpar, dpar, keys, max_rounds, cursor, out, T, status
 ):  # pragma: no cover - compiled
     """Draw each synapse's weight and delay and store the synapse at its row's next free place.
 
-    Synapses: rows ``pre_offset + pre``, population-local ``post`` (sorted). They are cut into
+    Synapses: rows ``pre_offset + pre`` (pre in [0, n_pre)), population-local ``post``
+    (sorted); per-chunk work and memory scale with n_pre, not the network. They are cut into
     T chunks run in parallel: chunk t's rows start after what the chunks before it put there
     (per-chunk row counts), so each row keeps the part's order (a stable counting sort). A
     synapse's slot (index among its post's synapses) keys its draws, as ``wiring.slots``.
@@ -176,12 +175,12 @@ def place_drawn(
     delays not drawn, least delay, unsorted posts); ``cursor`` is advanced.
     """
     n = pre.shape[0]
-    part = np.zeros((T, cursor.shape[0]), np.int64)
+    part = np.zeros((T, n_pre), np.int64)  # the pre population's rows only
     for t in prange(T):
         pt = part[t]
         for j in range(n * t // T, n * (t + 1) // T):
-            pt[pre_offset + pre[j]] += 1
-    starts = _chunk_starts(cursor, part)
+            pt[pre[j]] += 1
+    starts = _chunk_starts(cursor[pre_offset : pre_offset + n_pre], part)
     for t in prange(T):
         cur = starts[t]
         j0, j1 = n * t // T, n * (t + 1) // T
@@ -201,13 +200,13 @@ def place_drawn(
                     unsorted |= post[j] < post[j - 1]
                     first = j
                 slot[i] = j - first
-                rows[i] = pre_offset + pre[j]
+                rows[i] = pre[j]
             q = post[b0 : b0 + m]
             st = _place_block(rows, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off,
                               out, w, d, st)  # fmt: skip
         status[t, 0], status[t, 1], status[t, 2] = st
         status[t, 3] = unsorted
-    cursor[:] = starts[T - 1]
+    cursor[pre_offset : pre_offset + n_pre] = starts[T - 1]
 
 
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
@@ -218,6 +217,7 @@ def place_per_post(
     n_eff,
     exclude_self,
     pre_offset,
+    n_pre,
     off,
     base,
     wpar,
@@ -234,9 +234,8 @@ def place_per_post(
     instead of being read from arrays. ``status[t, 3]`` stays 0."""
     n = np.uint64(n_eff)
     P = degrees.shape[0]
-    part = count_per_post(k, a, degrees, n_eff, exclude_self, pre_offset,
-                          np.zeros(cursor.shape[0], np.int64), T)  # fmt: skip
-    starts = _chunk_starts(cursor, part)
+    part = count_per_post(k, a, degrees, n_pre, n_eff, exclude_self, T)
+    starts = _chunk_starts(cursor[pre_offset : pre_offset + n_pre], part)
     for t in prange(T):
         cur = starts[t]
         rows = np.empty(_BLOCK, np.int64)
@@ -249,7 +248,7 @@ def place_per_post(
             post = a + j
             h = _mix(np.uint64(post) * _G1 + k)
             for s in range(degrees[j]):
-                rows[m] = pre_offset + _pre_of(h, s, n, exclude_self, post)
+                rows[m] = _pre_of(h, s, n, exclude_self, post)
                 q[m] = post
                 slot[m] = s
                 m += 1
@@ -261,4 +260,4 @@ def place_per_post(
             st = _place_block(rows, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off,
                               out, w, d, st)  # fmt: skip
         status[t, 0], status[t, 1], status[t, 2] = st
-    cursor[:] = starts[T - 1]
+    cursor[pre_offset : pre_offset + n_pre] = starts[T - 1]

@@ -567,8 +567,9 @@ def network(
         off = offsets[post_pop.name]  # a part's slots count its neurons from its first one
         before = cursor.clone() if proj.name in stp_ids else None
         if fused:  # the same tables in one compiled pass, without per-synapse temporaries
+            pre_rows = (pre0, full_spec.population(proj.pre).size)
             d_min = wiring.draw_into_rows(
-                synapses, pre0, off, base, wdist, proj.delay, key, cursor, target, weight, delay
+                synapses, pre_rows, off, base, wdist, proj.delay, key, cursor, target, weight, delay
             )
         else:
             pre_l, post_l = synapses

@@ -352,13 +352,18 @@ class PerPostDraws:
     kpre: int
     a: int
     degrees: torch.Tensor  # int64, one per post
-    n_eff: int
+    n_pre: int
     exclude_self: bool
 
     @property
     def n(self) -> int:
         """Number of synapses."""
         return int(self.degrees.sum())
+
+    @property
+    def n_eff(self) -> int:
+        """Number of candidate partners of a post."""
+        return self.n_pre - 1 if self.exclude_self else self.n_pre
 
 
 def per_post_draws(
@@ -390,8 +395,7 @@ def _per_post(
         degrees = _total_number_degrees(rule, n_pre, n_post, key, exclude_self)[a:b]
     else:
         return None
-    n_eff = n_pre - 1 if exclude_self else n_pre
-    return PerPostDraws(rng.key(key, "pre"), a, degrees, n_eff, exclude_self)
+    return PerPostDraws(rng.key(key, "pre"), a, degrees, n_pre, exclude_self)
 
 
 def _draw_per_post(
@@ -1109,11 +1113,11 @@ def count_rows(plan: PerPostDraws, pre_offset: int, counts: torch.Tensor) -> Non
     nb = _compiled()
     if nb is None or counts.device.type != "cpu":
         raise ZentaiInternalError("count_rows needs numba and CPU tensors.")
-    degrees = plan.degrees.numpy()
-    nb.count_per_post(
-        np.uint64(plan.kpre & _M64), plan.a, degrees, plan.n_eff, plan.exclude_self,
-        pre_offset, counts.numpy(), _threads(plan.n),
+    part = nb.count_per_post(
+        np.uint64(plan.kpre & _M64), plan.a, plan.degrees.numpy(), plan.n_pre, plan.n_eff,
+        plan.exclude_self, _threads(plan.n),
     )  # fmt: skip
+    counts[pre_offset : pre_offset + plan.n_pre] += torch.from_numpy(part.sum(0))
 
 
 def _threads(n: int) -> int:
@@ -1125,7 +1129,7 @@ def _threads(n: int) -> int:
 
 def draw_into_rows(
     synapses: tuple[torch.Tensor, torch.Tensor] | PerPostDraws,
-    pre_offset: int,
+    pre_rows: tuple[int, int],
     post_offset: int,
     slot_base: int,
     weight: Distribution,
@@ -1142,8 +1146,9 @@ def draw_into_rows(
     and ``rng.key(key, "delay")``) and :func:`zentai.build.csr.scatter_rows` in one pass,
     without the per-synapse temporaries (slot, float64 values). ``synapses`` are (pre, post)
     as :func:`connect` returns them (int32 or int64, sorted by post) or a
-    :class:`PerPostDraws`, whose partners are drawn as they are placed. A synapse's row is
-    ``pre_offset + pre``, its target ``slot_base + post - post_offset``. Returns the least
+    :class:`PerPostDraws`, whose partners are drawn as they are placed. ``pre_rows`` = (first
+    row, number of rows) of the pre population: a synapse's row is ``first + pre``, its target
+    ``slot_base + post - post_offset``. Returns the least
     delay drawn (the caller checks it). The values equal the tensor code's but for the last
     bits of a float64 log/cos (our polynomials here, torch's vector library there), which
     float32 storage rounds away but at rare ties.
@@ -1168,11 +1173,11 @@ def draw_into_rows(
     if plan is not None:
         nb.place_per_post(
             np.uint64(plan.kpre & _M64), plan.a, plan.degrees.numpy(), plan.n_eff,
-            plan.exclude_self, pre_offset, *common,
+            plan.exclude_self, *pre_rows, *common,
         )  # fmt: skip
     else:
         pre, post = synapses
-        nb.place_drawn(pre.numpy(), post.numpy(), pre_offset, *common)
+        nb.place_drawn(pre.numpy(), post.numpy(), *pre_rows, *common)
     if status[:, 3].any():
         raise SpecError(
             "draw_into_rows.post must be sorted in non-decreasing order (as connect returns "
