@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 5, as one script for a lent H100 (device tool, ~15 min per session;
-# this script needs about 6 minutes there plus the machine's start).
+# this script needs about 7 minutes there plus the machine's start).
 #
 # Prepare here (the device machine cannot download; its python3 has torch, triton, numpy,
 # scipy, h5py, numba, xarray, tqdm, matplotlib, tifffile, but not pint & co., nor mujoco —
@@ -29,6 +29,9 @@ echo "== 1b. the same network built on the host's CPU cores (compiled draw-and-p
 timeout 60 python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --build-device cpu \
     --threads "$(nproc)" --duration 0.1 --warmup 0.1 --peers '' \
     --json "$OUT/mc_1.0_cpubuild.json" 2>&1 | grep -E "build s|RTF|peak|rror"
+echo "== 1c. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)"
+timeout 90 python3 benchmarks/build_profile.py --scale 1.0 --device cuda --top 12 2>&1 \
+    | tee "$OUT/build_profile_cuda.txt"
 echo "== 2. the tests that need a GPU (Triton vs torch, CPU vs CUDA, GPU build)"
 timeout 60 python3 -m pytest -q -x -p no:cacheprovider tests/sim/test_triton.py \
     tests/sim/test_engine.py tests/build/test_compiled_wiring.py tests/test_rng.py \
