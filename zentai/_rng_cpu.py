@@ -49,6 +49,12 @@ def bits(k, stream, counter, out):  # pragma: no cover - compiled
         out[i] = _mix(h + counter[i] * _G2)
 
 
+@njit(inline="always")
+def _uniform(h, counter):
+    """rng.uniform (float64, top 53 bits) of stream state ``h`` and ``counter``."""
+    return np.float64(_mix(h + counter * _G2) >> _S11) * _INV53
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def uniform_pair(k, stream, counter, u1, u2):  # pragma: no cover - compiled
     """The uniforms of counters 2c and 2c + 1 (as rng.normal draws them), one stream key each."""
@@ -57,8 +63,8 @@ def uniform_pair(k, stream, counter, u1, u2):  # pragma: no cover - compiled
     for i in prange(u1.shape[0]):
         h = _mix(stream[i] * _G1 + k)
         c = counter[i] * two
-        u1[i] = np.float64(_mix(h + c * _G2) >> _S11) * _INV53
-        u2[i] = np.float64(_mix(h + (c + one) * _G2) >> _S11) * _INV53
+        u1[i] = _uniform(h, c)
+        u2[i] = _uniform(h, c + one)
 
 
 # ------------------------------------------------- vectorisable Box-Muller (the build's draws)
@@ -150,8 +156,7 @@ def _normal(h, slot):
     """rng.normal for stream state ``h`` (``mix(stream G1 + key)``) and draw ``slot``: the
     Box–Muller transform of the uniforms of counters 2 slot and 2 slot + 1."""
     c = slot * np.uint64(2)
-    u1 = np.float64(_mix(h + c * _G2) >> _S11) * _INV53
-    u2 = np.float64(_mix(h + (c + np.uint64(1)) * _G2) >> _S11) * _INV53
+    u1, u2 = _uniform(h, c), _uniform(h, c + np.uint64(1))
     return math.sqrt(-2.0 * _log_unit(1.0 - u1)) * _cos_2pi(u2)  # 1 - u1 is exact
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _mix, _normal
+from zentai._rng_cpu import _G1, _G2, _mix, _normal, _uniform
 
 _S32 = np.uint64(32)
 
@@ -103,8 +103,7 @@ def _fill(par, k, post, slot, n, out):
             out[i] = par[1]
     elif kind == 1.0:
         for i in range(n):
-            h = _mix(np.uint64(post[i]) * _G1 + k)
-            out[i] = par[1] + par[2] * (np.float64(_mix(h + slot[i] * _G2) >> _S11) * _INV53)
+            out[i] = par[1] + par[2] * _uniform(_mix(np.uint64(post[i]) * _G1 + k), slot[i])
     else:
         for i in range(n):
             out[i] = par[1] + par[2] * _normal(_mix(np.uint64(post[i]) * _G1 + k), slot[i])
