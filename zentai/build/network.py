@@ -518,7 +518,8 @@ def network(
             )
             infos.append(ProjectionInfo(proj.name, proj.pre, proj.post, rname, 0, proj.delay))
             continue
-        pre0 = full_slices[pre_pop.name][0]
+        pre_rows = (full_slices[pre_pop.name][0], pre_pop.size)  # first row, number of rows
+        pre0 = pre_rows[0]
         args = (proj.rule, pre_pop.size, post_pop.size, key)
         kw = {
             "post_range": None if part is None else post_range,
@@ -527,7 +528,7 @@ def network(
         plan = wiring.per_post_draws(*args, **kw) if fused else None
         if plan is not None:  # drawn again in pass 2: no partner arrays (8 B per synapse)
             wiring.count_rows(plan, pre0, counts)
-            parts.append((proj, ridx, plan, pre0))
+            parts.append((proj, ridx, plan, pre_rows))
             n_proj = plan.n
         else:
             pre_l, post_l = connect(
@@ -540,7 +541,7 @@ def network(
                 **kw,
             )
             counts[pre0 : pre0 + pre_pop.size] += torch.bincount(pre_l, minlength=pre_pop.size)
-            parts.append((proj, ridx, (pre_l, post_l), pre0))
+            parts.append((proj, ridx, (pre_l, post_l), pre_rows))
             n_proj = int(post_l.numel())
             del pre_l, post_l
         infos.append(ProjectionInfo(proj.name, proj.pre, proj.post, rname, n_proj, proj.delay))
@@ -558,7 +559,7 @@ def network(
     stp_ids = {name: c + 1 for c, (name, _, _) in enumerate(stp)}
     # pass 2: weights and delays (keyed by post neuron and its synapse index), placed by row
     while parts:
-        proj, ridx, synapses, pre0 = parts.pop(0)
+        proj, ridx, synapses, pre_rows = parts.pop(0)
         post_pop = spec.population(proj.post)
         rec = post_pop.model.receptors[ridx]
         key = rng.key(seed, "projection", proj.name)
@@ -567,7 +568,6 @@ def network(
         off = offsets[post_pop.name]  # a part's slots count its neurons from its first one
         before = cursor.clone() if proj.name in stp_ids else None
         if fused:  # the same tables in one compiled pass, without per-synapse temporaries
-            pre_rows = (pre0, full_spec.population(proj.pre).size)
             d_min = wiring.draw_into_rows(
                 synapses, pre_rows, off, base, wdist, proj.delay, key, cursor, target, weight, delay
             )
@@ -580,7 +580,7 @@ def network(
             del k, post64
             d_min = float(d.min()) if d.numel() else math.inf
             post_l -= off
-            pre_l += pre0
+            pre_l += pre_rows[0]
             scatter_rows(pre_l, post_l, base, w, d, cursor, target, weight, delay)
             del w, d, pre_l, post_l
         del synapses

@@ -1148,10 +1148,10 @@ def draw_into_rows(
     as :func:`connect` returns them (int32 or int64, sorted by post) or a
     :class:`PerPostDraws`, whose partners are drawn as they are placed. ``pre_rows`` = (first
     row, number of rows) of the pre population: a synapse's row is ``first + pre``, its target
-    ``slot_base + post - post_offset``. Returns the least
-    delay drawn (the caller checks it). The values equal the tensor code's but for the last
-    bits of a float64 log/cos (our polynomials here, torch's vector library there), which
-    float32 storage rounds away but at rare ties.
+    ``slot_base + post - post_offset``. Returns the least delay drawn (the caller checks it).
+    The values equal the tensor code's but for the last bits of a float64 log/cos (our
+    polynomials here, torch's vector library there), which float32 storage rounds away but at
+    rare ties.
     """
     nb = _compiled()
     if nb is None or cursor.device.type != "cpu":
