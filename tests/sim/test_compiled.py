@@ -9,7 +9,7 @@ import zentai as zt
 from zentai.build import NetworkSpec, Population, Projection
 from zentai.celltypes import LIF, Izhikevich2003, Izhikevich2007
 from zentai.celltypes.models import Receptor
-from zentai.connectome import FixedIndegree, Normal
+from zentai.connectome import Bernoulli, FixedIndegree, Normal
 from zentai.errors import SpecError
 from zentai.record import PopulationRate, Spikes, StateMonitor
 from zentai.sim import cpu_kernels
@@ -171,6 +171,65 @@ def test_compiled_state_monitors_and_spike_trains():
         assert np.array_equal(a.states[key].values, b.states[key].values)
         assert np.array_equal(a.states[key].time, b.states[key].time)
     assert a.states["F.v"].shape[-1] == 700 and a.states["E.v"].shape[-1] == 140
+
+
+def _procedural_spec():
+    """E/I network (two groups) whose synapses are procedural but I->I: Normal weights and
+    delays (redrawn into bounds), one all-pairs projection (p = 1), posts in two segments."""
+
+    def proj(pre, post, rule, w, d, procedural=True):
+        return Projection(pre=pre, post=post, rule=rule, weight=w, delay=d, procedural=procedural)
+
+    three = (*LIF().receptors, Receptor(name="slow", tau=8.0))  # (I: a group of its own)
+    return NetworkSpec(
+        populations=(
+            Population(name="E", size=300, model=LIF()),
+            Population(name="I", size=80, model=LIF(receptors=three)),
+        ),
+        projections=(
+            proj("E", "E", Bernoulli(0.12), Normal(20.0, 8.0, low=0.0),
+                 Normal(1.5, 0.75, low=0.1, high=5.0)),
+            proj("E", "I", Bernoulli(1.0), 4.0, Normal(1.0, 0.5, low=0.1, high=2.0)),
+            proj("I", "E", Bernoulli(0.3), Normal(-80.0, 20.0, high=0.0), 0.8),
+            proj("I", "I", FixedIndegree(10), -50.0, 0.8, procedural=False),
+        ),
+        stimuli=(
+            PoissonInput(target="E", n_sources=2000, rate=8.0, weight=87.8),
+            PoissonInput(target="I", n_sources=1900, rate=8.0, weight=87.8),
+        ),
+        recorders=(Spikes(),),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_regenerates_procedural_synapses_as_the_torch_path(dtype):
+    from zentai.build.procedural import row
+
+    net = zt.build.network(_procedural_spec(), seed=1)
+    assert len(net.procedural) == 3
+    # out-degrees (which size the loop's bins) as the reference regenerates the rows
+    fast = zt.sim.Simulator(net, backend="compiled", dtype=dtype, seed=2, n_ensembles=2)
+    deg = np.zeros(net.n_neurons, np.int64)
+    for pp in net.procedural:
+        k, *_ = row(pp, torch.arange(pp.pre_start, pp.pre_stop), 0.1)
+        deg[pp.pre_start : pp.pre_stop] += np.bincount(
+            k.numpy(), minlength=pp.pre_stop - pp.pre_start
+        )
+    assert np.array_equal(fast._cproc[2], deg) and deg[:300].min() >= 80
+    ref = zt.sim.Simulator(net, backend="torch", dtype=dtype, seed=2, n_ensembles=2).run(60.0)
+    assert ref.spike_neuron.size > 200
+    _assert_same(ref, fast.run(60.0))
+    # two threads split the input slots at 420: E's inhibitory slots [300, 600) at post 120,
+    # inside the first segment (256 posts) of I->E
+    two = zt.sim.Simulator(net, backend="compiled", dtype=dtype, seed=2, n_ensembles=2,
+                           num_threads=2)  # fmt: skip
+    assert list(two._cbounds[0]) == [0, 420, 840] and net.procedural[2].seg == 256
+    _assert_same(ref, two.run(60.0))
+    if dtype == "float32":  # enough members for member blocks: the loop above runs instead
+        kw = {"seed": 2, "n_ensembles": 8}
+        many = zt.sim.Simulator(net, backend="compiled", **kw)
+        assert many._cblk is None
+        _assert_same(zt.sim.Simulator(net, backend="torch", **kw).run(20.0), many.run(20.0))
 
 
 def test_compiled_refuses_what_it_does_not_implement():

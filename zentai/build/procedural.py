@@ -8,8 +8,9 @@ fixed, it is just not stored (the idea of GeNN's procedural connectivity, Knight
 Nat. Comput. Sci. 1:136). Memory then grows with neurons, not synapses: what lets 10⁷ neurons
 and 10¹⁰ synapses fit one GPU.
 
-The draw, defined here once and followed exactly by the torch reference path (:func:`row`) and
-the Triton kernel (``zentai.sim.gpu_kernels.deliver_procedural``):
+The draw, defined here once and followed exactly by the torch reference path (:func:`row`),
+the compiled CPU loop (``zentai.sim.cpu_kernels``) and the Triton kernel
+(``zentai.sim.gpu_kernels.deliver_procedural``):
 
 * the postsynaptic population is cut into segments of :func:`segment_length` (p) neurons
   (256, or longer for sparse projections so that a segment holds ~32 targets); in segment ``s``

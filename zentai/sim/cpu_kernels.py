@@ -23,6 +23,13 @@ one ring-buffer cell in the same order — events in order of emission step, the
 neuron, then CSR position (a bin is filled in that order and emptied after what the ring
 buffer already held), then the Poisson count.
 
+Procedural projections (:mod:`zentai.build.procedural`) are drawn again at every spike, as
+the reference draws them, and binned before the stored synapses (the reference's order too):
+targets by geometric skipping from batches of 32 skips, then the delays and weights of up to 32
+targets at once (loops the compiler vectorises, with :mod:`zentai._rng_cpu`'s log and cos;
+these differ from torch's in the last float64 bits, which a float32 weight shows only at rare
+rounding ties).
+
 Threads: ``n_threads`` > 1 splits the input slots (each thread scans every spiking row but
 bins only events for its own slots, adds its own bins and Poisson entries, so no two threads
 touch a cell and the order within a cell is kept) and the neurons (membrane update), with one
@@ -32,15 +39,18 @@ parallel region per phase and step.
 from __future__ import annotations
 
 import itertools
+import math
 import types
 
 import numpy as np
+
+from zentai.build.procedural import REDRAW_ROUNDS
 
 try:  # numba is a dependency, but the engine must still work (reference path) without it
     import numba
     from numba import njit, prange
 
-    from zentai._rng_cpu import _G2, _INV53, _S11
+    from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _log_unit, _normal, _uniform
     from zentai._rng_cpu import _mix as _mix64
 
     HAVE_NUMBA = True
@@ -54,6 +64,7 @@ __all__ = [
     "deliver_events",
     "poisson_row",
     "poisson_segments",
+    "procedural_degrees",
     "rows_sorted",
     "run_lif",
 ]
@@ -210,6 +221,138 @@ def _bin_events(
             bin_c[k, r, n] = off + tg
             bin_w[k, r, n] = weight[s]
             bin_n[k, r] = n + 1
+
+
+#: procedural synapses are found, and their values drawn, in batches of this many (loops the
+#: compiler vectorises)
+PROC_BATCH = 32
+
+
+@_jit(inline="always")
+def _skips(hc, s, n0, log1mp, out):
+    """The geometric skips ``n0, n0 + 1, ...`` of segment ``s`` (stream state ``hc``):
+    floor(log(1 - u) / log(1 - p)), as floats (those of very sparse projections may exceed
+    any integer type)."""
+    base = np.uint64(s * (1 << 20) + n0)
+    for x in range(out.shape[0]):
+        u = _uniform(hc, base + np.uint64(x))
+        out[x] = math.floor(_log_unit(1.0 - u) / log1mp)  # 1 - u is exact
+
+
+@_jit(inline="always")
+def _values(h, js, c, mu, sigma, lo, hi, out):
+    """``out[:c]``: the values of procedural synapses ``js[:c]`` (:mod:`zentai.build.procedural`):
+    the first of REDRAW_ROUNDS Normal(mu, sigma) rounds inside [lo, hi], else the last one
+    clipped; ``mu`` when sigma is 0. Round 0 for all at once, the rare others one by one."""
+    if sigma == 0.0:
+        out[:c] = mu
+        return
+    for x in range(c):
+        out[x] = mu + sigma * _normal(h, np.uint64(js[x] * REDRAW_ROUNDS))
+    for x in range(c):
+        v = out[x]
+        r = 1
+        while not (v >= lo and v <= hi) and r < REDRAW_ROUNDS:
+            v = mu + sigma * _normal(h, np.uint64(js[x] * REDRAW_ROUNDS + r))
+            r += 1
+        out[x] = v if v >= lo and v <= hi else min(max(v, lo), hi)
+
+
+@_jit(inline="always")
+def _targets(hc, s, end, ja, p, log1mp, pos, n, left, skips, js):
+    """Up to len(js) next targets >= ``ja`` of segment ``s`` below ``end``, into ``js``, after
+    position ``pos`` (``n`` draws taken, ``left`` skips left in the batch). Returns (how many,
+    pos, n, left) to carry on from; pos is ``end`` when the segment is done."""
+    c = 0
+    while c < js.shape[0]:
+        if p >= 1.0:
+            pos += 1.0
+        else:
+            if left == 0:
+                _skips(hc, s, n, log1mp, skips)
+                left = skips.shape[0]
+            pos += 1.0 + skips[skips.shape[0] - left]
+            left -= 1
+            n += 1
+        if pos >= end:
+            pos = np.float64(end)
+            break
+        if pos >= ja:
+            js[c] = np.int64(pos)
+            c += 1
+    return c, pos, n, left
+
+
+@_jit(error_model="numpy")
+def _procedural_events(k, t, D, S, spk_b, spk_i, n_spk, pr_i, pr_f, lo, hi, bin_c, bin_w, bin_n):
+    """Append the events of this step's spikes through the procedural projections, for the
+    slots in [lo, hi), to thread k's bins: each synapse drawn again as
+    :func:`zentai.build.procedural.row` defines it (projections in order, then spikes, then
+    posts), only in the segments that reach the thread's slots."""
+    tD = t % D
+    skips = np.empty(PROC_BATCH)
+    js = np.empty(PROC_BATCH, np.int64)
+    wv = np.empty(PROC_BATCH)
+    dv = np.empty(PROC_BATCH)
+    for q in range(pr_i.shape[0]):
+        pre0, pre1, n_post, slot, seg = pr_i[q, 0], pr_i[q, 1], pr_i[q, 2], pr_i[q, 3], pr_i[q, 4]
+        ja = max(lo - slot, 0)
+        jb = min(hi - slot, n_post)
+        p, log1mp = pr_f[q, 0], pr_f[q, 1]
+        if ja >= jb or p <= 0.0:
+            continue
+        kc, kw, kd = np.uint64(pr_i[q, 5]), np.uint64(pr_i[q, 6]), np.uint64(pr_i[q, 7])
+        wmu, wsd, wlo, whi = pr_f[q, 2], pr_f[q, 3], pr_f[q, 4], pr_f[q, 5]
+        dmu, dsd, dlo, dhi, dt = pr_f[q, 6], pr_f[q, 7], pr_f[q, 8], pr_f[q, 9], pr_f[q, 10]
+        for m in range(n_spk):
+            i = spk_i[m]
+            if i < pre0 or i >= pre1:
+                continue
+            off = spk_b[m] * S + slot
+            iu = np.uint64(i) * _G1
+            hc, hw, hd = _mix64(iu + kc), _mix64(iu + kw), _mix64(iu + kd)
+            for s in range(ja // seg, (jb - 1) // seg + 1):
+                end = min((s + 1) * seg, jb)
+                pos = np.float64(max(s * seg, ja) - 1 if p >= 1.0 else s * seg - 1)
+                n = left = 0
+                while pos < end:
+                    c, pos, n, left = _targets(hc, s, end, ja, p, log1mp, pos, n, left, skips, js)
+                    _values(hd, js, c, dmu, dsd, dlo, dhi, dv)
+                    _values(hw, js, c, wmu, wsd, wlo, whi, wv)
+                    for x in range(c):
+                        r = tD + np.int64(max(np.rint(dv[x] / dt), 1.0))
+                        if r >= D:
+                            r -= D
+                        e = bin_n[k, r]
+                        bin_c[k, r, e] = off + js[x]
+                        bin_w[k, r, e] = wv[x]
+                        bin_n[k, r] = e + 1
+
+
+@_jit(parallel=True, error_model="numpy")
+def procedural_degrees(pr_i, pr_f, n):
+    """Number of procedural synapses of each of the ``n`` neurons (its out-degree through all
+    procedural projections), found as :func:`_procedural_events` finds them: the compiled loop
+    sizes its bins with it as with CSR rows."""
+    out = np.zeros(n, np.int64)
+    for i in prange(n):
+        skips = np.empty(PROC_BATCH)
+        js = np.empty(PROC_BATCH, np.int64)
+        iu = np.uint64(i) * _G1
+        for q in range(pr_i.shape[0]):
+            pre0, pre1, n_post, seg = pr_i[q, 0], pr_i[q, 1], pr_i[q, 2], pr_i[q, 4]
+            p, log1mp = pr_f[q, 0], pr_f[q, 1]
+            if i < pre0 or i >= pre1 or p <= 0.0:
+                continue
+            hc = _mix64(iu + np.uint64(pr_i[q, 5]))
+            for s in range((n_post - 1) // seg + 1):
+                end = min((s + 1) * seg, n_post)
+                pos = np.float64(s * seg - 1)
+                n = left = 0
+                while pos < end:
+                    c, pos, n, left = _targets(hc, s, end, 0, p, log1mp, pos, n, left, skips, js)
+                    out[i] += c
+    return out
 
 
 @_jit()
@@ -513,6 +656,9 @@ def _run(
     slot_bounds,
     neuron_bounds,
     sorted_rows,
+    pr_i,
+    pr_f,
+    pr_deg,
     spiked,
     task_n,
     spk_b,
@@ -529,7 +675,9 @@ def _run(
 ):
     """Run up to ``n_steps`` steps from step ``t0``; see the module docstring.
 
-    ``buf`` is the ring buffer viewed as (D, B x S). Stops early when the spike output
+    ``buf`` is the ring buffer viewed as (D, B x S). ``pr_i``, ``pr_f``: the procedural
+    projections' tables (the Triton kernel's; none: 0 rows), ``pr_deg``: each neuron's number of
+    procedural synapses (:func:`procedural_degrees`). Stops early when the spike output
     (``out_*``, capacity ``cap``) could overflow. Returns (steps done, spikes written, bins)
     — the bins are reallocated when they must grow. ``ex_c``/``ex_w``: cells and weights added
     at the first step after the Poisson input (SpikeTrain events, as the reference adds them).
@@ -621,7 +769,7 @@ def _run(
                 out_b[n_out + n_spk] = b
                 out_i[n_out + n_spk] = i
                 out_t[n_out + n_spk] = t
-                events += indptr[i + 1] - indptr[i]
+                events += indptr[i + 1] - indptr[i] + pr_deg[i]
                 n_spk += 1
         n_out += n_spk
         if bin_n.max() + events > bin_c.shape[2]:
@@ -631,6 +779,10 @@ def _run(
             lo, hi = slot_bounds[k], slot_bounds[k + 1]
             for b in range(B):
                 row[b * S + lo : b * S + hi] = 0
+            if pr_i.shape[0]:  # procedural synapses first, as the reference delivers them
+                _procedural_events(
+                    k, t, D, S, spk_b, spk_i, n_spk, pr_i, pr_f, lo, hi, bin_c, bin_w, bin_n
+                )
             _bin_events(
                 k,
                 t,

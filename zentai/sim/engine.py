@@ -721,7 +721,7 @@ class Simulator:
             return (
                 f"it implements the LIF and Izhikevich2007 models only (this network has {other})"
             )
-        why = self._synapses_unsupported(procedural=False)
+        why = self._synapses_unsupported()
         if why:
             return why
         for g in self.net.groups:
@@ -752,15 +752,13 @@ class Simulator:
             return f"it implements the LIF model only (this network has {other})"
         if self.net.is_part:
             return "it does not run parts of a distributed network yet"
-        return self._synapses_unsupported(procedural=True)
+        return self._synapses_unsupported()
 
-    def _synapses_unsupported(self, procedural: bool) -> str | None:
-        """Why a fast path cannot deliver this network's synapses: neither takes plastic
-        ones; ``procedural``: whether it regenerates procedural ones."""
+    def _synapses_unsupported(self) -> str | None:
+        """Why a fast path cannot deliver this network's synapses (both regenerate procedural
+        ones; neither takes plastic ones)."""
         if self.net.stp_class is not None:
             return "it implements static synapses only (this network has TsodyksMarkram ones)"
-        if self.net.procedural and not procedural:
-            return "it implements stored synapses only (this network has procedural ones)"
         return None
 
     def _choose_backend(self, backend: str) -> str:
@@ -785,6 +783,8 @@ class Simulator:
     def _setup_compiled(self) -> None:
         """Prepare the compiled loop: tables, bins, and the group states moved into
         network-wide arrays the loop indexes directly (:meth:`_merge_states`)."""
+        from zentai.sim import cpu_kernels
+
         B, N, groups = self.B, self.net.n_neurons, self.net.groups
         soff = self._merge_states()
         i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
@@ -807,6 +807,11 @@ class Simulator:
             np.zeros(cap, np.int64),
         )
         self._setup_poisson_tables()
+        # procedural projections: tables, and each neuron's number of their synapses (the
+        # loop sizes its bins with it; one regeneration of every neuron's targets)
+        pi, pf = (x.numpy() for x in self._procedural_tables())
+        deg = cpu_kernels.procedural_degrees(pi, pf, N) if len(pi) else np.zeros(N, np.int64)
+        self._cproc = (pi, pf, deg)
         self._csorted: bool | None = None
         self._compiled_threads(self.num_threads)
         self._setup_blocks()
@@ -814,7 +819,8 @@ class Simulator:
     def _setup_blocks(self) -> None:
         """Fixed tables of the member-blocked loop (:mod:`zentai.sim.cpu_blocks`), or None
         where it does not apply: fewer than BLOCK_MIN_MEMBERS members, other models than LIF,
-        more than two receptors in a group, or a part of a distributed network."""
+        more than two receptors in a group, a part of a distributed network, or procedural
+        projections."""
         from zentai.sim import cpu_blocks
 
         self._cblk: dict[str, Any] | None = None
@@ -822,6 +828,7 @@ class Simulator:
         if (
             self.B < BLOCK_MIN_MEMBERS
             or self.net.is_part
+            or self.net.procedural
             or any(g.model_class is not LIF for g in groups)
             or max(len(g.receptors) for g in groups) > cpu_blocks.MAX_RECEPTORS
         ):
@@ -1250,6 +1257,7 @@ class Simulator:
                         self._cxs,
                         self._ccnt,
                         *self._cbounds,
+                        *self._cproc,
                         self._cspiked,
                         self._ctask_n,
                         self._cspk_b,
@@ -1397,16 +1405,11 @@ class Simulator:
         self._tbar = torch.zeros(1, dtype=torch.int32, device=dev)
         self._setup_triton_procedural()
 
-    def _setup_triton_procedural(self) -> None:
-        """Tables of the procedural projections for ``deliver_procedural``: per projection
-        8 integers (pre range, posts, slot base, segment length, three keys) and 11 float64s
-        (p, log(1 - p), weight and delay (mu, sigma, low, high), dt), and segment offsets."""
+    def _procedural_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The procedural projections as the fast paths read them: per projection 8 integers
+        (pre range, posts, slot base, segment length, three keys) and 11 float64s (p,
+        log(1 - p), weight and delay (mu, sigma, low, high), dt); CPU tensors."""
         procs = self.net.procedural
-        self._tproc = None
-        if not procs:
-            return
-        segs = [-(-pp.n_post // pp.seg) for pp in procs]
-        off = np.concatenate([[0], np.cumsum(segs)]).astype(np.int64)
         pi = torch.tensor(
             [
                 [pp.pre_start, pp.pre_stop, pp.n_post, pp.slot_base, pp.seg,
@@ -1414,14 +1417,26 @@ class Simulator:
                 for pp in procs
             ],
             dtype=torch.int64,
-        )  # fmt: skip
+        ).reshape(-1, 8)  # fmt: skip
         pf = torch.tensor(
             [
                 [pp.p, math.log1p(-pp.p) if pp.p < 1 else -math.inf, *pp.w, *pp.d, self.dt]
                 for pp in procs
             ],
             dtype=torch.float64,
-        )
+        ).reshape(-1, 11)
+        return pi, pf
+
+    def _setup_triton_procedural(self) -> None:
+        """Tables of the procedural projections for ``deliver_procedural``
+        (:meth:`_procedural_tables`) and the offsets of their posts' segments."""
+        procs = self.net.procedural
+        self._tproc = None
+        if not procs:
+            return
+        segs = [-(-pp.n_post // pp.seg) for pp in procs]
+        off = np.concatenate([[0], np.cumsum(segs)]).astype(np.int64)
+        pi, pf = self._procedural_tables()
         dev = self.device
         self._tproc = (pi.to(dev), pf.to(dev), torch.as_tensor(off, device=dev), int(off[-1]))
 
