@@ -1,5 +1,7 @@
 """The compiled CPU loop against the torch reference path: the same spikes, exactly."""
 
+import dataclasses
+
 import numba
 import numpy as np
 import pytest
@@ -173,6 +175,30 @@ def test_compiled_state_monitors_and_spike_trains():
     assert a.states["F.v"].shape[-1] == 700 and a.states["E.v"].shape[-1] == 140
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_compiled_bins_beyond_their_limit_keep_the_reference_spikes(threads, monkeypatch):
+    # bins limited to one spike's events per arrival row: every busy step is binned in
+    # batches, the bins emptied into the ring buffer between them (a synchronous burst of a
+    # large network would otherwise need bins of D x all its events: MemoryError at the
+    # half-scale microcircuit)
+    from zentai.sim import engine
+
+    monkeypatch.setattr(engine, "BIN_LIMIT_BYTES", 0)
+    spec = _mixed_spec()
+    burst = tuple(DC(target=p, amplitude=5e4, start=60.0, stop=60.1) for p in ("E", "F", "G"))
+    spec = dataclasses.replace(spec, stimuli=spec.stimuli + burst)
+    net = zt.build.network(spec, seed=3)
+    kw = {"seed": 5, "n_ensembles": 2, "num_threads": threads}
+    fast = zt.sim.Simulator(net, backend="compiled", **kw)
+    cap_max = fast._cbounds[3]
+    assert cap_max == fast._cmax_events < 200
+    a = zt.sim.Simulator(net, backend="torch", **kw).run(100.0)
+    b = fast.run(100.0)
+    assert ((a.spike_time_ms > 60.0) & (a.spike_time_ms < 60.25)).sum() > 300  # the burst
+    _assert_same(a, b)
+    assert fast._cbins[0].shape[2] <= cap_max
+
+
 def _procedural_spec():
     """E/I network (two groups) whose synapses are procedural but I->I: Normal weights and
     delays (redrawn into bounds), one all-pairs projection (p = 1), posts in two segments."""
@@ -202,8 +228,9 @@ def _procedural_spec():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_compiled_regenerates_procedural_synapses_as_the_torch_path(dtype):
+def test_compiled_regenerates_procedural_synapses_as_the_torch_path(dtype, monkeypatch):
     from zentai.build.procedural import row
+    from zentai.sim import engine
 
     net = zt.build.network(_procedural_spec(), seed=1)
     assert len(net.procedural) == 3
@@ -225,6 +252,13 @@ def test_compiled_regenerates_procedural_synapses_as_the_torch_path(dtype):
                            num_threads=2)  # fmt: skip
     assert list(two._cbounds[0]) == [0, 420, 840] and net.procedural[2].seg == 256
     _assert_same(ref, two.run(60.0))
+    # bins of one spike's events: projection by projection, in batches
+    monkeypatch.setattr(engine, "BIN_LIMIT_BYTES", 0)
+    small = zt.sim.Simulator(net, backend="compiled", dtype=dtype, seed=2, n_ensembles=2,
+                             num_threads=2)  # fmt: skip
+    _assert_same(ref, small.run(60.0))
+    assert small._cbins[0].shape[2] == small._cmax_events < 1024
+    monkeypatch.undo()
     if dtype == "float32":  # enough members for member blocks: the loop above runs instead
         kw = {"seed": 2, "n_ensembles": 8}
         many = zt.sim.Simulator(net, backend="compiled", **kw)

@@ -174,7 +174,8 @@ def _bin_events(
     S,
     spk_b,
     spk_i,
-    n_spk,
+    m0,
+    m1,
     indptr,
     target,
     weight,
@@ -186,14 +187,15 @@ def _bin_events(
     bin_w,
     bin_n,
 ):
-    """Append the events of this step's spikes for slots in [lo, hi) to thread k's bins.
+    """Append the events of spikes [m0, m1) of this step for slots in [lo, hi) to thread k's
+    bins.
 
     With ``sorted_rows`` (every CSR row ordered by target, as the wiring makes them when the
     projections are listed by postsynaptic population) the thread's part of a row is found by
     binary search; else every synapse is tested.
     """
     tD = t % D
-    for q in range(n_spk):
+    for q in range(m0, m1):
         off = spk_b[q] * S
         i = spk_i[q]
         s0, s1 = indptr[i], indptr[i + 1]
@@ -284,9 +286,11 @@ def _targets(hc, s, end, ja, p, log1mp, pos, n, left, skips, js):
 
 
 @_jit(error_model="numpy")
-def _procedural_events(k, t, D, S, spk_b, spk_i, n_spk, pr_i, pr_f, lo, hi, bin_c, bin_w, bin_n):
-    """Append the events of this step's spikes through the procedural projections, for the
-    slots in [lo, hi), to thread k's bins: each synapse drawn again as
+def _procedural_events(
+    k, t, D, S, spk_b, spk_i, m0, m1, pr_i, pr_f, q0, q1, lo, hi, bin_c, bin_w, bin_n
+):
+    """Append the events of spikes [m0, m1) of this step through procedural projections
+    [q0, q1), for the slots in [lo, hi), to thread k's bins: each synapse drawn again as
     :func:`zentai.build.procedural.row` defines it (projections in order, then spikes, then
     posts), only in the segments that reach the thread's slots."""
     tD = t % D
@@ -294,7 +298,7 @@ def _procedural_events(k, t, D, S, spk_b, spk_i, n_spk, pr_i, pr_f, lo, hi, bin_
     js = np.empty(PROC_BATCH, np.int64)
     wv = np.empty(PROC_BATCH)
     dv = np.empty(PROC_BATCH)
-    for q in range(pr_i.shape[0]):
+    for q in range(q0, q1):
         pre0, pre1, n_post, slot, seg = pr_i[q, 0], pr_i[q, 1], pr_i[q, 2], pr_i[q, 3], pr_i[q, 4]
         ja = max(lo - slot, 0)
         jb = min(hi - slot, n_post)
@@ -304,7 +308,7 @@ def _procedural_events(k, t, D, S, spk_b, spk_i, n_spk, pr_i, pr_f, lo, hi, bin_
         kc, kw, kd = np.uint64(pr_i[q, 5]), np.uint64(pr_i[q, 6]), np.uint64(pr_i[q, 7])
         wmu, wsd, wlo, whi = pr_f[q, 2], pr_f[q, 3], pr_f[q, 4], pr_f[q, 5]
         dmu, dsd, dlo, dhi, dt = pr_f[q, 6], pr_f[q, 7], pr_f[q, 8], pr_f[q, 9], pr_f[q, 10]
-        for m in range(n_spk):
+        for m in range(m0, m1):
             i = spk_i[m]
             if i < pre0 or i >= pre1:
                 continue
@@ -656,6 +660,7 @@ def _run(
     slot_bounds,
     neuron_bounds,
     sorted_rows,
+    cap_max,
     pr_i,
     pr_f,
     pr_deg,
@@ -675,7 +680,9 @@ def _run(
 ):
     """Run up to ``n_steps`` steps from step ``t0``; see the module docstring.
 
-    ``buf`` is the ring buffer viewed as (D, B x S). ``pr_i``, ``pr_f``: the procedural
+    ``buf`` is the ring buffer viewed as (D, B x S). ``cap_max``: the bins grow to at most
+    this many events per row (at least any one spike's); a step with more is binned in
+    batches (see the code). ``pr_i``, ``pr_f``: the procedural
     projections' tables (the Triton kernel's; none: 0 rows), ``pr_deg``: each neuron's number of
     procedural synapses (:func:`procedural_degrees`). Stops early when the spike output
     (``out_*``, capacity ``cap``) could overflow. Returns (steps done, spikes written, bins)
@@ -772,36 +779,61 @@ def _run(
                 events += indptr[i + 1] - indptr[i] + pr_deg[i]
                 n_spk += 1
         n_out += n_spk
-        if bin_n.max() + events > bin_c.shape[2]:
-            need = bin_n.max() + events
+        P = pr_i.shape[0]
+        need = bin_n.max() + events
+        if need > bin_c.shape[2] and bin_c.shape[2] < cap_max:
+            need = min(need, cap_max)
             bin_c, bin_w = _grown(bin_c, need), _grown(bin_w, need)
+        fits = bin_n.max() + events <= bin_c.shape[2]
         for k in prange(T):
             lo, hi = slot_bounds[k], slot_bounds[k + 1]
             for b in range(B):
                 row[b * S + lo : b * S + hi] = 0
-            if pr_i.shape[0]:  # procedural synapses first, as the reference delivers them
-                _procedural_events(
-                    k, t, D, S, spk_b, spk_i, n_spk, pr_i, pr_f, lo, hi, bin_c, bin_w, bin_n
-                )
-            _bin_events(
-                k,
-                t,
-                D,
-                S,
-                spk_b,
-                spk_i,
-                n_spk,
-                indptr,
-                target,
-                weight,
-                dsteps,
-                lo,
-                hi,
-                sorted_rows,
-                bin_c,
-                bin_w,
-                bin_n,
-            )
+            if fits:  # procedural synapses first, as the reference delivers them
+                if P:
+                    _procedural_events(
+                        k, t, D, S, spk_b, spk_i, 0, n_spk, pr_i, pr_f, 0, P, lo, hi, bin_c,
+                        bin_w, bin_n,
+                    )  # fmt: skip
+                _bin_events(
+                    k, t, D, S, spk_b, spk_i, 0, n_spk, indptr, target, weight, dsteps, lo, hi,
+                    sorted_rows, bin_c, bin_w, bin_n,
+                )  # fmt: skip
+        if not fits:
+            # more events than the bins (at most cap_max per row) may hold: projection by
+            # projection (the stored ones last), in batches of spikes that fit, the bins
+            # emptied into the ring buffer (after what it holds: the order stays) when not
+            # even one spike fits
+            for ph in range(P + 1):
+                m = 0
+                while m < n_spk:
+                    room = bin_c.shape[2] - bin_n.max()
+                    m1 = m
+                    while m1 < n_spk:
+                        i = spk_i[m1]
+                        ev = pr_deg[i] if ph < P else indptr[i + 1] - indptr[i]
+                        if ev > room:
+                            break
+                        room -= ev
+                        m1 += 1
+                    if m1 == m:
+                        for k in prange(T):
+                            for r in range(D):
+                                _empty_bin(buf[r], k, r, bin_c, bin_w, bin_n)
+                        continue
+                    for k in prange(T):
+                        lo, hi = slot_bounds[k], slot_bounds[k + 1]
+                        if ph < P:
+                            _procedural_events(
+                                k, t, D, S, spk_b, spk_i, m, m1, pr_i, pr_f, ph, ph + 1, lo, hi,
+                                bin_c, bin_w, bin_n,
+                            )  # fmt: skip
+                        else:
+                            _bin_events(
+                                k, t, D, S, spk_b, spk_i, m, m1, indptr, target, weight, dsteps,
+                                lo, hi, sorted_rows, bin_c, bin_w, bin_n,
+                            )  # fmt: skip
+                    m = m1
         done += 1
     # leave every event in flight in the ring buffer, after what its row already held
     for k in prange(T):

@@ -68,6 +68,9 @@ BLOCK_MIN_MEMBERS = 8
 BLOCK_MIN_STEPS = 8
 # most spikes (entries) one chunk of the Triton backend may have to record
 REC_LIMIT = 1 << 25
+# the compiled loop's event bins grow to at most this many bytes (or one spike's events per
+# arrival row, if more); a step with more events is binned in batches
+BIN_LIMIT_BYTES = 1 << 29
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -254,8 +257,10 @@ class Simulator:
         self.B = n_ensembles
         self.seed = int(seed)
         threads_given = num_threads
+        # synapses delivered per spike, stored or regenerated (procedural: expected)
+        n_syn = network.n_synapses + sum(pp.expected_synapses for pp in network.procedural)
         if num_threads is None:
-            small = self.B * network.n_neurons < 200_000 and network.n_synapses < 20_000_000
+            small = self.B * network.n_neurons < 200_000 and n_syn < 20_000_000
             num_threads = 1 if small else torch.get_num_threads()
         if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
             raise SpecError(
@@ -298,7 +303,7 @@ class Simulator:
                 import numba
 
                 cores = min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
-                big = self.B * network.n_synapses >= AUTO_THREADS_MIN_SYNAPSES
+                big = self.B * n_syn >= AUTO_THREADS_MIN_SYNAPSES
                 self.num_threads = cores if big else 1
             self._setup_compiled()
             if self._cblk is not None and not nan_check_given:
@@ -812,6 +817,8 @@ class Simulator:
         pi, pf = (x.numpy() for x in self._procedural_tables())
         deg = cpu_kernels.procedural_degrees(pi, pf, N) if len(pi) else np.zeros(N, np.int64)
         self._cproc = (pi, pf, deg)
+        rows = self.indptr[1:] - self.indptr[:-1]
+        self._cmax_events = int(rows.max()) + int(deg.max()) if N else 0  # of one spike
         self._csorted: bool | None = None
         self._compiled_threads(self.num_threads)
         self._setup_blocks()
@@ -1048,7 +1055,11 @@ class Simulator:
             self._cseg = ((z, z, z2, z2, np.zeros(0, np.bool_)), np.zeros(T + 1, np.int64))
         cell = np.int32 if B * S < 2**31 else np.int64
         ftype = self._cval.dtype
-        self._cbins = (np.zeros((T, self.D, 1024), cell), np.zeros((T, self.D, 1024), ftype))
+        per_row = T * self.D * (np.dtype(cell).itemsize + ftype.itemsize)
+        cap_max = max(BIN_LIMIT_BYTES // per_row, self._cmax_events, 1)
+        self._cbounds += (cap_max,)
+        cap = min(1024, cap_max)
+        self._cbins = (np.zeros((T, self.D, cap), cell), np.zeros((T, self.D, cap), ftype))
         self._cbin_n = np.zeros((T, self.D), np.int64)
 
     def _segment_poisson(self) -> None:
