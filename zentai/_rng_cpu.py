@@ -160,6 +160,16 @@ def _normal(h, slot):
     return math.sqrt(-2.0 * _log_unit(1.0 - u1)) * _cos_2pi(u2)  # 1 - u1 is exact
 
 
+@njit(inline="always")
+def _skips(h, c0, log1mp, out):
+    """Geometric skips (failures before the next success of probability p, log1mp = log(1 - p))
+    from the uniforms of counters ``c0, c0 + 1, ...``: floor(log(1 - u) / log1mp), as floats
+    (those of very sparse draws may exceed any integer type). A loop LLVM vectorises."""
+    for x in range(out.shape[0]):
+        u = _uniform(h, c0 + np.uint64(x))
+        out[x] = math.floor(_log_unit(1.0 - u) / log1mp)  # 1 - u is exact
+
+
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def normal_fast(k, stream, counter, out):  # pragma: no cover - compiled
     """out[i] = rng.normal(k, stream[i], counter[i]) by :func:`_normal` (for the tests)."""

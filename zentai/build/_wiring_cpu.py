@@ -11,6 +11,8 @@
   for the last float64 bits) and the stable placement into CSR rows (``csr.scatter_rows``).
 * :func:`count_per_post`, :func:`place_per_post` — the same two passes for partners drawn per
   (post, slot) (``wiring.PerPostDraws``), drawing them again instead of reading arrays.
+* :func:`bernoulli_pres` — the pres of each post of a ``Bernoulli(p)`` rule by geometric
+  skipping (``wiring._bernoulli``): counted in one call, written in a second.
 
 :mod:`zentai.build.wiring` calls them for CPU tensors when numba is installed; its tensor code
 stays the reference (tests compare both).
@@ -21,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from zentai._rng_cpu import _G1, _G2, _mix, _normal, _uniform
+from zentai._rng_cpu import _G1, _G2, _mix, _normal, _skips, _uniform
 
 _S32 = np.uint64(32)
 
@@ -260,3 +262,43 @@ def place_per_post(
                               out, w, d, st)  # fmt: skip
         status[t, 0], status[t, 1], status[t, 2] = st
     cursor[pre_offset : pre_offset + n_pre] = starts[T - 1]
+
+
+@njit(inline="always")
+def _bernoulli_walk(h, post, n_pre, log1mp, exclude_self, skips, out, base):
+    """The pres of ``post`` (stream state ``h``) by geometric skipping: how many, written to
+    ``out[base:]`` unless ``out`` is empty (wiring._bernoulli)."""
+    c = 0
+    pos = -1.0
+    n = 0
+    while True:
+        _skips(h, np.uint64(n), log1mp, skips)
+        n += skips.shape[0]
+        for x in range(skips.shape[0]):
+            pos += 1.0 + skips[x]
+            if pos >= n_pre:
+                return c
+            i = np.int64(pos)
+            if exclude_self and i == post:
+                continue
+            if out.shape[0]:
+                out[base + c] = i
+            c += 1
+
+
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
+def bernoulli_pres(k, a, n_pre, log1mp, exclude_self, counts, starts, pre_out, post_out, T):
+    """Bernoulli pres of posts a, a + 1, ...: their numbers into ``counts`` (when ``pre_out`` is
+    empty), else the pres and posts from ``starts[j]`` on (T chunks of posts in parallel)."""
+    P = counts.shape[0]
+    for t in prange(T):
+        skips = np.empty(32)
+        for j in range(P * t // T, P * (t + 1) // T):
+            post = a + j
+            h = _mix(np.uint64(post) * _G1 + k)
+            base = starts[j] if pre_out.shape[0] else 0
+            c = _bernoulli_walk(h, post, n_pre, log1mp, exclude_self, skips, pre_out, base)
+            if pre_out.shape[0]:
+                post_out[base : base + c] = post
+            else:
+                counts[j] = c

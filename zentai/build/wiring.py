@@ -200,15 +200,23 @@ def connect(
       keyed by ``rng.key(key, "indegree")`` (O(n_post), independent of ``post_range``); then
       pres are drawn per (post, slot) as for ``FixedIndegree`` with multapses. (Its exact
       numbers depend on numpy's multinomial, which numpy may change between versions.)
-    * ``Bernoulli(p)`` and ``DistanceGaussian``: pair (i, j) is connected when
+    * ``Bernoulli(p)``, 0 < p < 1: each pair independently with probability ``p`` (NEST's
+      ``pairwise_bernoulli``), by geometric skipping along each post's pres: with
+      ``u_n = uniform(rng.key(key, "skip"), j, n)``, n = 0, 1, ..., the next pre of post j is
+      the last one (first: -1) + 1 + ``floor(log(1 - u_n) / log(1 - p))``, until past
+      ``n_pre``; a pre equal to j is dropped when autapses are excluded. Time O(synapses), not
+      O(pairs) (the same walk as the procedural projections', :mod:`zentai.build.procedural`,
+      there per pre). ``p = 1`` connects every pair.
+    * ``DistanceGaussian``: pair (i, j) is connected when
       ``uniform(rng.key(key, "pair"), j, i) < p_ij``. This visits all ``n_pre * n_post`` pairs
-      (in chunks of posts, so memory stays bounded); time is O(n_pre n_post).
-      ``DistanceGaussian`` uses ``p_ij = p_max exp(-d² / (2 sigma²))`` for ``d <= cutoff_sigma
-      * sigma`` and 0 beyond, with ``d`` the Euclidean distance over ``dims``. (CPU and CUDA
-      ``exp`` may differ in the last bit, so a pair whose uniform falls within one rounding
-      step of ``p_ij``, probability ~1e-16 per pair, could differ between devices.)
-    * ``GroupBernoulli``: as ``Bernoulli`` with ``p_ij`` from the group table (and the
-      normalised topographic kernel when given), visiting all pairs.
+      (in chunks of posts, so memory stays bounded); time is O(n_pre n_post). It uses
+      ``p_ij = p_max exp(-d² / (2 sigma²))`` for ``d <= cutoff_sigma * sigma`` and 0 beyond,
+      with ``d`` the Euclidean distance over ``dims``. (CPU and CUDA ``exp`` may differ in the
+      last bit, so a pair whose uniform falls within one rounding step of ``p_ij``,
+      probability ~1e-16 per pair, could differ between devices; likewise ``log`` for a
+      Bernoulli skip that falls within a rounding step of a whole number.)
+    * ``GroupBernoulli``: as ``DistanceGaussian`` with ``p_ij`` from the group table (and the
+      normalised topographic kernel when given), visiting the pairs of groups with p > 0.
     * ``OneToOne``: ``i -> i``; needs ``n_pre == n_post``.
     * ``Explicit``: the given pairs, validated against the population sizes.
 
@@ -310,8 +318,9 @@ def _connect_rule(
     if isinstance(rule, Bernoulli):
         if rule.p == 0.0:
             return _empty(dev)
-        expected = rule.p * n_pre * (b - a)
-        return _pairwise(_BernoulliProb(rule.p), n_pre, key, a, b, exclude_self, dev, expected)
+        if rule.p < 1.0:
+            return _bernoulli(rule.p, n_pre, key, a, b, exclude_self, dev)
+        return _pairwise(_BernoulliProb(rule.p), n_pre, key, a, b, exclude_self, dev)
     if isinstance(rule, DistanceGaussian):
         prob = _GaussianProb(rule, n_pre, n_post, pre_positions, post_positions, dev, post_normals)
         if rule.mean_indegree is not None:
@@ -549,6 +558,78 @@ def _multinomial_indegrees(k: int, n: int, n_post: int) -> np.ndarray:
     """In-degree of every post: multinomial(n, uniform over n_post), from a Philox stream."""
     gen = np.random.Generator(np.random.Philox(key=k & _M64))
     return gen.multinomial(n, np.full(n_post, 1.0 / n_post)).astype(np.int64)
+
+
+# ------------------------------------------------------------------------ Bernoulli
+def _bernoulli(
+    p: float, n_pre: int, key: int, a: int, b: int, exclude_self: bool, dev: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bernoulli(p), 0 < p < 1, for posts [a, b) by geometric skipping (see :func:`connect`):
+    O(synapses) instead of O(pairs). Counted in a first walk, written in a second."""
+    kskip = rng.key(key, "skip")
+    log1mp = math.log1p(-p)
+    comp = _compiled() if dev.type == "cpu" else None
+    if comp is not None:
+        n = b - a
+        T = _threads(round(p * n_pre * n))  # (expected synapses)
+        counts = np.zeros(n, np.int64)
+        none = np.zeros(0, np.int64)
+        k = np.uint64(kskip & _M64)
+        comp.bernoulli_pres(k, a, n_pre, log1mp, exclude_self, counts, none, none, none, T)
+        starts = np.cumsum(counts) - counts
+        pre = np.empty(int(counts.sum()), np.int64)
+        post = np.empty_like(pre)
+        comp.bernoulli_pres(k, a, n_pre, log1mp, exclude_self, counts, starts, pre, post, T)
+        return torch.from_numpy(pre), torch.from_numpy(post)
+    pres, posts = [], []
+    step = max(1, _chunk_elems(dev) // 8)  # posts walked at once (~64 B of state each)
+    for c0 in range(a, b, step):
+        po = torch.arange(c0, min(b, c0 + step), dtype=torch.int64, device=dev)
+        h = rng.stream_key(kskip, po)
+        counts = _bernoulli_walk(h, po, n_pre, log1mp, exclude_self)
+        starts = torch.cumsum(counts, 0) - counts
+        total = int(counts.sum())
+        pre = torch.empty(total, dtype=torch.int64, device=dev)
+        _bernoulli_walk(h, po, n_pre, log1mp, exclude_self, pre, starts)
+        pres.append(pre)
+        posts.append(torch.repeat_interleave(po, counts, output_size=total))
+    if not pres:
+        return _empty(dev)
+    return torch.cat(pres), torch.cat(posts)
+
+
+def _bernoulli_walk(
+    h: torch.Tensor,
+    posts: torch.Tensor,
+    n_pre: int,
+    log1mp: float,
+    exclude_self: bool,
+    out: torch.Tensor | None = None,
+    starts: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Walk every post's pres by geometric skipping, all posts in step (draw n of each post at
+    once): their numbers, or, with ``out``, the pres written from ``starts`` on."""
+    counts = torch.zeros(posts.numel(), dtype=torch.int64, device=posts.device)
+    lane = torch.arange(posts.numel(), device=posts.device)
+    pos = torch.full((posts.numel(),), -1.0, dtype=torch.float64, device=posts.device)
+    at = starts
+    n = 0
+    while lane.numel():
+        u = rng.to_uniform(rng.bits_from(h, n))
+        pos = pos + 1.0 + torch.floor(torch.log(1.0 - u) / log1mp)  # 1 - u is exact
+        alive = pos < n_pre
+        if not bool(alive.all()):
+            lane, h, pos = lane[alive], h[alive], pos[alive]
+            at = None if at is None else at[alive]
+        i = pos.to(torch.int64)
+        hit = i != posts[lane] if exclude_self else torch.ones_like(i, dtype=torch.bool)
+        if out is None:
+            counts[lane] += hit.to(torch.int64)
+        else:
+            out[at[hit]] = i[hit]
+            at = at + hit.to(torch.int64)
+        n += 1
+    return counts
 
 
 # ----------------------------------------------------------------- pairwise rules

@@ -39,7 +39,6 @@ parallel region per phase and step.
 from __future__ import annotations
 
 import itertools
-import math
 import types
 
 import numpy as np
@@ -50,7 +49,7 @@ try:  # numba is a dependency, but the engine must still work (reference path) w
     import numba
     from numba import njit, prange
 
-    from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _log_unit, _normal, _uniform
+    from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _normal, _skips
     from zentai._rng_cpu import _mix as _mix64
 
     HAVE_NUMBA = True
@@ -231,17 +230,6 @@ PROC_BATCH = 32
 
 
 @_jit(inline="always")
-def _skips(hc, s, n0, log1mp, out):
-    """The geometric skips ``n0, n0 + 1, ...`` of segment ``s`` (stream state ``hc``):
-    floor(log(1 - u) / log(1 - p)), as floats (those of very sparse projections may exceed
-    any integer type)."""
-    base = np.uint64(s * (1 << 20) + n0)
-    for x in range(out.shape[0]):
-        u = _uniform(hc, base + np.uint64(x))
-        out[x] = math.floor(_log_unit(1.0 - u) / log1mp)  # 1 - u is exact
-
-
-@_jit(inline="always")
 def _values(h, js, c, mu, sigma, lo, hi, out):
     """``out[:c]``: the values of procedural synapses ``js[:c]`` (:mod:`zentai.build.procedural`):
     the first of REDRAW_ROUNDS Normal(mu, sigma) rounds inside [lo, hi], else the last one
@@ -271,7 +259,7 @@ def _targets(hc, s, end, ja, p, log1mp, pos, n, left, skips, js):
             pos += 1.0
         else:
             if left == 0:
-                _skips(hc, s, n, log1mp, skips)
+                _skips(hc, np.uint64(s * (1 << 20) + n), log1mp, skips)
                 left = skips.shape[0]
             pos += 1.0 + skips[skips.shape[0] - left]
             left -= 1
