@@ -154,6 +154,22 @@ def test_pf_synapses_run_along_the_folium_axis(syn_atlas, syn_geo):
         assert np.std(along) > 5 * np.std(across), post
 
 
+def test_compiled_pf_box_search_equals_the_loop(monkeypatch):
+    # random granule cells and posts with random frames: the compiled search finds the same
+    # (grc, post) pairs in the same order as the loop over posts
+    from zentai import rng
+
+    gen = np.random.default_rng(3)
+    grc = gen.uniform(0, 4000, (20_000, 3))
+    post = gen.uniform(0, 4000, (300, 3))
+    frames = cb._frames(gen.normal(size=(300, 3)), gen.normal(size=(300, 3)))
+    fast = cb._pf_candidates(grc, post, frames, 100.0)
+    monkeypatch.setitem(rng._COMPILED, "build._wiring_cpu", None)
+    ref = cb._pf_candidates(grc, post, frames, 100.0)
+    assert ref[0].size > 1000
+    assert np.array_equal(fast[0], ref[0]) and np.array_equal(fast[1], ref[1])
+
+
 def test_small_convergences_keep_indegree_pf_weights_scale(syn_atlas, syn_geo):
     a, _ = _spec(syn_atlas, syn_geo, fraction=0.01)
     b, _ = _spec(syn_atlas, syn_geo, fraction=0.02)

@@ -13,6 +13,8 @@
   (post, slot) (``wiring.PerPostDraws``), drawing them again instead of reading arrays.
 * :func:`bernoulli_pres` — the pres of each post of a ``Bernoulli(p)`` rule by geometric
   skipping (``wiring._bernoulli``): counted in one call, written in a second.
+* :func:`pf_box_pairs` — the granule cells inside each post's parallel-fibre box
+  (``cerebellum._pf_candidates``), counted, then written.
 
 :mod:`zentai.build.wiring` calls them for CPU tensors when numba is installed; its tensor code
 stays the reference (tests compare both).
@@ -302,3 +304,41 @@ def bernoulli_pres(k, a, n_pre, log1mp, exclude_self, counts, starts, pre_out, p
                 post_out[base : base + c] = post
             else:
                 counts[j] = c
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pf_box_pairs(sx, sy, sz, order, post_pos, frames, reach, box, counts, starts, out):
+    """Pres inside each post's box (cerebellum._pf_candidates). The pres sorted by x: positions
+    ``(sx, sy, sz)``, ids ``order``; candidates lie within ``reach`` of the post in x; the box,
+    in the post's frame (rows along, across, normal), is |along| <= box[0], |across| <=
+    box[1], box[2] <= normal <= box[3]. Their numbers into ``counts`` (``out`` empty), else
+    the pres, ascending, from ``starts[j]`` on."""
+    fill = out.shape[0] > 0
+    b0, b1, b2, b3 = box[0], box[1], box[2], box[3]
+    for j in prange(post_pos.shape[0]):
+        px, py, pz = post_pos[j, 0], post_pos[j, 1], post_pos[j, 2]
+        f00, f01, f02 = frames[j, 0, 0], frames[j, 0, 1], frames[j, 0, 2]
+        f10, f11, f12 = frames[j, 1, 0], frames[j, 1, 1], frames[j, 1, 2]
+        f20, f21, f22 = frames[j, 2, 0], frames[j, 2, 1], frames[j, 2, 2]
+        a = np.searchsorted(sx, px - reach)
+        b = np.searchsorted(sx, px + reach, side="right")
+        c = 0
+        if fill:
+            base = starts[j]
+            for q in range(a, b):
+                d0, d1, d2 = sx[q] - px, sy[q] - py, sz[q] - pz
+                along = d0 * f00 + d1 * f01 + d2 * f02
+                across = d0 * f10 + d1 * f11 + d2 * f12
+                normal = d0 * f20 + d1 * f21 + d2 * f22
+                if (abs(along) <= b0) & (abs(across) <= b1) & (normal >= b2) & (normal <= b3):
+                    out[base + c] = order[q]
+                    c += 1
+            out[base : base + c].sort()
+        else:  # (no branch in the loop: vectorised)
+            for q in range(a, b):
+                d0, d1, d2 = sx[q] - px, sy[q] - py, sz[q] - pz
+                along = d0 * f00 + d1 * f01 + d2 * f02
+                across = d0 * f10 + d1 * f11 + d2 * f12
+                normal = d0 * f20 + d1 * f21 + d2 * f22
+                c += (abs(along) <= b0) & (abs(across) <= b1) & (normal >= b2) & (normal <= b3)
+            counts[j] = c
