@@ -670,9 +670,9 @@ def _run(
 
     ``buf`` is the ring buffer viewed as (D, B x S). ``cap_max``: the bins grow to at most
     this many events per row (at least any one spike's); a step with more is binned in
-    batches (see the code). ``pr_i``, ``pr_f``: the procedural
-    projections' tables (the Triton kernel's; none: 0 rows), ``pr_deg``: each neuron's number of
-    procedural synapses (:func:`procedural_degrees`). Stops early when the spike output
+    batches (see the code). ``pr_i``, ``pr_f``: the procedural projections' tables (the Triton
+    kernel's; none: 0 rows), ``pr_deg``: each neuron's number of procedural synapses
+    (:func:`procedural_degrees`). Stops early when the spike output
     (``out_*``, capacity ``cap``) could overflow. Returns (steps done, spikes written, bins)
     — the bins are reallocated when they must grow. ``ex_c``/``ex_w``: cells and weights added
     at the first step after the Poisson input (SpikeTrain events, as the reference adds them).
@@ -774,32 +774,27 @@ def _run(
             bin_c, bin_w = _grown(bin_c, need), _grown(bin_w, need)
         fits = bin_n.max() + events <= bin_c.shape[2]
         for k in prange(T):
-            lo, hi = slot_bounds[k], slot_bounds[k + 1]
             for b in range(B):
-                row[b * S + lo : b * S + hi] = 0
-            if fits:  # procedural synapses first, as the reference delivers them
-                if P:
-                    _procedural_events(
-                        k, t, D, S, spk_b, spk_i, 0, n_spk, pr_i, pr_f, 0, P, lo, hi, bin_c,
-                        bin_w, bin_n,
-                    )  # fmt: skip
-                _bin_events(
-                    k, t, D, S, spk_b, spk_i, 0, n_spk, indptr, target, weight, dsteps, lo, hi,
-                    sorted_rows, bin_c, bin_w, bin_n,
-                )  # fmt: skip
-        if not fits:
-            # more events than the bins (at most cap_max per row) may hold: projection by
-            # projection (the stored ones last), in batches of spikes that fit, the bins
-            # emptied into the ring buffer (after what it holds: the order stays) when not
-            # even one spike fits
-            for ph in range(P + 1):
-                m = 0
-                while m < n_spk:
+                row[b * S + slot_bounds[k] : b * S + slot_bounds[k + 1]] = 0
+        # phases: the procedural projections, then the stored synapses (the reference's order);
+        # when the step's events do not fit the bins (at most cap_max per row): projection by
+        # projection, in batches of spikes that fit, the bins emptied into the ring buffer
+        # (after what it holds: the order stays) when not even one spike fits
+        n_ph = 2 if fits else P + 1
+        for ph in range(n_ph):
+            stored = ph == n_ph - 1
+            if not stored and P == 0:
+                continue
+            q0, q1 = (0, P) if fits else (ph, ph + 1)
+            m = 0
+            while m < n_spk:
+                m1 = n_spk
+                if not fits:
                     room = bin_c.shape[2] - bin_n.max()
                     m1 = m
                     while m1 < n_spk:
                         i = spk_i[m1]
-                        ev = pr_deg[i] if ph < P else indptr[i + 1] - indptr[i]
+                        ev = indptr[i + 1] - indptr[i] if stored else pr_deg[i]
                         if ev > room:
                             break
                         room -= ev
@@ -809,19 +804,19 @@ def _run(
                             for r in range(D):
                                 _empty_bin(buf[r], k, r, bin_c, bin_w, bin_n)
                         continue
-                    for k in prange(T):
-                        lo, hi = slot_bounds[k], slot_bounds[k + 1]
-                        if ph < P:
-                            _procedural_events(
-                                k, t, D, S, spk_b, spk_i, m, m1, pr_i, pr_f, ph, ph + 1, lo, hi,
-                                bin_c, bin_w, bin_n,
-                            )  # fmt: skip
-                        else:
-                            _bin_events(
-                                k, t, D, S, spk_b, spk_i, m, m1, indptr, target, weight, dsteps,
-                                lo, hi, sorted_rows, bin_c, bin_w, bin_n,
-                            )  # fmt: skip
-                    m = m1
+                for k in prange(T):
+                    lo, hi = slot_bounds[k], slot_bounds[k + 1]
+                    if stored:
+                        _bin_events(
+                            k, t, D, S, spk_b, spk_i, m, m1, indptr, target, weight, dsteps, lo,
+                            hi, sorted_rows, bin_c, bin_w, bin_n,
+                        )  # fmt: skip
+                    else:
+                        _procedural_events(
+                            k, t, D, S, spk_b, spk_i, m, m1, pr_i, pr_f, q0, q1, lo, hi, bin_c,
+                            bin_w, bin_n,
+                        )  # fmt: skip
+                m = m1
         done += 1
     # leave every event in flight in the ring buffer, after what its row already held
     for k in prange(T):
