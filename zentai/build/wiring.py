@@ -320,7 +320,8 @@ def _connect_rule(
             return _empty(dev)
         if rule.p < 1.0:
             return _bernoulli(rule.p, n_pre, key, a, b, exclude_self, dev)
-        return _pairwise(_BernoulliProb(rule.p), n_pre, key, a, b, exclude_self, dev)
+        every = n_pre * (b - a)  # (the buffer's size)
+        return _pairwise(_BernoulliProb(rule.p), n_pre, key, a, b, exclude_self, dev, every)
     if isinstance(rule, DistanceGaussian):
         prob = _GaussianProb(rule, n_pre, n_post, pre_positions, post_positions, dev, post_normals)
         if rule.mean_indegree is not None:
