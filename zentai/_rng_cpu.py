@@ -170,6 +170,33 @@ def _skips(h, c0, log1mp, out):
         out[x] = math.floor(_log_unit(1.0 - u) / log1mp)  # 1 - u is exact
 
 
+@njit(inline="always")
+def _walk(h, c0, end, ja, p, log1mp, pos, n, left, skips, js):
+    """A Bernoulli(p) walk along positions (the build's Bernoulli rule, the procedural
+    projections' segments): from ``pos``, each step moves 1 + the next geometric skip (draws
+    ``c0 + n``, ``n`` taken so far, ``left`` still unused in ``skips``; p >= 1: every
+    position). Up to len(js) positions >= ``ja`` below ``end`` go to ``js``. Returns (how
+    many, pos, n, left) to carry on from; pos is ``end`` when the walk is done."""
+    c = 0
+    while c < js.shape[0]:
+        if p >= 1.0:
+            pos += 1.0
+        else:
+            if left == 0:
+                _skips(h, np.uint64(c0 + n), log1mp, skips)
+                left = skips.shape[0]
+            pos += 1.0 + skips[skips.shape[0] - left]
+            left -= 1
+            n += 1
+        if pos >= end:
+            pos = np.float64(end)
+            break
+        if pos >= ja:
+            js[c] = np.int64(pos)
+            c += 1
+    return c, pos, n, left
+
+
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def normal_fast(k, stream, counter, out):  # pragma: no cover - compiled
     """out[i] = rng.normal(k, stream[i], counter[i]) by :func:`_normal` (for the tests)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from zentai._rng_cpu import _G1, _G2, _mix, _normal, _skips, _uniform
+from zentai._rng_cpu import _G1, _G2, _mix, _normal, _uniform, _walk
 
 _S32 = np.uint64(32)
 
@@ -266,43 +266,32 @@ def place_per_post(
     cursor[pre_offset : pre_offset + n_pre] = starts[T - 1]
 
 
-@njit(inline="always")
-def _bernoulli_walk(h, post, n_pre, log1mp, exclude_self, skips, out, base):
-    """The pres of ``post`` (stream state ``h``) by geometric skipping: how many, written to
-    ``out[base:]`` unless ``out`` is empty (wiring._bernoulli)."""
-    c = 0
-    pos = -1.0
-    n = 0
-    while True:
-        _skips(h, np.uint64(n), log1mp, skips)
-        n += skips.shape[0]
-        for x in range(skips.shape[0]):
-            pos += 1.0 + skips[x]
-            if pos >= n_pre:
-                return c
-            i = np.int64(pos)
-            if exclude_self and i == post:
-                continue
-            if out.shape[0]:
-                out[base + c] = i
-            c += 1
-
-
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def bernoulli_pres(k, a, n_pre, log1mp, exclude_self, counts, starts, pre_out, post_out, T):
-    """Bernoulli pres of posts a, a + 1, ...: their numbers into ``counts`` (when ``pre_out`` is
-    empty), else the pres and posts from ``starts[j]`` on (T chunks of posts in parallel)."""
+def bernoulli_pres(k, a, n_pre, p, log1mp, exclude_self, counts, starts, pre_out, post_out, T):
+    """Bernoulli pres of posts a, a + 1, ... (``_rng_cpu._walk`` along the pres; a pre equal
+    to the post dropped with ``exclude_self``): their numbers into ``counts`` (when ``pre_out``
+    is empty), else the pres and posts from ``starts[j]`` on (T chunks of posts in parallel)."""
     P = counts.shape[0]
+    fill = pre_out.shape[0] > 0
     for t in prange(T):
         skips = np.empty(32)
+        js = np.empty(32, np.int64)
         for j in range(P * t // T, P * (t + 1) // T):
             post = a + j
             h = _mix(np.uint64(post) * _G1 + k)
-            base = starts[j] if pre_out.shape[0] else 0
-            c = _bernoulli_walk(h, post, n_pre, log1mp, exclude_self, skips, pre_out, base)
-            if pre_out.shape[0]:
-                post_out[base : base + c] = post
-            else:
+            base = starts[j] if fill else 0
+            c = 0
+            pos, n, left = -1.0, 0, 0
+            while pos < n_pre:
+                m, pos, n, left = _walk(h, 0, n_pre, 0, p, log1mp, pos, n, left, skips, js)
+                for x in range(m):
+                    if exclude_self and js[x] == post:
+                        continue
+                    if fill:
+                        pre_out[base + c] = js[x]
+                        post_out[base + c] = post
+                    c += 1
+            if not fill:
                 counts[j] = c
 
 

@@ -576,11 +576,11 @@ def _bernoulli(
         counts = np.zeros(n, np.int64)
         none = np.zeros(0, np.int64)
         k = np.uint64(kskip & _M64)
-        comp.bernoulli_pres(k, a, n_pre, log1mp, exclude_self, counts, none, none, none, T)
+        comp.bernoulli_pres(k, a, n_pre, p, log1mp, exclude_self, counts, none, none, none, T)
         starts = np.cumsum(counts) - counts
         pre = np.empty(int(counts.sum()), np.int64)
         post = np.empty_like(pre)
-        comp.bernoulli_pres(k, a, n_pre, log1mp, exclude_self, counts, starts, pre, post, T)
+        comp.bernoulli_pres(k, a, n_pre, p, log1mp, exclude_self, counts, starts, pre, post, T)
         return torch.from_numpy(pre), torch.from_numpy(post)
     pres, posts = [], []
     step = max(1, _chunk_elems(dev) // 8)  # posts walked at once (~64 B of state each)

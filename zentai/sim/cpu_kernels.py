@@ -49,7 +49,7 @@ try:  # numba is a dependency, but the engine must still work (reference path) w
     import numba
     from numba import njit, prange
 
-    from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _normal, _skips
+    from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _normal, _walk
     from zentai._rng_cpu import _mix as _mix64
 
     HAVE_NUMBA = True
@@ -248,31 +248,6 @@ def _values(h, js, c, mu, sigma, lo, hi, out):
         out[x] = v if v >= lo and v <= hi else min(max(v, lo), hi)
 
 
-@_jit(inline="always")
-def _targets(hc, s, end, ja, p, log1mp, pos, n, left, skips, js):
-    """Up to len(js) next targets >= ``ja`` of segment ``s`` below ``end``, into ``js``, after
-    position ``pos`` (``n`` draws taken, ``left`` skips left in the batch). Returns (how many,
-    pos, n, left) to carry on from; pos is ``end`` when the segment is done."""
-    c = 0
-    while c < js.shape[0]:
-        if p >= 1.0:
-            pos += 1.0
-        else:
-            if left == 0:
-                _skips(hc, np.uint64(s * (1 << 20) + n), log1mp, skips)
-                left = skips.shape[0]
-            pos += 1.0 + skips[skips.shape[0] - left]
-            left -= 1
-            n += 1
-        if pos >= end:
-            pos = np.float64(end)
-            break
-        if pos >= ja:
-            js[c] = np.int64(pos)
-            c += 1
-    return c, pos, n, left
-
-
 @_jit(error_model="numpy")
 def _procedural_events(
     k, t, D, S, spk_b, spk_i, m0, m1, pr_i, pr_f, q0, q1, lo, hi, bin_c, bin_w, bin_n
@@ -308,7 +283,9 @@ def _procedural_events(
                 pos = np.float64(max(s * seg, ja) - 1 if p >= 1.0 else s * seg - 1)
                 n = left = 0
                 while pos < end:
-                    c, pos, n, left = _targets(hc, s, end, ja, p, log1mp, pos, n, left, skips, js)
+                    c, pos, n, left = _walk(
+                        hc, s << 20, end, ja, p, log1mp, pos, n, left, skips, js
+                    )
                     _values(hd, js, c, dmu, dsd, dlo, dhi, dv)
                     _values(hw, js, c, wmu, wsd, wlo, whi, wv)
                     for x in range(c):
@@ -342,7 +319,7 @@ def procedural_degrees(pr_i, pr_f, n):
                 pos = np.float64(s * seg - 1)
                 n = left = 0
                 while pos < end:
-                    c, pos, n, left = _targets(hc, s, end, 0, p, log1mp, pos, n, left, skips, js)
+                    c, pos, n, left = _walk(hc, s << 20, end, 0, p, log1mp, pos, n, left, skips, js)
                     out[i] += c
     return out
 
