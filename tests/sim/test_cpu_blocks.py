@@ -11,7 +11,7 @@ from zentai.celltypes import LIF
 from zentai.celltypes.models import Receptor
 from zentai.record import Spikes, StateMonitor
 from zentai.sim import cpu_blocks, cpu_kernels
-from zentai.stim import SpikeTrain
+from zentai.stim import DC, SpikeTrain
 
 from .test_compiled import _assert_same, _mixed_spec
 
@@ -190,6 +190,32 @@ def test_a_padded_32_lane_block_equals_torch(block_calls):
     assert block_calls and a.spike_neuron.size > 2000
     _assert_same(a, b)
     assert torch.equal(ref.buf, fast.buf)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_block_bins_beyond_their_limit_keep_the_reference_spikes(threads, monkeypatch, block_calls):
+    # bins limited to one entry per arrival row: from the second spike of a step on, every
+    # spike empties the block's bins into the ring buffer first, which the block then reads
+    # again (a synchronous burst of a large ensemble would otherwise grow the bins to D x all
+    # the runs of the step's spikes)
+    from zentai.sim import engine
+
+    monkeypatch.setattr(engine, "BIN_LIMIT_BYTES", 0)
+    spec = _spec()
+    burst = tuple(DC(target=p, amplitude=5e4, start=40.0, stop=40.1) for p in ("E", "F", "G"))
+    spec = dataclasses.replace(spec, stimuli=spec.stimuli + burst)
+    B = 16 if threads == 1 else 20
+    ref, fast = _pair(spec, seed=5, n_ensembles=B, num_threads=threads)
+    assert fast._cblk["cap_max"] == 1
+    for ms in (3.0, 30.0, 40.0):  # the first call: member-major loop; then blocks
+        a, b = ref.run(ms, progress=False), fast.run(ms, progress=False)
+    assert len(block_calls) >= 2
+    burst_spikes = (a.spike_time_ms > 40.0) & (a.spike_time_ms < 40.25)
+    assert burst_spikes.sum() > B * 50
+    _assert_same(a, b)
+    _assert_same_states(ref, fast)
+    assert torch.equal(ref.buf, fast.buf)
+    assert all(sb.shape[1] == 1 for sb in fast._cblk["bins"])
 
 
 def test_delay_table_sorts_each_row_by_delay_stably():

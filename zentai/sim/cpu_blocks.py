@@ -406,11 +406,12 @@ def _kernels(G: int):
             for s in range(run_a[u], run_a[u + 1]):
                 xin[tcell[s] + b] += weight[s]
 
-    def _block(k, M, t0, end, net, nrn, par, pois, keys, state, ex, out, sb, bin_n, scan):
+    def _block(k, M, t0, end, net, nrn, par, pois, keys, state, ex, out, sb, bin_n, scan, cap_max):
         """Run block ``k`` (members [k M, k M + M) ∩ [0, B)) from step ``t0`` towards ``end``.
 
         ``net``: D, S, B, the ring buffer (D, B, S), the delay-sorted synapse table
-        (:func:`delay_table`'s tcell, w, run_ptr, run_a, run_d), each input slot's cell.
+        (:func:`delay_table`'s tcell, w, run_ptr, run_a, run_d), each input slot's cell and
+        each input cell's slot.
         ``nrn``: the groups' starts, sizes, receptor counts and synaptic-state offsets.
         ``par``: the LIF parameters (``c0`` and ``gain`` with one row per member or one for
         all). ``pois``: the Poisson entries' runs of one rate (starts, stops), the runs' CDF
@@ -421,12 +422,17 @@ def _kernels(G: int):
         entering at ``t0`` (slot index m S + s, weight); ``out``: the spike output (member,
         neuron, step). ``sb``, ``bin_n``: the block's bins (entries and their numbers per
         arrival row), as the last call left them; ``scan``: how many of the next steps still
-        read their ring-buffer row (D after other loops ran, then fewer).
+        read their ring-buffer row (D after other loops ran, then fewer). ``cap_max``: the
+        most entries a bin row may hold (the bins grow to it); when a spike's runs do not fit,
+        the bins are emptied into the ring buffer (:func:`_flush`: the order of the additions
+        is kept), which the next D steps then read again. (A spike puts at most one entry in
+        a row: its runs have distinct delays.)
 
         Stops early, at a step's start, when its spike output could overflow.
-        Returns (steps done, spikes written, the bins: ``sb`` or a larger copy).
+        Returns (steps done, spikes written, the bins: ``sb`` or a larger copy, the ring-buffer
+        rows still to read).
         """
-        D, S, B, buf, tcell, weight, run_ptr, run_a, run_d, cell_of = net
+        D, S, B, buf, tcell, weight, run_ptr, run_a, run_d, cell_of, slot_of = net
         g_start, g_size, g_R, g_soff = nrn
         c0, gain = par[2], par[5]
         s_thr = pois[3]
@@ -495,7 +501,8 @@ def _kernels(G: int):
                 break
             t = t0 + step
             tD = t % D
-            if step < scan:  # events in flight when other loops ran; later rows only come from bins
+            if scan > 0:  # events in flight when other loops ran (or emptied bins): D steps
+                scan -= 1
                 for b in range(gb):
                     src = buf[tD, b0 + b]
                     for s in range(S):
@@ -513,21 +520,21 @@ def _kernels(G: int):
                         xin[cell_of[ex_c[q] % S] + m - b0] += ex_w[q]
             ns = _update(st, xin, nrn3, par, pl, pois[-1], spk, flags)
             # spikes: output, and (run, lane) entries into the bins of the runs' arrival steps
-            runs = 0
-            for q in range(ns):
-                i = spk[q]
-                fl = flags[q * G : q * G + G]
-                nf = 0
-                for b in range(gb):
-                    nf += fl[b]
-                runs += nf * (run_ptr[i + 1] - run_ptr[i])
-            if bin_n.max() + runs > sb.shape[1]:
-                sb = _grown(sb, bin_n.max() + runs)
             # (lane by lane: the output in member order; a lane's entries stay in neuron order)
+            fill = bin_n.max()  # >= every row's entries (a spike adds at most one per row)
             for b in range(gb):
                 for q in range(ns):
                     if not flags[q * G + b]:
                         continue
+                    if fill >= sb.shape[1]:
+                        fill = bin_n.max()
+                        if fill >= sb.shape[1] and sb.shape[1] < cap_max:
+                            sb = _grown(sb, fill + 1, cap_max)
+                        if fill >= sb.shape[1]:
+                            _flush(buf, sb, bin_n, b0, G, tcell, weight, run_a, slot_of)
+                            fill = 0
+                            scan = D
+                    fill += 1
                     i = spk[q]
                     out_b[n_out] = b0 + b
                     out_i[n_out] = i
@@ -552,7 +559,7 @@ def _kernels(G: int):
                     dst = g_soff[g] + r * B * n + (b0 + b) * n
                     for j in range(n):
                         syn[dst + j] = st[(g_start[g] + j) * WG + Y0 + r * G + b]
-        return done, n_out, sb
+        return done, n_out, sb, scan
 
     jit = lambda f, **kw: njit(cache=True, nogil=True, **kw)(_named(f, f"{f.__name__}_g{G}"))  # noqa: E731
     _finish_counts = jit(_finish_counts, inline="never")
@@ -580,6 +587,7 @@ def run_blocks(
     bins: list,
     bin_n: np.ndarray,
     scan: np.ndarray,
+    cap_max: int,
     net: tuple,
     nrn: tuple,
     par: tuple,
@@ -592,20 +600,19 @@ def run_blocks(
     """Advance every block k of ``M`` members in ``G`` lanes from step ``t0[k]`` towards
     ``end`` (see :func:`_block` for the argument tuples; ``out``'s arrays of shape (blocks,
     capacity)) on ``n_threads`` threads, which take the blocks in turn (the loop releases the
-    GIL). Block k's bins: ``bins[k]`` (D, capacity), replaced when they grow, ``bin_n[k]``;
-    ``scan[k]``: ring-buffer rows it has still to read, updated. Returns per block (steps
-    done, spikes written)."""
+    GIL). Block k's bins: ``bins[k]`` (D, capacity <= ``cap_max``), replaced when they grow,
+    ``bin_n[k]``; ``scan[k]``: ring-buffer rows it has still to read, updated. Returns per
+    block (steps done, spikes written)."""
     block = _block_kernel(G)
 
     def one(k: int) -> tuple[int, int]:
         if t0[k] >= end:
             return 0, 0
         out_k = tuple(x[k] for x in out)
-        done, n, bins[k] = block(
+        done, n, bins[k], scan[k] = block(
             k, M, t0[k], end, net, nrn, par, pois, keys, state, ex, out_k, bins[k], bin_n[k],
-            scan[k],
+            scan[k], cap_max,
         )  # fmt: skip
-        scan[k] = max(0, scan[k] - done)
         return done, n
 
     ks = range(t0.shape[0])

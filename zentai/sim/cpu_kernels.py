@@ -360,11 +360,13 @@ def _empty_bin(row, k, r, bin_c, bin_w, bin_n):
 
 
 @_jit()
-def _grown(a, need):
-    """A copy of ``a`` whose last axis (a bin's capacity) is doubled until it holds ``need``."""
+def _grown(a, need, most):
+    """A copy of ``a`` whose last axis (a bin's capacity) is doubled until it holds ``need``,
+    but not beyond ``most`` (>= ``need``)."""
     cap = a.shape[-1]
     while cap < need:
         cap *= 2
+    cap = min(cap, most)
     out = np.empty((*a.shape[:-1], cap), a.dtype)
     out[..., : a.shape[-1]] = a
     return out
@@ -748,7 +750,7 @@ def _run(
         need = bin_n.max() + events
         if need > bin_c.shape[2] and bin_c.shape[2] < cap_max:
             need = min(need, cap_max)
-            bin_c, bin_w = _grown(bin_c, need), _grown(bin_w, need)
+            bin_c, bin_w = _grown(bin_c, need, cap_max), _grown(bin_w, need, cap_max)
         fits = bin_n.max() + events <= bin_c.shape[2]
         for k in prange(T):
             for b in range(B):

@@ -68,8 +68,9 @@ BLOCK_MIN_MEMBERS = 8
 BLOCK_MIN_STEPS = 8
 # most spikes (entries) one chunk of the Triton backend may have to record
 REC_LIMIT = 1 << 25
-# the compiled loop's event bins grow to at most this many bytes (or one spike's events per
-# arrival row, if more); a step with more events is binned in batches
+# the compiled loop's event bins (and the member blocks', all together) grow to at most this
+# many bytes (or one spike's events per arrival row, if more); a step with more events is
+# binned in batches
 BIN_LIMIT_BYTES = 1 << 29
 
 
@@ -850,6 +851,9 @@ class Simulator:
                 cell_of[s : s + g.size] = (np.arange(g.start, g.stop) * R + r) * G
         n_blocks = -(-self.B // M)
         cap = max(2 * M * N, 1 << 16)
+        # entries per bin row: all blocks' bins within BIN_LIMIT_BYTES (one spike's runs,
+        # distinct delays, need one entry per row)
+        cap_max = max(BIN_LIMIT_BYTES // (n_blocks * self.D * 8), 1)
         slot_of = np.full(N * R, -1, np.int64)  # the slot of every input cell of the blocks
         slot_of[cell_of // G] = np.arange(self.S)
         # the synapse table with rows sorted by delay: targets' cells (lane 0) and weights
@@ -886,7 +890,8 @@ class Simulator:
             "p_cell": p_cell,
             "out": tuple(np.zeros((n_blocks, cap), np.int64) for _ in range(3)),
             # each block's bins (entries per arrival row), kept between calls
-            "bins": [np.empty((self.D, 1024), np.int64) for _ in range(n_blocks)],
+            "bins": [np.empty((self.D, min(1024, cap_max)), np.int64) for _ in range(n_blocks)],
+            "cap_max": cap_max,
             "bin_n": np.zeros((n_blocks, self.D), np.int64),
             "scan": np.zeros(n_blocks, np.int64),  # ring-buffer rows a block has still to read
         }
@@ -951,14 +956,15 @@ class Simulator:
             # other loops ran (or none): the events in flight are in the ring buffer, which the
             # blocks read in their first D steps; the bins are empty
             blk["scan"][:] = self.D
-        net = (self.D, self.S, self.B, self._buf.numpy(), *blk["table"], blk["cell_of"])
+        net = (self.D, self.S, self.B, self._buf.numpy(), *blk["table"])
+        net += (blk["cell_of"], blk["slot_of"])
         state = (self._cv.numpy(), self._crefr.numpy(), self._csyn.numpy())
         t0 = np.full(out[0].shape[0], t, np.int64)
         parts = []
         while (t0 < stop).any():
             counts = cpu_blocks.run_blocks(
                 self.num_threads, blk["G"], blk["M"], t0, stop, blk["bins"], blk["bin_n"],
-                blk["scan"], net,
+                blk["scan"], blk["cap_max"], net,
                 (g_start, g_size, g_R, g_soff), blk["params"], pois, (blk["stream"], keys),
                 state, (ex_c, ex_w), out,
             )  # fmt: skip
