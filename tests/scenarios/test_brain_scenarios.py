@@ -119,3 +119,28 @@ def test_population_groups_are_exactly_the_population():
         np.testing.assert_array_equal(res.neuron_ids(name), np.arange(a, b))
     with pytest.raises(SpecError, match="Unknown population 'D'"):
         res.neuron_ids("D")
+
+
+@pytest.mark.parametrize("n_bins", range(4, 1000, 7))
+def test_short_runs_get_a_coarser_coherence_that_fits(n_bins):
+    # a 300 ms motor-loop run (300 bins; 5 Hz asks for 200-bin segments, two do not fit) once
+    # failed in the coherence after the simulation; now the resolution is coarsened to fit two
+    # segments, or the coherence left out (None) when the band holds no frequency
+    from zentai import analysis
+    from zentai.scenarios.runner import coherence_resolution
+
+    res = coherence_resolution(5.0, n_bins, (30, 50))
+    rng = np.random.default_rng(n_bins)
+    x, y = rng.poisson(5.0, (2, n_bins)).astype(float)
+    if res is None:
+        assert n_bins < 80  # segments of < 40 bins: a step > 25 Hz may miss the band
+        with pytest.raises(SpecError, match="band must contain"):
+            analysis.coherence_with_surrogates(
+                x, y, (30, 50), resolution_hz=1000 / (n_bins // 2), fs_hz=1000.0
+            )
+        return
+    assert res >= 5.0 and (res == 5.0) == (n_bins >= 400)
+    coh, p95 = analysis.coherence_with_surrogates(
+        x, y, (30, 50), n_surrogates=5, seed=1, resolution_hz=res, fs_hz=1000.0
+    )
+    assert 0 <= coh <= 1 and 0 <= p95 <= 1

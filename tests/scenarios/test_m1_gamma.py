@@ -155,3 +155,23 @@ def test_m1_gamma_phases_at_fraction_0_1(real_data: Path, tmp_path: Path, monkey
     assert s["fraction"] == 0.1
     assert all(c["pass"] for c in s["checks"].values()), s["checks"]
     _check_consistent(s)
+
+
+def test_spikes_are_kept_when_an_analysis_fails(real_data: Path, tmp_path: Path, monkeypatch):
+    # the simulation's spikes are written before the analyses, so that a failing analysis
+    # does not lose the run
+    from zentai import analysis
+    from zentai.io import hdf5
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("analysis broke")
+
+    monkeypatch.setenv("ZENTAI_DATA", str(real_data))
+    monkeypatch.setattr(analysis, "phase_table", broken)
+    out = tmp_path / "run"
+    args = ["m1-gamma", "--fraction", "0.005", "--duration", "300 ms", "--no-progress"]
+    with contextlib.redirect_stdout(io.StringIO()), pytest.raises(RuntimeError, match="broke"):
+        main(["run", *args, "--out", str(out)])
+    assert not (out / "summary.json").exists()
+    kept = hdf5.read_result(out / "spikes.h5")
+    assert kept.spike_neuron.size > 100 and kept.t_stop_ms == pytest.approx(500.0)

@@ -36,7 +36,8 @@ Schema (quantities are strings with units, STYLE §8)::
 
     [analysis]
     band = [30, 50]            # Hz: the band of the acceptance checks and of the phases
-    resolution_hz = 2          # Welch resolution (coarsened when the run is too short)
+    resolution_hz = 2          # Welch resolution (coarsened when the run is too short: the
+                               # spectrum to one segment, the coherences to two)
     column_radius_um = 300     # phases use the neurons of this column (see below)
     coherence_with = ["MOs", "P.PG"]   # "brain": band coherence of the stimulated group's
                                # rate with these areas' cortical E cells (or all cells of a

@@ -258,30 +258,43 @@ def _group_ids(result: Any, layout: Any, name: str) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
+def coherence_resolution(resolution_hz: float, n_bins: int, band: tuple) -> float | None:
+    """The Welch resolution of the coherences of a rate of ``n_bins`` 1 ms bins: the scenario's,
+    coarsened until the signal holds two segments (the surrogates shift by at least one); None
+    when no frequency of that resolution lies in the closed ``band`` (a too short run)."""
+    res = max(float(resolution_hz), 1000.0 / max(n_bins // 2, 1))
+    step = 1000.0 / round(1000.0 / res)  # the spectrum's frequency step (whole segments)
+    if n_bins < 4 or math.floor(band[1] / step) * step < band[0]:
+        return None
+    return res
+
+
 def _coherences(sc, result, layout, stim_rate, t_start, t_stop, seed) -> dict[str, Any]:
     """Band coherence of the stimulated group's rate with each ``analysis.coherence_with``."""
     from zentai import analysis
 
     out: dict[str, Any] = {}
+    resolution = coherence_resolution(sc.resolution_hz, stim_rate.sizes["time"], sc.band_hz)
     for name in sc.coherence_with:
         ids = _group_ids(result, layout, name)
         rate = analysis.population_rate(
             result, {name: ids}, bin_ms=1.0, t_start_ms=t_start, t_stop_ms=t_stop
         ).sel(group=name)
         coh = p95 = None
-        if ids.size and float(rate.sum()) > 0 and float(stim_rate.sum()) > 0:
+        if resolution and ids.size and float(rate.sum()) > 0 and float(stim_rate.sum()) > 0:
             c, q = analysis.coherence_with_surrogates(
                 stim_rate,
                 rate,
                 sc.band_hz,
                 n_surrogates=sc.n_surrogates,
                 seed=seed,
-                resolution_hz=sc.resolution_hz,
+                resolution_hz=resolution,
             )
             coh, p95 = _finite(c), _finite(q)
         out[name] = {
             "coherence": coh,
             "surrogate_p95": p95,
+            "resolution_hz": resolution,
             "n_neurons": int(ids.size),
             "rate_hz": float(rate.mean()) if ids.size else None,
         }
@@ -553,6 +566,12 @@ def run_scenario(
         sim_s, ranks, partition_text = sim.wall_s, 1, None
         n_neurons, n_synapses = net.n_neurons, net.n_synapses
 
+    # the spikes first, so that they are kept if an analysis fails (written again below, with
+    # the summary)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / n for n in ("spikes.h5", "psd.png", "phases.png", "summary.json")]
+    hdf5.write_result(result, files[0], spec=spec)
+
     # ---- analysis window: after the warm-up
     t_start, t_stop = warmup, result.t_stop_ms
     band = sc.band_hz
@@ -702,8 +721,6 @@ def run_scenario(
         for name in ("peak_in_band", "peak_ratio_ge_3"):
             summary["checks"].pop(name)
 
-    out.mkdir(parents=True, exist_ok=True)
-    files = [out / n for n in ("spikes.h5", "psd.png", "phases.png", "summary.json")]
     hdf5.write_result(result, files[0], spec=spec, summary=summary)
     title = f"{sc.name}, fraction {frac:g}"
     _save_psd(files[1], psd, band, f"{title}: stimulated group ({stim_ids.size} cells)")
