@@ -1,13 +1,14 @@
 """Compiled CPU loop (numba) for networks of LIF and Izhikevich (2007) neurons (current
-receptors).
+receptors) and of LIFAHP and AdEx neurons (current or conductance receptors, Mg2+ block).
 
 The torch step (:meth:`zentai.sim.Simulator._step`) is about 30 small tensor operations, each
 of which costs 5-20 µs of dispatch on a CPU however few neurons it touches; at the scale-0.1
 microcircuit that alone is ~300 µs per 0.1 ms step, where Brian2's generated C++ takes ~50 µs.
 :func:`run_lif` runs many whole steps in one call instead: Poisson input, the ``iaf_psc_exp``
 update (Rotter & Diesmann 1999 propagators, computed by :class:`LIFDynamics`) or the
-Izhikevich (2007) update (as :class:`Izhikevich2007Dynamics`), threshold, reset,
-refractoriness and spike delivery.
+Izhikevich (2007) update (as :class:`Izhikevich2007Dynamics`), the LIFAHP and AdEx updates
+(as :class:`LIFAHPDynamics`, :class:`AdExDynamics`), threshold, reset, refractoriness and
+spike delivery.
 
 Delivery. Writing each synaptic event straight into the (D, B x S) ring buffer touches a
 random cell of a ~40 MB table (full-scale microcircuit), one cache miss per event. Instead an
@@ -21,7 +22,11 @@ torch path spike for spike (tested in float32 and float64): the same SplitMix64 
 (:mod:`zentai.rng`), the same Poisson CDF tables, the same propagators, and the additions into
 one ring-buffer cell in the same order — events in order of emission step, then member, then
 neuron, then CSR position (a bin is filled in that order and emptied after what the ring
-buffer already held), then the Poisson count.
+buffer already held), then the Poisson count. The LIFAHP and AdEx updates call ``exp``, which
+torch computes with its own vector code (SLEEF) and AdEx sums its receptors in an einsum: their
+states may differ from the reference's in the last bits (an AdEx upstroke amplifies that to
+~1e-4 mV in float64 before the reset), the spikes in the tests and in the motor-loop scenario
+(193,545 spikes, float32) do not.
 
 Procedural projections (:mod:`zentai.build.procedural`) are drawn again at every spike, as
 the reference draws them, and binned before the stored synapses (the reference's order too):
@@ -404,12 +409,23 @@ def _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1):
         rg[i] = rf
 
 
-# rows of the Izhikevich (2007) parameter table ``izh`` (K, P, N)
-IZH_ROWS = (
+# rows of the model parameter table ``mtab`` (K, P, N): each model reads its own (a name
+# shared by two models, such as c_m, means the same parameter in both)
+MODEL_ROWS = (
     "k", "v_r", "v_t", "c_m", "ha", "b", "v_b", "b_hyper", "c", "d_eff", "v_peak", "peak_u",
-    "reset_u", "u_max", "i_e", "i_stim",
+    "reset_u", "u_max", "i_e", "i_stim",  # Izhikevich (2007)
+    "g_l", "ahp_mean", "g_ahp", "e_ahp", "gl_el", "neg_h_cm", "ahp_decay", "mg_c",  # LIFAHP
+    "delta_t", "exp_arg_max", "spike_scale", "adex_drive", "a", "tau_w", "hs", "half_hs",
+    "n_sub",  # AdEx (with c_m, b, v_peak, g_l, mg_c)
 )  # fmt: skip
 _K, _VR, _VT, _CM, _HA, _B, _VB, _BH, _C, _DE, _VP, _PU, _RU, _UM, _IE, _IS = range(16)
+_GL, _AHPM, _GAHP, _EAHP, _GLEL, _NHCM, _AHPD, _MGC = range(16, 24)
+_DLT, _EAM, _SSC, _ADR, _A, _TW, _HS, _HHS, _NSUB = range(24, 33)
+# columns of the receptor table ``rcp`` (G, R, C): kind (0 current, 1 conductance, 2
+# conductance with the Mg2+ block), reversal potential, mean of the decay over a step
+# (LIFAHP); then, for the AdEx sub-step boundaries j = 0..J-1, the coefficients of the
+# receptor's linear conductance, its linear current and its blocked conductance
+_KIND, _EREV, _SMEAN, _JCOL = range(4)
 
 
 @_jit(inline="always")
@@ -419,7 +435,7 @@ def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, consts):
     The torch update's operations in its order (:class:`Izhikevich2007Dynamics`): forward Euler
     with the synaptic current of step t, spike at ``v_peak + peak_u u``, ``u`` advanced only to
     the crossing in a spiking step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``.
-    ``consts`` = (h, 1e-30, -65, 0, 1) in the state's float type.
+    ``consts`` = (h, 1e-30, -65, 0, 1, -0.062) in the state's float type.
     """
     h, tiny, b_switch, zero, one = consts[0], consts[1], consts[2], consts[3], consts[4]
     for i in range(z - a):
@@ -459,6 +475,112 @@ def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, consts):
         sg[i] = fired
         vg[i] = vv
         ug[i] = uu
+
+
+@_jit(inline="always")
+def _mg_unblocked(x, tab, pb, j, v, consts):
+    """``x B(v)`` with the Mg2+ block ``1 / (1 + [Mg]/3.57 exp(-0.062 v))`` (mg_block)."""
+    one = consts[4]
+    return x * (one / (one + tab[_MGC, pb, j] * np.exp(consts[5] * v)))
+
+
+@_jit(inline="always")
+def _lif_ahp(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, vth, refs, consts):
+    """LIFAHP (conductance LIF with an AHP gate, no reset) step for neurons [a, z) of one group
+    and member: the torch update's operations in its order (:class:`LIFAHPDynamics`),
+    exponential Euler with each receptor's mean over the step; ``ug`` is the AHP gate."""
+    one = consts[4]
+    for i in range(z - a):
+        j = a + i
+        vv = vg[i]
+        s = ug[i]
+        gah = s * tab[_AHPM, pb, j] * tab[_GAHP, pb, j]
+        gt = gah + tab[_GL, pb, j]
+        dr = gah * tab[_EAHP, pb, j] + tab[_GLEL, pb, j] + tab[_IE, pb, j]
+        dr = dr + tab[_IS, pb, j]
+        for r in range(R):
+            x = syn[so + r * rs + j] * rcg[r, _SMEAN]
+            if rcg[r, _KIND] > 0:
+                if rcg[r, _KIND] > 1:
+                    x = _mg_unblocked(x, tab, pb, j, vv, consts)
+                gt = gt + x
+                dr = dr + x * rcg[r, _EREV]
+            else:
+                dr = dr + x
+        vinf = dr / gt
+        vn = vinf + (vv - vinf) * np.exp(tab[_NHCM, pb, j] * gt)
+        th = vth[j]
+        rf = rg[i]
+        fired = vv <= th and vn > th and rf <= 0
+        rf = max(rf - 1, 0)
+        s = s * tab[_AHPD, pb, j]
+        if vn > th:
+            s = one
+        if fired:
+            rf = refs[j]
+        sg[i] = fired
+        vg[i] = vn
+        ug[i] = s
+        rg[i] = rf
+
+
+@_jit(inline="always")
+def _adex_rates(v, w, j, q, syn, so, rs, R, tab, pb, rcg, el, th, consts, free_c):
+    """dV/dt and dw/dt of AdEx neuron ``j`` at sub-step boundary ``q``
+    (:meth:`AdExDynamics._derivatives`; the linear receptor terms summed as its einsum)."""
+    J = (rcg.shape[1] - _JCOL) // 3
+    gt = syn[so + j] * rcg[0, _JCOL + q] if R > 0 else consts[3]
+    dr = syn[so + j] * rcg[0, _JCOL + J + q] if R > 0 else consts[3]
+    for r in range(1, R):
+        gt = gt + syn[so + r * rs + j] * rcg[r, _JCOL + q]
+        dr = dr + syn[so + r * rs + j] * rcg[r, _JCOL + J + q]
+    gt = gt + tab[_GL, pb, j]
+    dr = dr + tab[_ADR, pb, j]
+    arg = min((v - th) / tab[_DLT, pb, j], tab[_EAM, pb, j])
+    im = tab[_SSC, pb, j] * np.exp(arg) + dr - gt * v - w
+    for r in range(R):
+        if rcg[r, _KIND] > 1:
+            x = syn[so + r * rs + j] * rcg[r, _JCOL + 2 * J + q]
+            im = im + _mg_unblocked(x, tab, pb, j, v, consts) * (rcg[r, _EREV] - v)
+    return im * free_c, (tab[_A, pb, j] * (v - el) - w) / tab[_TW, pb, j]
+
+
+@_jit(inline="always")
+def _adex(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vres, refs, consts):
+    """AdEx step for neurons [a, z) of one group and member: sub-stepped Heun as
+    :class:`AdExDynamics` (V clamped at v_peak; V >= v_peak at the end is a spike: reset,
+    w + b, refractory steps with dV/dt = 0); ``ug`` is w."""
+    zero, one = consts[3], consts[4]
+    for i in range(z - a):
+        j = a + i
+        vv = vg[i]
+        w = ug[i]
+        el, th = elg[j], vthg[j]
+        rf = rg[i]
+        free_c = (one if rf <= 0 else zero) / tab[_CM, pb, j]
+        vpk = tab[_VP, pb, j]
+        hs, hh = tab[_HS, pb, j], tab[_HHS, pb, j]
+        for q in range(int(tab[_NSUB, pb, j])):
+            k1v, k1w = _adex_rates(
+                vv, w, j, q, syn, so, rs, R, tab, pb, rcg, el, th, consts, free_c
+            )
+            vp = min(vv + hs * k1v, vpk)
+            wp = w + hs * k1w
+            k2v, k2w = _adex_rates(
+                vp, wp, j, q + 1, syn, so, rs, R, tab, pb, rcg, el, th, consts, free_c
+            )
+            vv = min(vv + hh * (k1v + k2v), vpk)
+            w = w + hh * (k1w + k2w)
+        rf = max(rf - 1, 0)
+        fired = vv >= vpk
+        if fired:
+            vv = vres[j]
+            rf = refs[j]
+            w = w + tab[_B, pb, j]
+        sg[i] = fired
+        vg[i] = vv
+        ug[i] = w
+        rg[i] = rf
 
 
 @_jit(inline="always")
@@ -522,14 +644,17 @@ def _update(
     v_th,
     v_reset,
     ref_steps,
-    izh,
+    mtab,
     izh_code,
     consts,
+    rcp,
     spiked,
 ):
     """Update neurons [j0, j1) (global ids) of member ``b``; set ``spiked[b, i]``.
 
-    ``g_model[g]``: 0 LIF (``iaf_psc_exp``), 1 Izhikevich (2007).
+    ``g_model[g]``: 0 LIF (``iaf_psc_exp``), 1 Izhikevich (2007), 2 LIFAHP, 3 AdEx (their
+    second state variable, u, s_ahp or w, in ``u``; parameters in ``mtab``, receptors'
+    constants in ``rcp``).
 
     Order as the reference: the membrane moves with the synaptic state of step t, then the
     synaptic state decays and takes this step's input, then threshold and reset (which do not
@@ -548,9 +673,22 @@ def _update(
         bo = rowb + g_slot[g] - g0  # buffer index of receptor 0: bo + i
         rs = B * n  # receptor stride in syn
         vg, sg = v[b, a:z], spiked[b, a:z]
-        if g_model[g] == 1:
-            pb = b if izh.shape[1] > 1 else 0
-            _izhikevich(vg, u[b, a:z], sg, syn, so, rs, R, a, z, izh, pb, izh_code, consts)
+        model = g_model[g]
+        pb = b if mtab.shape[1] > 1 else 0
+        if model == 1:
+            _izhikevich(vg, u[b, a:z], sg, syn, so, rs, R, a, z, mtab, pb, izh_code, consts)
+        elif model == 2:
+            ug, rg = u[b, a:z], refr[b, a:z]
+            vth, refs = _row(v_th, b), _row(ref_steps, b)
+            _lif_ahp(vg, ug, rg, sg, syn, so, rs, R, a, z, mtab, pb, rcp[g], vth, refs, consts)
+        elif model == 3:
+            ug, rg = u[b, a:z], refr[b, a:z]
+            elg, vthg = _row(e_l, b), _row(v_th, b)
+            vres, refs = _row(v_reset, b), _row(ref_steps, b)
+            _adex(
+                vg, ug, rg, sg, syn, so, rs, R, a, z, mtab, pb, rcp[g], elg, vthg, vres, refs,
+                consts,
+            )  # fmt: skip
         else:
             _lif(
                 vg,
@@ -611,9 +749,10 @@ def _run(
     v_th,
     v_reset,
     ref_steps,
-    izh,
+    mtab,
     izh_code,
     consts,
+    rcp,
     seg,
     seg_bounds,
     p_h,
@@ -717,9 +856,10 @@ def _run(
                 v_th,
                 v_reset,
                 ref_steps,
-                izh,
+                mtab,
                 izh_code,
                 consts,
+                rcp,
                 spiked,
             )
             # this task's spikes, in neuron order, at the start of its own stretch

@@ -37,7 +37,7 @@ from zentai.build.network import (
     delay_steps,
 )
 from zentai.build.wiring import draw
-from zentai.celltypes import LIF, Izhikevich2007
+from zentai.celltypes import LIF, LIFAHP, AdEx, Izhikevich2007
 from zentai.errors import (
     DeviceError,
     MemoryBudgetError,
@@ -58,7 +58,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 #: neuron models of the compiled CPU loop -> the code its kernel dispatches on
-COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1}
+COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1, LIFAHP: 2, AdEx: 3}
+# the second state variable of a model in the compiled loop's network-wide array ``u``
+SECOND_STATE = {Izhikevich2007: "u", LIFAHP: "s_ahp", AdEx: "w"}
 #: the compiled loop moves to all cores from this many synapses (x members) on
 AUTO_THREADS_MIN_SYNAPSES = 50_000_000
 # ensembles from this size run in member blocks (zentai.sim.cpu_blocks) on the compiled backend
@@ -199,8 +201,9 @@ class Simulator:
         ``"torch"``: the reference path (tensor operations, CPU or CUDA; every model,
         TsodyksMarkram and procedural synapses). ``"compiled"``: the numba loop of
         :mod:`zentai.sim.cpu_kernels` (CPU; LIF and Izhikevich2007 neurons with current
-        receptors, static stored synapses; every stimulus and recorder), which gives the
-        reference's spikes exactly. ``"auto"`` (default): on the CPU compiled where it
+        receptors, LIFAHP and AdEx with current or conductance receptors; static synapses;
+        every stimulus and recorder), which gives the reference's spikes exactly (LIFAHP and
+        AdEx: their states to the rounding of exp, which torch computes otherwise). ``"auto"`` (default): on the CPU compiled where it
         applies, else torch with the Poisson input drawn by the compiled kernel (same counts,
         much faster than ``torch.bucketize``); on CUDA the Triton step where it applies, else
         torch. ``"triton"``: the two kernels of :mod:`zentai.sim.gpu_kernels` per step,
@@ -725,13 +728,16 @@ class Simulator:
         )
         if other:
             return (
-                f"it implements the LIF and Izhikevich2007 models only (this network has {other})"
+                f"it implements the LIF, Izhikevich2007, LIFAHP and AdEx models only (this "
+                f"network has {other})"
             )
         why = self._synapses_unsupported()
         if why:
             return why
         for g in self.net.groups:
-            if any(r.is_conductance for r in g.receptors):
+            if g.model_class in (LIF, Izhikevich2007) and any(
+                r.is_conductance for r in g.receptors
+            ):
                 return (
                     f"it implements current receptors only ({g.model_class.__name__} group of "
                     f"{g.populations} has conductance receptors)"
@@ -991,7 +997,7 @@ class Simulator:
         B, N, groups = self.B, self.net.n_neurons, self.net.groups
         dt, dev = self.dtype, self.device
         v = torch.empty((B, N), dtype=dt, device=dev)
-        u = torch.zeros((B, N), dtype=dt, device=dev)  # Izhikevich recovery variable (0 for LIF)
+        u = torch.zeros((B, N), dtype=dt, device=dev)  # SECOND_STATE (0 for LIF)
         refr = torch.empty((B, N), dtype=torch.int32, device=dev)
         syn = torch.empty(sum(len(g.receptors) * B * g.size for g in groups), dtype=dt, device=dev)
         soff = []
@@ -1003,9 +1009,9 @@ class Simulator:
             view = syn[off : off + r * B * n].view(r, B, n)
             view.copy_(st["syn"])
             st["v"], st["refr"], st["syn"] = v[:, a:b], refr[:, a:b], view
-            if "u" in st:
-                u[:, a:b] = st["u"]
-                st["u"] = u[:, a:b]
+            if (name := SECOND_STATE.get(g.model_class)) is not None:
+                u[:, a:b] = st[name]
+                st[name] = u[:, a:b]
             soff.append(off)
             off += r * B * n
         self._cv, self._cu, self._crefr, self._csyn = v, u, refr, syn
@@ -1100,8 +1106,13 @@ class Simulator:
     def _compiled_params(self) -> tuple:
         """The tables of :meth:`_param_tables` as the compiled loop's numpy arrays."""
         t = self._param_tables()
-        names = ("e_l", "p22", "c0", "p21", "decay", "gain", "v_th", "v_reset", "ref", "izh")
-        return (*(t[k].numpy() for k in names), t["izh_code"], t["consts"].numpy())
+        names = ("e_l", "p22", "c0", "p21", "decay", "gain", "v_th", "v_reset", "ref", "mtab")
+        return (
+            *(t[k].numpy() for k in names),
+            t["izh_code"],
+            t["consts"].numpy(),
+            t["rcp"].numpy(),
+        )
 
     def _param_tables(self) -> dict[str, Any]:
         """(P, N) parameter tables (and the decay table) from the groups' propagators, on the
@@ -1115,7 +1126,7 @@ class Simulator:
         B, N, dt = self.B, self.net.n_neurons, self.dtype
         groups = self.net.groups
         rmax = max(len(g.receptors) for g in groups)
-        from zentai.sim.cpu_kernels import IZH_ROWS
+        from zentai.sim.cpu_kernels import MODEL_ROWS
 
         vals = []
         izh_code = np.zeros(N, np.int64)
@@ -1133,6 +1144,33 @@ class Simulator:
                 }
                 for r in range(len(g.receptors)):
                     v[f"p21_{r}"] = d.p21[r]
+            elif g.model_class is LIFAHP:  # each value as LIFAHPDynamics.step combines it
+                p = d.p
+                v = {k: p[k] for k in ("e_l", "v_th", "g_l", "g_ahp", "e_ahp", "i_e")}
+                v.update(
+                    ref=d.ref_steps,
+                    i_stim=0.0 if i_stim is None else i_stim,
+                    ahp_mean=d.ahp_mean,
+                    ahp_decay=d.ahp_decay,
+                    gl_el=p["g_l"] * p["e_l"],
+                    neg_h_cm=-d.dt / p["c_m"],
+                    mg_c=d.params.get("mg", 1.0) / 3.57,
+                )
+            elif g.model_class is AdEx:  # each value as AdExDynamics.step combines it
+                p = d.p
+                keys = ("e_l", "v_th", "v_reset", "g_l", "c_m", "delta_t", "v_peak", "a", "tau_w")
+                v = {k: p[k] for k in (*keys, "b")}
+                i_ext = p["i_e"] if i_stim is None else i_stim + p["i_e"]
+                v.update(
+                    ref=d.ref_steps,
+                    exp_arg_max=d.exp_arg_max,
+                    spike_scale=d.spike_scale,
+                    adex_drive=d.leak_drive + i_ext,
+                    hs=d.h_sub,
+                    half_hs=0.5 * d.h_sub,
+                    n_sub=float(d.n_sub),
+                    mg_c=d.params.get("mg", 1.0) / 3.57,
+                )
             else:  # Izhikevich2007: each value as the torch step combines it (see its step)
                 p = d.p
                 v = {k: p[k] for k in ("k", "v_r", "v_t", "c_m", "b", "v_b", "c", "v_peak")}
@@ -1181,11 +1219,11 @@ class Simulator:
         for g, x in zip(groups, self._gain):
             if x is not None:
                 gain[: len(g.receptors), :, g.start : g.stop] = x
-        izh_rows = max(rows(k) for k in IZH_ROWS)
-        izh = torch.zeros((len(IZH_ROWS), izh_rows, N), dtype=dt, device=dev)
-        for r, key in enumerate(IZH_ROWS):
-            izh[r] = table(key)
-        consts = torch.tensor([self.dt, 1e-30, -65.0, 0.0, 1.0], dtype=dt)
+        m_rows = max(rows(k) for k in MODEL_ROWS)
+        mtab = torch.zeros((len(MODEL_ROWS), m_rows, N), dtype=dt, device=dev)
+        for r, key in enumerate(MODEL_ROWS):
+            mtab[r] = table(key)
+        consts = torch.tensor([self.dt, 1e-30, -65.0, 0.0, 1.0, -0.062], dtype=dt)
         return {
             "e_l": table("e_l"),
             "p22": table("p22"),
@@ -1196,10 +1234,38 @@ class Simulator:
             "v_th": table("v_th"),
             "v_reset": table("v_reset"),
             "ref": table("ref", torch.int32),
-            "izh": izh,
+            "mtab": mtab,
             "izh_code": izh_code,
             "consts": consts,
+            "rcp": self._receptor_table(),
         }
+
+    def _receptor_table(self) -> torch.Tensor:
+        """The compiled loop's receptor constants (G, R, C) (see ``cpu_kernels._KIND``): kind,
+        reversal potential, LIFAHP's mean decay over a step, and AdEx's coefficients at its
+        sub-step boundaries (as :class:`AdExDynamics` forms them: float64, then cast)."""
+        from zentai.sim import cpu_kernels as ck
+
+        groups = self.net.groups
+        J = 1 + max([d.n_sub for d in self.dyn if d.model_class is AdEx] + [0])
+        rmax = max(len(g.receptors) for g in groups)
+        out = torch.zeros((len(groups), rmax, ck._JCOL + 3 * J), dtype=torch.float64)
+        for gi, (g, d) in enumerate(zip(groups, self.dyn)):
+            for r, rec in enumerate(g.receptors):
+                kind = 2 if rec.is_conductance and rec.mg_block else int(rec.is_conductance)
+                out[gi, r, ck._KIND] = kind
+                out[gi, r, ck._EREV] = rec.e_rev if rec.is_conductance else 0.0
+                if g.model_class is LIFAHP:
+                    out[gi, r, ck._SMEAN] = d.step_mean[r]
+                if g.model_class is AdEx:
+                    n = d.n_sub + 1
+                    c = ck._JCOL
+                    out[gi, r, c : c + n] = d.g_lin[r]
+                    out[gi, r, c + J : c + J + n] = d.i_lin[r]
+                    for rb, _, decay in d.blocked:
+                        if rb == r:
+                            out[gi, r, c + 2 * J : c + 2 * J + n] = torch.tensor(decay)
+        return out.to(self.dtype)
 
     def _inputs_at(self, t: int) -> None:
         """Apply the DC and Poisson-window changes due at step ``t``."""
