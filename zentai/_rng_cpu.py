@@ -113,6 +113,19 @@ _LN2_HI, _LN2_LO, _ATANH, _COS, _SIN = _series()
 _SQRT2 = math.sqrt(2.0)
 _MANT = np.int64((1 << 52) - 1)
 _EXP1 = np.int64(1023 << 52)
+# exp(r) = sum r^n / n!, n <= 13, for |r| <= ln 2 / 2 (the 14th term is below 2^-57)
+_EXPS = tuple(1.0 / math.factorial(n) for n in range(14))
+_INV_LN2 = 1.0 / math.log(2.0)
+
+
+@intrinsic
+def _as_type_of(typingctx, x, like):
+    """``x`` converted to the (float) type of ``like``."""
+
+    def codegen(context, builder, sig, args):
+        return context.cast(builder, args[0], sig.args[0], sig.return_type)
+
+    return like(x, like), codegen
 
 
 @njit(inline="always")
@@ -137,6 +150,24 @@ def _log_unit(x):
     s = f / (2.0 + f)
     ef = np.float64(e)
     return ef * _LN2_HI + ((s + s + s * (s * s) * _horner(_ATANH, s * s)) + ef * _LN2_LO)
+
+
+@njit(inline="always")
+def _exp(x):
+    """exp(x) in float64 for a float32 or float64 ``x``, returned in x's type, within 2 float64
+    ulp (so float32 results are rounded from a nearly exact value): x = k ln 2 + r, |r| <= ln
+    2 / 2, exp(r) by its series, times 2^k from the exponent bits. No branch and no libm
+    call, so a loop of them vectorises (libm's exp is a call per element). Below -708 it
+    gives 0 (exp underflows there anyway), above 709 inf."""
+    y = np.float64(x)
+    k = np.floor(y * _INV_LN2 + 0.5)
+    k = min(max(k, -1022.0), 1023.0)
+    r = (y - k * _LN2_HI) - k * _LN2_LO
+    e = _horner(_EXPS, r) * _bits_f64((np.int64(k) + 1023) << 52)
+    e = 0.0 if y < -708.0 else e
+    e = np.inf if y > 709.0 else e
+    e = y if y != y else e  # NaN
+    return _as_type_of(e, x)
 
 
 @njit(inline="always")

@@ -441,7 +441,7 @@ def test_compiled_runs_conductance_models_as_the_torch_path(dtype):
     # AdEx interneurons and nuclei) in the compiled loop: the torch step's operations in its
     # order, but torch's exp (SLEEF) and its einsum may round the last bit otherwise, so the
     # states agree closely rather than exactly (an AdEx upstroke amplifies 1e-14 mV to ~1e-4
-    # mV in float64, 1e-7 to 7e-3 mV in float32, before the reset); the spikes agree exactly
+    # mV in float64, to ~2e-2 mV in float32, before the reset); the spikes agree exactly
     net = zt.build.network(_conductance_spec(), seed=1)
     kw = {"dtype": dtype, "seed": 2, "n_ensembles": 2}
     ref = zt.sim.Simulator(net, backend="torch", **kw)
@@ -456,7 +456,7 @@ def test_compiled_runs_conductance_models_as_the_torch_path(dtype):
     for p, (lo, hi) in a.populations.items():
         assert ((a.spike_neuron >= lo) & (a.spike_neuron < hi)).sum() > 200, p
     _assert_same(a, b)
-    v_tol = 1e-3 if dtype == "float64" else 2e-2  # mV (measured: 3e-5, 7e-3)
+    v_tol = 1e-3 if dtype == "float64" else 0.1  # mV (measured: 3e-5 to 8e-5, 7e-3 to 2e-2)
     tol = {"A.v": v_tol, "A.w": 1e-3, "G.v": v_tol, "G.s_ahp": 1e-6}
     for key, atol in tol.items():
         x, y = a.states[key].values, b.states[key].values

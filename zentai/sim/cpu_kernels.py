@@ -54,7 +54,7 @@ try:  # numba is a dependency, but the engine must still work (reference path) w
     import numba
     from numba import njit, prange
 
-    from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _normal, _walk
+    from zentai._rng_cpu import _G1, _G2, _INV53, _S11, _exp, _normal, _walk
     from zentai._rng_cpu import _mix as _mix64
 
     HAVE_NUMBA = True
@@ -481,106 +481,152 @@ def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, consts):
 def _mg_unblocked(x, tab, pb, j, v, consts):
     """``x B(v)`` with the Mg2+ block ``1 / (1 + [Mg]/3.57 exp(-0.062 v))`` (mg_block)."""
     one = consts[4]
-    return x * (one / (one + tab[_MGC, pb, j] * np.exp(consts[5] * v)))
+    return x * (one / (one + tab[_MGC, pb, j] * _exp(consts[5] * v)))
 
 
 @_jit(inline="always")
 def _lif_ahp(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, vth, refs, consts):
     """LIFAHP (conductance LIF with an AHP gate, no reset) step for neurons [a, z) of one group
     and member: the torch update's operations in its order (:class:`LIFAHPDynamics`),
-    exponential Euler with each receptor's mean over the step; ``ug`` is the AHP gate."""
+    exponential Euler with each receptor's mean over the step; ``ug`` is the AHP gate.
+
+    Loops over the neurons without branches or calls (receptor by receptor, exp from
+    :func:`zentai._rng_cpu._exp`), which the compiler vectorises."""
     one = consts[4]
-    for i in range(z - a):
-        j = a + i
+    n = z - a
+    gt = np.empty(n, vg.dtype)
+    dr = np.empty(n, vg.dtype)
+    # the parameter rows of these neurons (1-D slices: simpler indexing in the loops)
+    ahpm, gahp, gl, eahp = (
+        tab[_AHPM, pb, a:z],
+        tab[_GAHP, pb, a:z],
+        tab[_GL, pb, a:z],
+        tab[_EAHP, pb, a:z],
+    )
+    glel, ie, ist, nhcm = (
+        tab[_GLEL, pb, a:z],
+        tab[_IE, pb, a:z],
+        tab[_IS, pb, a:z],
+        tab[_NHCM, pb, a:z],
+    )
+    ahpd, vthn, refn = tab[_AHPD, pb, a:z], vth[a:z], refs[a:z]
+    for i in range(n):
+        gah = ug[i] * ahpm[i] * gahp[i]
+        gt[i] = gah + gl[i]
+        dr[i] = gah * eahp[i] + glel[i] + ie[i] + ist[i]
+    for r in range(R):
+        kind, e_rev, sm, o = rcg[r, _KIND], rcg[r, _EREV], rcg[r, _SMEAN], so + r * rs + a
+        if kind > 1:
+            for i in range(n):
+                x = _mg_unblocked(syn[o + i] * sm, tab, pb, a + i, vg[i], consts)
+                gt[i] = gt[i] + x
+                dr[i] = dr[i] + x * e_rev
+        elif kind > 0:
+            for i in range(n):
+                x = syn[o + i] * sm
+                gt[i] = gt[i] + x
+                dr[i] = dr[i] + x * e_rev
+        else:
+            for i in range(n):
+                dr[i] = dr[i] + syn[o + i] * sm
+    for i in range(n):
         vv = vg[i]
-        s = ug[i]
-        gah = s * tab[_AHPM, pb, j] * tab[_GAHP, pb, j]
-        gt = gah + tab[_GL, pb, j]
-        dr = gah * tab[_EAHP, pb, j] + tab[_GLEL, pb, j] + tab[_IE, pb, j]
-        dr = dr + tab[_IS, pb, j]
-        for r in range(R):
-            x = syn[so + r * rs + j] * rcg[r, _SMEAN]
-            if rcg[r, _KIND] > 0:
-                if rcg[r, _KIND] > 1:
-                    x = _mg_unblocked(x, tab, pb, j, vv, consts)
-                gt = gt + x
-                dr = dr + x * rcg[r, _EREV]
-            else:
-                dr = dr + x
-        vinf = dr / gt
-        vn = vinf + (vv - vinf) * np.exp(tab[_NHCM, pb, j] * gt)
-        th = vth[j]
+        vinf = dr[i] / gt[i]
+        vn = vinf + (vv - vinf) * _exp(nhcm[i] * gt[i])
+        th = vthn[i]
         rf = rg[i]
-        fired = vv <= th and vn > th and rf <= 0
+        fired = (vv <= th) & (vn > th) & (rf <= 0)
         rf = max(rf - 1, 0)
-        s = s * tab[_AHPD, pb, j]
-        if vn > th:
-            s = one
-        if fired:
-            rf = refs[j]
+        s = ug[i] * ahpd[i]
+        ug[i] = one if vn > th else s
+        rg[i] = refn[i] if fired else rf
         sg[i] = fired
         vg[i] = vn
-        ug[i] = s
-        rg[i] = rf
 
 
 @_jit(inline="always")
-def _adex_rates(v, w, j, q, syn, so, rs, R, tab, pb, rcg, el, th, consts, free_c):
-    """dV/dt and dw/dt of AdEx neuron ``j`` at sub-step boundary ``q``
-    (:meth:`AdExDynamics._derivatives`; the linear receptor terms summed as its einsum)."""
+def _adex_rates(v, w, q, kv, kw, gt, dr, syn, so, rs, R, a, tab, pb, rcg, elg, vthg, consts, fc):
+    """dV/dt and dw/dt (into ``kv``, ``kw``) of the AdEx neurons [a, a + n) at the states
+    ``v``, ``w`` (arrays of n) and sub-step boundary ``q``, as
+    :meth:`AdExDynamics._derivatives` (the linear receptor terms summed in receptor order, as
+    its einsum); ``gt``, ``dr``: scratch. Loops the compiler vectorises."""
+    n = v.shape[0]
     J = (rcg.shape[1] - _JCOL) // 3
-    gt = syn[so + j] * rcg[0, _JCOL + q] if R > 0 else consts[3]
-    dr = syn[so + j] * rcg[0, _JCOL + J + q] if R > 0 else consts[3]
+    for i in range(n):
+        gt[i] = syn[so + a + i] * rcg[0, _JCOL + q] if R > 0 else consts[3]
+        dr[i] = syn[so + a + i] * rcg[0, _JCOL + J + q] if R > 0 else consts[3]
     for r in range(1, R):
-        gt = gt + syn[so + r * rs + j] * rcg[r, _JCOL + q]
-        dr = dr + syn[so + r * rs + j] * rcg[r, _JCOL + J + q]
-    gt = gt + tab[_GL, pb, j]
-    dr = dr + tab[_ADR, pb, j]
-    arg = min((v - th) / tab[_DLT, pb, j], tab[_EAM, pb, j])
-    im = tab[_SSC, pb, j] * np.exp(arg) + dr - gt * v - w
+        o, cg, ci = so + r * rs + a, rcg[r, _JCOL + q], rcg[r, _JCOL + J + q]
+        for i in range(n):
+            gt[i] = gt[i] + syn[o + i] * cg
+            dr[i] = dr[i] + syn[o + i] * ci
+    z = a + n
+    gl, adr, dlt, eam = (
+        tab[_GL, pb, a:z],
+        tab[_ADR, pb, a:z],
+        tab[_DLT, pb, a:z],
+        tab[_EAM, pb, a:z],
+    )
+    ssc, ca, tw, el, th = (
+        tab[_SSC, pb, a:z],
+        tab[_A, pb, a:z],
+        tab[_TW, pb, a:z],
+        elg[a:z],
+        vthg[a:z],
+    )
+    for i in range(n):
+        g = gt[i] + gl[i]
+        d = dr[i] + adr[i]
+        arg = min((v[i] - th[i]) / dlt[i], eam[i])
+        kv[i] = ssc[i] * _exp(arg) + d - g * v[i] - w[i]
     for r in range(R):
         if rcg[r, _KIND] > 1:
-            x = syn[so + r * rs + j] * rcg[r, _JCOL + 2 * J + q]
-            im = im + _mg_unblocked(x, tab, pb, j, v, consts) * (rcg[r, _EREV] - v)
-    return im * free_c, (tab[_A, pb, j] * (v - el) - w) / tab[_TW, pb, j]
+            o, cb, e_rev = so + r * rs + a, rcg[r, _JCOL + 2 * J + q], rcg[r, _EREV]
+            for i in range(n):
+                x = _mg_unblocked(syn[o + i] * cb, tab, pb, a + i, v[i], consts)
+                kv[i] = kv[i] + x * (e_rev - v[i])
+    for i in range(n):
+        kv[i] = kv[i] * fc[i]
+        kw[i] = (ca[i] * (v[i] - el[i]) - w[i]) / tw[i]
 
 
 @_jit(inline="always")
 def _adex(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vres, refs, consts):
     """AdEx step for neurons [a, z) of one group and member: sub-stepped Heun as
     :class:`AdExDynamics` (V clamped at v_peak; V >= v_peak at the end is a spike: reset,
-    w + b, refractory steps with dV/dt = 0); ``ug`` is w."""
+    w + b, refractory steps with dV/dt = 0); ``ug`` is w. Each stage runs over all the
+    neurons before the next (vector loops; neuron by neuron, its chain of dependent exp and
+    divisions cost ~300 ns per neuron and step)."""
     zero, one = consts[3], consts[4]
-    for i in range(z - a):
+    n = z - a
+    t = np.empty((8, n), vg.dtype)
+    k1v, k1w, k2v, k2w, vp, wp, fc, gt = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
+    dr = np.empty(n, vg.dtype)
+    for i in range(n):
+        fc[i] = (one if rg[i] <= 0 else zero) / tab[_CM, pb, a + i]
+    hs, hh, vpk = tab[_HS, pb, a:z], tab[_HHS, pb, a:z], tab[_VP, pb, a:z]
+    for q in range(int(tab[_NSUB, pb, a]) if n > 0 else 0):
+        _adex_rates(
+            vg, ug, q, k1v, k1w, gt, dr, syn, so, rs, R, a, tab, pb, rcg, elg, vthg, consts, fc
+        )
+        for i in range(n):
+            vp[i] = min(vg[i] + hs[i] * k1v[i], vpk[i])
+            wp[i] = ug[i] + hs[i] * k1w[i]
+        _adex_rates(
+            vp, wp, q + 1, k2v, k2w, gt, dr, syn, so, rs, R, a, tab, pb, rcg, elg, vthg, consts,
+            fc,
+        )  # fmt: skip
+        for i in range(n):
+            vg[i] = min(vg[i] + hh[i] * (k1v[i] + k2v[i]), vpk[i])
+            ug[i] = ug[i] + hh[i] * (k1w[i] + k2w[i])
+    for i in range(n):
         j = a + i
-        vv = vg[i]
-        w = ug[i]
-        el, th = elg[j], vthg[j]
-        rf = rg[i]
-        free_c = (one if rf <= 0 else zero) / tab[_CM, pb, j]
-        vpk = tab[_VP, pb, j]
-        hs, hh = tab[_HS, pb, j], tab[_HHS, pb, j]
-        for q in range(int(tab[_NSUB, pb, j])):
-            k1v, k1w = _adex_rates(
-                vv, w, j, q, syn, so, rs, R, tab, pb, rcg, el, th, consts, free_c
-            )
-            vp = min(vv + hs * k1v, vpk)
-            wp = w + hs * k1w
-            k2v, k2w = _adex_rates(
-                vp, wp, j, q + 1, syn, so, rs, R, tab, pb, rcg, el, th, consts, free_c
-            )
-            vv = min(vv + hh * (k1v + k2v), vpk)
-            w = w + hh * (k1w + k2w)
-        rf = max(rf - 1, 0)
-        fired = vv >= vpk
-        if fired:
-            vv = vres[j]
-            rf = refs[j]
-            w = w + tab[_B, pb, j]
+        fired = vg[i] >= vpk[i]
+        rf = max(rg[i] - 1, 0)
+        rg[i] = refs[j] if fired else rf
+        vg[i] = vres[j] if fired else vg[i]
+        ug[i] = ug[i] + tab[_B, pb, j] if fired else ug[i]
         sg[i] = fired
-        vg[i] = vv
-        ug[i] = w
-        rg[i] = rf
 
 
 @_jit(inline="always")
@@ -959,8 +1005,8 @@ def _named(f, name: str):
     return g
 
 
-_run_serial = _jit()(_named(_run, "_run_serial"))
-_run_parallel = _jit(parallel=True)(_named(_run, "_run_parallel"))
+_run_serial = _jit(error_model="numpy")(_named(_run, "_run_serial"))
+_run_parallel = _jit(parallel=True, error_model="numpy")(_named(_run, "_run_parallel"))
 
 
 def run_lif(n_threads: int, *args):

@@ -203,13 +203,14 @@ class Simulator:
         :mod:`zentai.sim.cpu_kernels` (CPU; LIF and Izhikevich2007 neurons with current
         receptors, LIFAHP and AdEx with current or conductance receptors; static synapses;
         every stimulus and recorder), which gives the reference's spikes exactly (LIFAHP and
-        AdEx: their states to the rounding of exp, which torch computes otherwise). ``"auto"`` (default): on the CPU compiled where it
-        applies, else torch with the Poisson input drawn by the compiled kernel (same counts,
-        much faster than ``torch.bucketize``); on CUDA the Triton step where it applies, else
-        torch. ``"triton"``: the two kernels of :mod:`zentai.sim.gpu_kernels` per step,
-        replayed from CUDA graphs (LIF neurons with current receptors, static stored or
-        procedural synapses; every stimulus and recorder); spike-for-spike equal to the
-        reference in float64, equal up to the order of summed inputs in float32.
+        AdEx: their states to the rounding of exp, which torch computes otherwise).
+        ``"auto"`` (default): on the CPU compiled where it applies, else torch with the Poisson
+        input drawn by the compiled kernel (same counts, much faster than ``torch.bucketize``); on
+        CUDA the Triton step where it applies, else torch. ``"triton"``: the two kernels of
+        :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF neurons with current
+        receptors, static stored or procedural synapses; every stimulus and recorder);
+        spike-for-spike equal to the reference in float64, equal up to the order of summed
+        inputs in float32.
 
     Examples
     --------
