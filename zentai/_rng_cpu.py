@@ -241,3 +241,10 @@ def unit_funcs(u, log_out, cos_out):  # pragma: no cover - compiled
     for i in range(u.shape[0]):
         log_out[i] = _log_unit(1.0 - u[i])
         cos_out[i] = _cos_2pi(u[i])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def exp_array(x, out):  # pragma: no cover - compiled
+    """``out[i] = _exp(x[i])`` (for the tests; float32 or float64)."""
+    for i in range(x.shape[0]):
+        out[i] = _exp(x[i])

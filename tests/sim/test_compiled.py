@@ -380,6 +380,29 @@ def test_compiled_izhikevich_equals_torch(dtype, variants):
         assert np.array_equal(a.states[key].values, b.states[key].values)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_loops_exp_is_within_about_one_ulp(dtype):
+    # the compiled LIFAHP / AdEx updates use their own exp (vectorisable, unlike libm's);
+    # torch's is within ~0.5 ulp too, so the two differ by one ulp at most
+    from zentai import _rng_cpu
+
+    rng = np.random.default_rng(0)
+    hi = 700.0 if dtype == np.float64 else 87.0
+    x = np.concatenate([rng.uniform(-hi, hi, 400_000), rng.uniform(-1.0, 1.0, 100_000)])
+    x = np.concatenate([x, [0.0, -0.0, 1.0, -1.0, 1e-30, np.log(2.0), -np.log(2.0) / 2]])
+    x = x.astype(dtype)
+    out = np.empty_like(x)
+    _rng_cpu.exp_array(x, out)
+    exact = np.exp(x.astype(np.longdouble))
+    ulps = np.abs(out.astype(np.longdouble) - exact) / np.spacing(exact.astype(dtype))
+    assert ulps.max() <= (1.2 if dtype == np.float64 else 0.51)
+    special = np.array([-800.0, 800.0, np.nan, -np.inf, np.inf], dtype)
+    out = np.empty_like(special)
+    _rng_cpu.exp_array(special, out)
+    assert out[0] == 0.0 and out[1] == np.inf and np.isnan(out[2])
+    assert out[3] == 0.0 and out[4] == np.inf
+
+
 def _conductance_spec():
     """LIFAHP (no reset, AHP gate) and AdEx groups with conductance receptors, an Mg-blocked
     NMDA receptor in each model and a current receptor beside conductance ones; per-neuron
