@@ -487,3 +487,20 @@ def test_compiled_runs_conductance_models_as_the_torch_path(dtype):
     for p, var in (("A", "w"), ("B", "w"), ("G", "s_ahp"), ("B", "v")):
         x, y = ref.get_state(p, var), fast.get_state(p, var)
         assert torch.allclose(x, y, rtol=1e-6, atol=1e-4), (p, var)
+
+
+def test_compiled_conductance_models_resume_from_a_checkpoint(tmp_path):
+    # the AdEx w and the LIFAHP gate live in the loop's second state array: a checkpoint
+    # saves them and a restored run continues them exactly
+    net = zt.build.network(_conductance_spec(), seed=1)
+    whole = zt.sim.Simulator(net, backend="compiled", seed=4)
+    a = whole.run(100.0, progress=False)
+    sim = zt.sim.Simulator(net, backend="compiled", seed=4)
+    sim.run(60.0, checkpoint=tmp_path / "c.pt", progress=False)
+    resumed = zt.sim.Simulator.restore(tmp_path / "c.pt", net)
+    assert resumed.backend == "compiled"
+    b = resumed.run(40.0, progress=False)
+    assert a.spike_neuron.size > 500
+    _assert_same(a, b)
+    for p, var in (("A", "w"), ("B", "w"), ("G", "s_ahp"), ("A", "v")):
+        assert torch.equal(whole.get_state(p, var), resumed.get_state(p, var)), (p, var)
