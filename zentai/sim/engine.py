@@ -70,9 +70,9 @@ BLOCK_MIN_MEMBERS = 8
 BLOCK_MIN_STEPS = 8
 # most spikes (entries) one chunk of the Triton backend may have to record
 REC_LIMIT = 1 << 25
-# the compiled loop's event bins (and the member blocks', all together) grow to at most this
-# many bytes (or one spike's events per arrival row, if more); a step with more events is
-# binned in batches
+# the compiled loop's event bins grow until they hold this many bytes (by doubling: up to twice
+# as many; or one spike's events per arrival row, if more), the member blocks' bins (all
+# together) to at most this many; a step with more events is binned in batches
 BIN_LIMIT_BYTES = 1 << 29
 
 
