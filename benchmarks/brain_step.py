@@ -1,0 +1,81 @@
+"""Time per step of a data-driven brain network: the compiled CPU loop against the torch path.
+
+Builds the motor-loop scenario's network (left MOp, MOs, motor thalamus, pontine grey,
+cerebellar cortex and nuclei from the Allen atlas; Izhikevich cortex, LIFAHP granule / Golgi /
+Purkinje cells and AdEx interneurons and nuclei with conductance synapses) at a fraction of the
+real cell density, runs it with each backend in the same process and prints one Markdown
+table: wall ms per 0.1 ms step, real-time factor, spikes, the ratio to the torch path and
+whether the spikes equal the torch path's.
+
+    ZENTAI_DATA=../shared/data/allen .venv/bin/python benchmarks/brain_step.py --fraction 0.02
+
+Until 2026-11-27 (session 14) the compiled loop took LIF and Izhikevich neurons only, so the
+cerebellum sent the whole network to the torch path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--fraction", type=float, default=0.02, help="of the real cell density")
+    ap.add_argument("--ms", type=float, default=200.0, help="measured biological ms")
+    ap.add_argument("--warmup", type=float, default=10.0, help="ms run first (compiles)")
+    ap.add_argument("--threads", default="1,2", help="compiled-loop threads to time, ','")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    import torch
+
+    import zentai as zt
+    from zentai.atlas.atlas import load as load_atlas
+    from zentai.build.brain import brain_spec
+    from zentai.record.recorders import Spikes
+    from zentai.scenarios import load_scenario
+
+    sc = load_scenario("motor-loop")
+    atlas = load_atlas("allen_mouse_100um")
+    t = time.perf_counter()
+    spec, _ = brain_spec(
+        atlas, sc.regions, fraction=args.fraction, hemisphere=sc.hemisphere, seed=args.seed,
+        models=sc.models,
+    )  # fmt: skip
+    net = zt.build.network(spec.add(Spikes()), seed=args.seed)
+    build_s = time.perf_counter() - t
+    models = sorted({g.model_class.__name__ for g in net.groups})
+    runs = [("torch", None)] + [("compiled", int(x)) for x in args.threads.split(",") if x]
+    rows, ref = [], None
+    for backend, threads in runs:
+        sim = zt.sim.Simulator(net, backend=backend, seed=args.seed, num_threads=threads)
+        sim.run(args.warmup, progress=False)
+        t = time.perf_counter()
+        res = sim.run(args.ms, progress=False)
+        wall = time.perf_counter() - t
+        steps = round(args.ms / sim.dt)
+        spikes = (res.spike_neuron, res.spike_time_ms)
+        if ref is None:
+            ref, ref_wall = spikes, wall
+        same = all(np.array_equal(x, y) for x, y in zip(spikes, ref))
+        rows.append((backend, sim.num_threads, wall / steps * 1e3, wall / (args.ms / 1e3),
+                     res.spike_neuron.size, ref_wall / wall, same))  # fmt: skip
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.node()}, "
+          f"nproc {os.cpu_count()}, torch {torch.__version__}")  # fmt: skip
+    print(f"# motor-loop network, fraction {args.fraction:g}: {net.n_neurons:,} neurons, "
+          f"{net.n_synapses:,} synapses ({', '.join(models)}); built in {build_s:.1f} s; "
+          f"{args.ms:g} ms after {args.warmup:g} ms, float32")  # fmt: skip
+    print("| backend | threads | ms per step | RTF | spikes | speed-up vs torch | same spikes |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for b, th, ms, rtf, n, up, same in rows:
+        same = "yes" if same else "NO"
+        print(f"| {b} | {th} | {ms:.3f} | {rtf:.1f} | {n:,} | {up:.1f}x | {same} |")
+
+
+if __name__ == "__main__":
+    main()
