@@ -1159,8 +1159,8 @@ class Simulator:
                 )
             elif g.model_class is AdEx:  # each value as AdExDynamics.step combines it
                 p = d.p
-                keys = ("e_l", "v_th", "v_reset", "g_l", "c_m", "delta_t", "v_peak", "a", "tau_w")
-                v = {k: p[k] for k in (*keys, "b")}
+                v = {k: p[k] for k in ("e_l", "v_th", "v_reset", "g_l", "c_m", "delta_t")}
+                v.update({k: p[k] for k in ("v_peak", "a", "b", "tau_w")})
                 i_ext = p["i_e"] if i_stim is None else i_stim + p["i_e"]
                 v.update(
                     ref=d.ref_steps,
@@ -1259,13 +1259,12 @@ class Simulator:
                 if g.model_class is LIFAHP:
                     out[gi, r, ck._SMEAN] = d.step_mean[r]
                 if g.model_class is AdEx:
-                    n = d.n_sub + 1
-                    c = ck._JCOL
+                    n, c = d.n_sub + 1, ck._JCOL
+                    blocked = {rb: decay for rb, _, decay in d.blocked}
                     out[gi, r, c : c + n] = d.g_lin[r]
                     out[gi, r, c + J : c + J + n] = d.i_lin[r]
-                    for rb, _, decay in d.blocked:
-                        if rb == r:
-                            out[gi, r, c + 2 * J : c + 2 * J + n] = torch.tensor(decay)
+                    if r in blocked:
+                        out[gi, r, c + 2 * J : c + 2 * J + n] = torch.tensor(blocked[r])
         return out.to(self.dtype)
 
     def _inputs_at(self, t: int) -> None:
