@@ -599,9 +599,8 @@ def _adex(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vres, r
     divisions cost ~300 ns per neuron and step)."""
     zero, one = consts[3], consts[4]
     n = z - a
-    t = np.empty((8, n), vg.dtype)
-    k1v, k1w, k2v, k2w, vp, wp, fc, gt = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]
-    dr = np.empty(n, vg.dtype)
+    t = np.empty((9, n), vg.dtype)
+    k1v, k1w, k2v, k2w, vp, wp, fc, gt, dr = t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]
     for i in range(n):
         fc[i] = (one if rg[i] <= 0 else zero) / tab[_CM, pb, a + i]
     hs, hh, vpk = tab[_HS, pb, a:z], tab[_HHS, pb, a:z], tab[_VP, pb, a:z]

@@ -1115,9 +1115,12 @@ class Simulator:
             t["rcp"].numpy(),
         )
 
-    def _param_tables(self) -> dict[str, Any]:
+    def _param_tables(self, models: bool = True) -> dict[str, Any]:
         """(P, N) parameter tables (and the decay table) from the groups' propagators, on the
-        simulator's device, for the compiled and Triton loops.
+        simulator's device, for the compiled and Triton loops; with ``models`` also the
+        compiled loop's model table (Izhikevich, LIFAHP, AdEx rows), constants and receptor
+        table (the Triton loop, LIF only, leaves them out: it rebuilds its tables after every
+        DC change, on the GPU).
 
         Each value is formed by the same expression as in :class:`LIFDynamics` and cast to
         the state type the way torch casts it, so the loop's arithmetic equals the reference.
@@ -1220,12 +1223,7 @@ class Simulator:
         for g, x in zip(groups, self._gain):
             if x is not None:
                 gain[: len(g.receptors), :, g.start : g.stop] = x
-        m_rows = max(rows(k) for k in MODEL_ROWS)
-        mtab = torch.zeros((len(MODEL_ROWS), m_rows, N), dtype=dt, device=dev)
-        for r, key in enumerate(MODEL_ROWS):
-            mtab[r] = table(key)
-        consts = torch.tensor([self.dt, 1e-30, -65.0, 0.0, 1.0, -0.062], dtype=dt)
-        return {
+        out = {
             "e_l": table("e_l"),
             "p22": table("p22"),
             "c0": table("c0"),
@@ -1235,11 +1233,15 @@ class Simulator:
             "v_th": table("v_th"),
             "v_reset": table("v_reset"),
             "ref": table("ref", torch.int32),
-            "mtab": mtab,
-            "izh_code": izh_code,
-            "consts": consts,
-            "rcp": self._receptor_table(),
         }
+        if models:
+            m_rows = max(rows(k) for k in MODEL_ROWS)
+            mtab = torch.zeros((len(MODEL_ROWS), m_rows, N), dtype=dt, device=dev)
+            for r, key in enumerate(MODEL_ROWS):
+                mtab[r] = table(key)
+            out["mtab"], out["izh_code"], out["rcp"] = mtab, izh_code, self._receptor_table()
+            out["consts"] = torch.tensor([self.dt, 1e-30, -65.0, 0.0, 1.0, -0.062], dtype=dt)
+        return out
 
     def _receptor_table(self) -> torch.Tensor:
         """The compiled loop's receptor constants (G, R, C) (see ``cpu_kernels._KIND``): kind,
@@ -1542,7 +1544,7 @@ class Simulator:
 
         rebuild = False
         if self._cparams is None:
-            t = self._param_tables()
+            t = self._param_tables(models=False)
             self._cparams = {
                 k: hold(k, t[k])
                 for k in ("e_l", "p22", "c0", "v_th", "v_reset", "ref", "p21", "gain", "decay")
