@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of issue 5, as one script for a lent H100 (device tool, ~15 min per session;
-# this script needs about 7 minutes there plus the machine's start).
+# this script stops starting new steps after $BUDGET s, default 420, plus the machine's start).
+# Steps run in order of what the last session needs to know most.
 #
 # Prepare here (the device machine cannot download; its python3 has torch, triton, numpy,
 # scipy, h5py, numba, xarray, tqdm, matplotlib, tifffile, but not pint & co., nor mujoco —
@@ -10,11 +11,12 @@
 #       flexparser platformdirs typing-extensions   (pint needs platformdirs: not on the device)
 # then call the device tool's run with carry [".wheels"], the command
 #   bash benchmarks/gpu_check.sh
-# and a timeout_s of ~300. Everything it prints is also saved in $OUT.
+# and a timeout_s of ~480. Everything it prints is also saved in $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-out/gpu}"
 mkdir -p "$OUT"
+export OUT
 export PYTHONUNBUFFERED=1
 if [ -d .wheels ]; then
     python3 -m pip install -q --no-index --find-links .wheels pint tomli-w pynrrd openpyxl \
@@ -22,33 +24,48 @@ if [ -d .wheels ]; then
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv > "$OUT/nvidia-smi.txt" 2>&1
-echo "== 1. microcircuit, full scale, built and run on the GPU (the RESULTS.md row)"
-timeout 60 python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --peers '' \
-    --json "$OUT/mc_1.0_cuda.json" 2>&1 | grep -E "build s|sim s|RTF|peak|rate|skipped|rror|stepped"
-echo "== 1b. the same network built on the host's CPU cores (compiled draw-and-place pass)"
-timeout 60 python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --build-device cpu \
-    --threads "$(nproc)" --duration 0.1 --warmup 0.1 --peers '' \
-    --json "$OUT/mc_1.0_cpubuild.json" 2>&1 | grep -E "build s|RTF|peak|rror"
-echo "== 1c. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)"
-timeout 90 python3 benchmarks/build_profile.py --scale 1.0 --device cuda --top 12 2>&1 \
-    | tee "$OUT/build_profile_cuda.txt"
-echo "== 2. the tests that need a GPU (Triton vs torch, CPU vs CUDA, GPU build)"
-timeout 60 python3 -m pytest -q -x -p no:cacheprovider tests/sim/test_triton.py \
+BUDGET="${BUDGET:-420}"
+T0=$SECONDS
+# step NAME LIMIT CMD...: run CMD under `timeout LIMIT` if the budget still holds it
+step() {
+    local name=$1 limit=$2
+    shift 2
+    local left=$((BUDGET - (SECONDS - T0)))
+    if [ "$left" -lt 20 ]; then
+        echo "== $name: skipped (budget spent)"
+        return
+    fi
+    [ "$limit" -gt "$left" ] && limit=$left
+    echo "== $name (limit ${limit} s, at $((SECONDS - T0)) s)"
+    timeout "$limit" "$@"
+}
+step "1. the tests that need a GPU (Triton vs torch incl. programmatic launch, CPU vs CUDA, GPU build)" 75 \
+    python3 -m pytest -q -x -p no:cacheprovider tests/sim/test_triton.py \
     tests/sim/test_engine.py tests/build/test_compiled_wiring.py tests/test_rng.py \
     tests/build/test_wiring.py -m "gpu or not slow" -k "triton or cuda or gpu" 2>&1 \
-    | tail -12 | tee "$OUT/gpu_tests.txt"
-echo "== 3. ensembles: B = 100 copies of a 10,000-neuron network against one"
-timeout 30 python3 benchmarks/ensemble.py --device cuda --backends triton --members 100 \
-    --duration 0.2 2>&1 | tail -3 | tee "$OUT/ensemble_cuda.txt"
-echo "== 4. per-step time and kernel profile, full scale and B = 100"
-# (the persistent variants last: a grid whose programs are not all resident hangs)
-timeout 75 python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --profile --variants \
-    "default;block 256;persistent;persistent, polling loads;persistent, 4 programs per SM, polling loads" \
+    | tail -15 | tee "$OUT/gpu_tests.txt"
+step "2. per-step time, full scale: default vs programmatic dependent launch; kernel profile" 80 \
+    python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --profile --variants \
+    "default;programmatic launch;programmatic launch, block 256;programmatic launch, eager;eager launches" \
     2>&1 | tee "$OUT/gpu_step_1.0.txt" | grep -v "^-\|Self CPU\|UserWarning\|_warn_once"
-timeout 40 python3 benchmarks/gpu_step.py --scale 0.13 --members 100 --ms 100 --warmup 20 \
-    --variants default 2>&1 | tee "$OUT/gpu_step_B100.txt"
-echo "== 5. scale: procedural connectivity (issue 5 target 3), stored vs procedural, then 10 M"
-timeout 90 python3 benchmarks/procedural.py --neurons 2e5 --indegree 1000 --device cuda \
+step "3. microcircuit, full scale, built and run on the GPU (the RESULTS.md row), default and PDL" 100 \
+    bash -c 'for tune in "" "pdl=1"; do python3 benchmarks/microcircuit.py --scale 1.0 --device cuda \
+        --peers "" --triton-tune "$tune" --json "$OUT/mc_1.0_cuda${tune:+_pdl}.json" 2>&1 \
+        | grep -E "build s|sim s|RTF|peak|rate|skipped|rror|stepped"; done'
+step "4. scale: procedural connectivity (issue 5 target 3), stored vs procedural at 2e5" 70 \
+    python3 benchmarks/procedural.py --neurons 2e5 --indegree 1000 --device cuda \
     --ms 100 --warmup 20 2>&1 | tee "$OUT/procedural_2e5.txt"
-timeout 150 python3 benchmarks/procedural.py --neurons 1e7 --indegree 1000 --device cuda \
+step "5. 10 M neurons, 1e10 synapses, procedural" 140 \
+    python3 benchmarks/procedural.py --neurons 1e7 --indegree 1000 --device cuda \
     --modes procedural --ms 50 --warmup 10 2>&1 | tee "$OUT/procedural_1e7.txt"
+step "6. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)" 60 \
+    bash -c "python3 benchmarks/build_profile.py --scale 1.0 --device cuda --top 12 2>&1 \
+    | tee $OUT/build_profile_cuda.txt"
+step "7. the same network built on the host's CPU cores (compiled draw-and-place pass)" 45 \
+    bash -c "python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --build-device cpu \
+    --threads $(nproc) --duration 0.1 --warmup 0.1 --peers '' \
+    --json $OUT/mc_1.0_cpubuild.json 2>&1 | grep -E 'build s|RTF|peak|rror'"
+step "8. ensembles: B = 100 copies of a 10,000-neuron network against one" 30 \
+    bash -c "python3 benchmarks/ensemble.py --device cuda --backends triton --members 100 \
+    --duration 0.2 2>&1 | tail -3 | tee $OUT/ensemble_cuda.txt"
+echo "== done at $((SECONDS - T0)) s"

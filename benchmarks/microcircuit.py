@@ -70,6 +70,16 @@ def run_zentai(a: argparse.Namespace) -> dict:
 
     import_s = time.perf_counter() - t_imp
     torch.set_num_threads(a.threads)
+    if a.triton_tune:
+        from zentai.sim import gpu_kernels
+
+        for item in a.triton_tune.split(","):
+            key, _, value = item.partition("=")
+            if key.strip() not in gpu_kernels.TUNE:
+                raise SystemExit(
+                    f"--triton-tune: unknown key {key!r}; known: {list(gpu_kernels.TUNE)}"
+                )
+            gpu_kernels.TUNE[key.strip()] = int(value)
     dev = torch.device(a.device)
 
     def sync() -> None:
@@ -586,6 +596,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="auto",
         help="zentai Simulator backend: auto, torch, compiled, triton",
     )
+    ap.add_argument(
+        "--triton-tune",
+        default="",
+        help="launch parameters of the triton backend, e.g. 'pdl=1,block=256' "
+        "(keys of zentai.sim.gpu_kernels.TUNE; integers)",
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--peers", default="nest,brian2", help="comma list of nest, brian2 or ''")
     ap.add_argument("--no-zentai", action="store_true", help="run only the peers")
@@ -633,7 +649,10 @@ def main(argv: list[str] | None = None) -> int:
             f"--threads={a.threads}",
             f"--zentai-threads={a.zentai_threads}",
             f"--seed={a.seed}",
+            f"--zentai-backend={a.zentai_backend}",
+            f"--triton-tune={a.triton_tune}",
         ]
+        + ([f"--build-device={a.build_device}"] if a.build_device else [])
         + ([f"--k-scale={a.k_scale!r}"] if a.k_scale is not None else [])
         + (["--keep-brian2-dir"] if a.keep_brian2_dir else [])
     )

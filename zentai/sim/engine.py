@@ -1483,10 +1483,17 @@ class Simulator:
             self._tgrid_d = (tune["deliver_programs_per_sm"] * sms,)
             self._tgrid_p = (tune["persistent_programs_per_sm"] * sms,)  # all resident
             self._tblock = tune["block"]
+            self._tpdl = bool(
+                tune["pdl"]
+                and gpu_kernels.HAVE_PDL
+                and not tune["persistent"]
+                and torch.cuda.get_device_capability(dev)[0] >= 9
+            )
         else:  # the interpreter runs programs one after another: few, wide ones
             self._tgrid_d = (2,)
             self._tgrid_p = (1,)  # (a grid barrier of several programs would never open)
             self._tblock = 1024
+            self._tpdl = bool(tune["pdl"] and not tune["persistent"])  # (its code path, in order)
         self._tbar = torch.zeros(1, dtype=torch.int32, device=dev)
         self._setup_triton_procedural()
 
@@ -1714,6 +1721,17 @@ class Simulator:
                 **warps,
             )
             return
+        if self._tpdl and self._trmax <= 4 and self._tproc is None:
+            # programmatic dependent launch: the update of step t reads t - 1 from the cell
+            # the delivery before it does not write (_triton_steps fills _tB with t - 1)
+            pdl = {"PDL": True} if gk.interpreting() else {"PDL": True, "launch_pdl": True}
+            for j in range(k):
+                src, dst = (a, b) if j % 2 == 0 else (b, a)
+                gk.lif_step[self._tgrid_u](
+                    dst, *self._targs_u, **self._tkw_u, **opts, **warps, **pdl
+                )
+                gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **opts, **pdl)
+            return
         for j in range(k):
             src, dst = (a, b) if j % 2 == 0 else (b, a)
             gk.lif_step[self._tgrid_u](src, *self._targs_u, **self._tkw_u, **opts, **warps)
@@ -1774,6 +1792,7 @@ class Simulator:
             k = stop - t
             self._add_train_events(t, self.buf[t % self.D])
             self._tA.fill_(t)
+            self._tB.fill_(t - 1)  # read by the first update under programmatic launch
             self._tcnt.zero_()
             self._trec_n.zero_()
             if self._rate is not None:

@@ -43,8 +43,14 @@ try:  # Triton ships with CUDA builds of torch; the CPU wheel lacks it
     import triton.language as tl
 
     HAVE_TRITON = True
+    try:  # programmatic dependent launch (Hopper and later; Triton >= 3.3)
+        from triton.language.extra.cuda import gdc_launch_dependents, gdc_wait
+
+        HAVE_PDL = True
+    except ImportError:  # pragma: no cover - depends on the installation
+        HAVE_PDL = False
 except ImportError:  # pragma: no cover - depends on the installation
-    HAVE_TRITON = False
+    HAVE_TRITON = HAVE_PDL = False
 
 # Launch parameters; none changes a result (in float64; in float32 only the order in which
 # atomic adds meet). benchmarks/gpu_step.py times alternatives.
@@ -62,12 +68,28 @@ TUNE = {
     # programs issue on one address (not measured on a GPU yet: benchmarks/gpu_step.py)
     "persistent_programs_per_sm": 1,
     "spin_load": False,
+    # programmatic dependent launch (Hopper): each kernel launches while the one before it
+    # runs; the neuron update draws its Poisson input before waiting for the delivery
+    "pdl": False,
 }
 
 
 def interpreting() -> bool:
     """Whether Triton runs kernels in its CPU interpreter (``TRITON_INTERPRET=1``)."""
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+if HAVE_TRITON and interpreting():
+    # The interpreter runs kernels one after another, so the previous kernel has always
+    # finished: the grid-dependency instructions (which it lacks) are no-ops there, and the
+    # tests run the programmatic-launch code path (its order of reads and writes) on CPU.
+    HAVE_PDL = True
+
+    def gdc_wait():
+        return None
+
+    def gdc_launch_dependents():
+        return None
 
 
 if HAVE_TRITON:
@@ -78,6 +100,53 @@ if HAVE_TRITON:
         x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
         x = (x ^ (x >> 27)) * 0x94D049BB133111EB
         return x ^ (x >> 31)
+
+    @triton.jit
+    def _poisson_add(
+        x,
+        t,
+        b,
+        q,
+        slot,
+        rm,
+        pe_h_ptr,
+        pe_tab_ptr,
+        pe_w_ptr,
+        prows_ptr,
+        rs_tab,
+        qs_tab,
+        qs_h,
+        S,
+        L,
+        JV: tl.constexpr,
+    ):
+        """x plus the Poisson input of entry q of each lane's slot at step t (count x weight)."""
+        # entry q of the slot (the caller adds a slot's entries in the reference's order)
+        k = tl.load(pe_tab_ptr + q * qs_tab + b * rs_tab + slot, mask=rm, other=-1)
+        pm = rm & (k >= 0)
+        k = tl.where(pm, k, 0)
+        h = tl.load(pe_h_ptr + q * qs_h + b * S + slot, mask=pm, other=0)
+        w = tl.load(pe_w_ptr + q * S + slot, mask=pm, other=0.0)
+        bits = _mix64(h.to(tl.uint64, bitcast=True) + t.to(tl.uint64) * 0xD1B54A32D192ED03)
+        xu = (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0) + k.to(tl.float64)
+        # count = CDF values <= the uniform (the reference's bucketize): the first
+        # JV of the row compared at once, then one more while a lane still counts
+        jj = tl.arange(0, JV)
+        thr = tl.load(
+            prows_ptr + k[:, None] * L + jj[None, :],
+            mask=pm[:, None] & (jj[None, :] < L),
+            other=3.0e300,
+        )
+        c = tl.sum((thr <= xu[:, None]).to(tl.int32), axis=1)
+        go = pm & (c == JV)
+        j = tl.zeros_like(k) + JV
+        while tl.max(go.to(tl.int32), axis=0) > 0:
+            thr1 = tl.load(prows_ptr + k * L + j, mask=go & (j < L), other=3.0e300)
+            go = go & (thr1 <= xu)
+            c += go.to(tl.int32)
+            j += 1
+        x = tl.where(pm, x + c.to(w.dtype) * w, x)
+        return x
 
     @triton.jit
     def _lif_block(
@@ -143,6 +212,7 @@ if HAVE_TRITON:
         REC_SPIKES: tl.constexpr,
         REC_RATE: tl.constexpr,
         BLOCK: tl.constexpr,
+        PDL: tl.constexpr,
     ):
         """Step t of neurons [blk * BLOCK, (blk + 1) * BLOCK) of member b."""
         b = b.to(tl.int64)
@@ -170,39 +240,84 @@ if HAVE_TRITON:
         v = tl.where(refr <= 0, vn + e_l, v)
         refr = tl.maximum(refr - 1, 0)
         # ... then the synaptic state decays and takes this step's input
+        if PDL:
+            # programmatic dependent launch: the delivery of step t - 1 may still be running.
+            # Everything above read only what earlier kernels wrote; the Poisson terms (the
+            # bulk of the work) are drawn now, the buffer rows and the spike list after the
+            # wait. The terms of a slot are summed first, then added to the buffer value:
+            # the reference's order where a slot has one Poisson entry (MAXE == 1)
+            p0 = tl.zeros_like(v)
+            p1 = tl.zeros_like(v)
+            p2 = tl.zeros_like(v)
+            p3 = tl.zeros_like(v)
+            if HAS_POISSON:
+                for r in tl.static_range(RMAX):
+                    rm = m & (r < nrec)
+                    slot = slot0 + r * ng
+                    pr = tl.zeros_like(v)
+                    for q in tl.static_range(MAXE):
+                        pr = _poisson_add(
+                            pr,
+                            t,
+                            b,
+                            q,
+                            slot,
+                            rm,
+                            pe_h_ptr,
+                            pe_tab_ptr,
+                            pe_w_ptr,
+                            prows_ptr,
+                            rs_tab,
+                            qs_tab,
+                            qs_h,
+                            S,
+                            L,
+                            JV,
+                        )
+                    if r == 0:
+                        p0 = pr
+                    if r == 1:
+                        p1 = pr
+                    if r == 2:
+                        p2 = pr
+                    if r == 3:
+                        p3 = pr
+            tl.static_assert(RMAX <= 4, "PDL step: at most 4 receptors")
+            gdc_wait()
         for r in tl.static_range(RMAX):
             rm = m & (r < nrec)
             slot = slot0 + r * ng
             x = tl.load(bufb + slot, mask=rm, other=0.0, cache_modifier=".cg")
             if HAS_POISSON:
-                # the entries adding to this slot, in the reference's order of addition
-                for q in tl.static_range(MAXE):
-                    k = tl.load(pe_tab_ptr + q * qs_tab + b * rs_tab + slot, mask=rm, other=-1)
-                    pm = rm & (k >= 0)
-                    k = tl.where(pm, k, 0)
-                    h = tl.load(pe_h_ptr + q * qs_h + b * S + slot, mask=pm, other=0)
-                    w = tl.load(pe_w_ptr + q * S + slot, mask=pm, other=0.0)
-                    bits = _mix64(
-                        h.to(tl.uint64, bitcast=True) + t.to(tl.uint64) * 0xD1B54A32D192ED03
-                    )
-                    xu = (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0) + k.to(tl.float64)
-                    # count = CDF values <= the uniform (the reference's bucketize): the first
-                    # JV of the row compared at once, then one more while a lane still counts
-                    jj = tl.arange(0, JV)
-                    thr = tl.load(
-                        prows_ptr + k[:, None] * L + jj[None, :],
-                        mask=pm[:, None] & (jj[None, :] < L),
-                        other=3.0e300,
-                    )
-                    c = tl.sum((thr <= xu[:, None]).to(tl.int32), axis=1)
-                    go = pm & (c == JV)
-                    j = tl.zeros_like(k) + JV
-                    while tl.max(go.to(tl.int32), axis=0) > 0:
-                        thr1 = tl.load(prows_ptr + k * L + j, mask=go & (j < L), other=3.0e300)
-                        go = go & (thr1 <= xu)
-                        c += go.to(tl.int32)
-                        j += 1
-                    x = tl.where(pm, x + c.to(w.dtype) * w, x)
+                if PDL:
+                    if r == 0:
+                        x = x + p0
+                    if r == 1:
+                        x = x + p1
+                    if r == 2:
+                        x = x + p2
+                    if r == 3:
+                        x = x + p3
+                else:
+                    for q in tl.static_range(MAXE):
+                        x = _poisson_add(
+                            x,
+                            t,
+                            b,
+                            q,
+                            slot,
+                            rm,
+                            pe_h_ptr,
+                            pe_tab_ptr,
+                            pe_w_ptr,
+                            prows_ptr,
+                            rs_tab,
+                            qs_tab,
+                            qs_h,
+                            S,
+                            L,
+                            JV,
+                        )
             if HAS_GAIN:
                 g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
                 x = x * g
@@ -295,9 +410,15 @@ if HAVE_TRITON:
         REC_SPIKES: tl.constexpr,
         REC_RATE: tl.constexpr,
         BLOCK: tl.constexpr,
+        PDL: tl.constexpr = False,
     ):
+        if PDL:  # let the delivery of this step launch; t_ptr holds t - 1 (see deliver)
+            gdc_launch_dependents()
+            t = tl.load(t_ptr) + 1
+        else:
+            t = tl.load(t_ptr)
         _lif_block(
-            tl.load(t_ptr),
+            t,
             tl.program_id(1),
             tl.program_id(0),
             v_ptr,
@@ -359,6 +480,7 @@ if HAVE_TRITON:
             REC_SPIKES,
             REC_RATE,
             BLOCK,
+            PDL,
         )
 
     @triton.jit
@@ -419,7 +541,14 @@ if HAVE_TRITON:
         D,
         SPLIT: tl.constexpr,
         DBLOCK: tl.constexpr,
+        PDL: tl.constexpr = False,
     ):
+        if PDL:
+            # wait for this step's neuron update (and, through it, everything before), then
+            # let the next update launch: it reads the counter cell this kernel does not
+            # write (t - 1 there) and draws its Poisson input while this delivery runs
+            gdc_wait()
+            gdc_launch_dependents()
         t = tl.load(t_ptr)
         _deliver_items(
             t,
@@ -602,6 +731,7 @@ if HAVE_TRITON:
                     REC_SPIKES,
                     REC_RATE,
                     BLOCK,
+                    False,
                 )
             _grid_sync(bar_ptr, G * (2 * s + 1), SPIN_LOAD)
             _deliver_items(
