@@ -46,7 +46,7 @@ step "1. the tests that need a GPU (Triton vs torch incl. programmatic launch, C
     | tail -15 | tee "$OUT/gpu_tests.txt"
 step "2. per-step time, full scale: default vs programmatic dependent launch; kernel profile" 80 \
     python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --profile --variants \
-    "default;programmatic launch;programmatic launch, block 256;programmatic launch, eager;eager launches" \
+    "default;programmatic launch;programmatic launch, block 256;programmatic launch, deliver 2 programs per SM;programmatic launch, eager;eager launches" \
     2>&1 | tee "$OUT/gpu_step_1.0.txt" | grep -v "^-\|Self CPU\|UserWarning\|_warn_once"
 step "3. microcircuit, full scale, built and run on the GPU (the RESULTS.md row), default and PDL" 100 \
     bash -c 'for tune in "" "pdl=1"; do python3 benchmarks/microcircuit.py --scale 1.0 --device cuda \

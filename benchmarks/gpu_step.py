@@ -37,6 +37,7 @@ VARIANTS = {
     "programmatic launch": {"pdl": True},
     "programmatic launch, block 256": {"pdl": True, "block": 256},
     "programmatic launch, eager": {"pdl": True, "cuda_graphs": False},
+    "programmatic launch, deliver 2 programs per SM": {"pdl": True, "deliver_programs_per_sm": 2},
     "persistent": {"persistent": True},
     "persistent, block 512, 8 warps": {"persistent": True, "block": 512, "warps": 8},
     "persistent, polling loads": {"persistent": True, "spin_load": True},
