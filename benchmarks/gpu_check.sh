@@ -39,28 +39,27 @@ step() {
     echo "== $name (limit ${limit} s, at $((SECONDS - T0)) s)"
     timeout "$limit" "$@"
 }
-step "1. the tests that need a GPU (Triton vs torch incl. programmatic launch, CPU vs CUDA, GPU build)" 75 \
-    python3 -m pytest -q -x -p no:cacheprovider tests/sim/test_triton.py \
+step "1. microcircuit, full scale, built and run on the GPU (the RESULTS.md row)" 60 \
+    bash -c "python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --peers '' \
+    --json $OUT/mc_1.0_cuda.json 2>&1 | grep -E 'build s|sim s|RTF|peak|rate|skipped|rror|stepped'"
+step "2. per-step time, full scale, launch configurations; kernel profile" 100 \
+    python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --profile --variants \
+    "default;without programmatic launch;PDL, 1 delivery program per SM;PDL, 3 delivery programs per SM;PDL, 256 synapses per part;PDL, 1024 synapses per part;PDL, deliver vector 128;PDL, block 64;PDL, block 256;PDL, block 128, 2 warps" \
+    2>&1 | tee "$OUT/gpu_step_1.0.txt" | grep -v "^-\|Self CPU\|UserWarning\|_warn_once"
+step "3. the tests that need a GPU (Triton vs torch, CPU vs CUDA, GPU build)" 170 \
+    python3 -m pytest -q -p no:cacheprovider --timeout=60 -rfE tests/sim/test_triton.py \
     tests/sim/test_engine.py tests/build/test_compiled_wiring.py tests/test_rng.py \
     tests/build/test_wiring.py -m "gpu or not slow" -k "triton or cuda or gpu" 2>&1 \
-    | tail -15 | tee "$OUT/gpu_tests.txt"
-step "2. per-step time, full scale: default vs programmatic dependent launch; kernel profile" 80 \
-    python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --profile --variants \
-    "default;programmatic launch;programmatic launch, block 256;programmatic launch, deliver 2 programs per SM;programmatic launch, eager;eager launches" \
-    2>&1 | tee "$OUT/gpu_step_1.0.txt" | grep -v "^-\|Self CPU\|UserWarning\|_warn_once"
-step "3. microcircuit, full scale, built and run on the GPU (the RESULTS.md row), default and PDL" 100 \
-    bash -c 'for tune in "" "pdl=1"; do python3 benchmarks/microcircuit.py --scale 1.0 --device cuda \
-        --peers "" --triton-tune "$tune" --json "$OUT/mc_1.0_cuda${tune:+_pdl}.json" 2>&1 \
-        | grep -E "build s|sim s|RTF|peak|rate|skipped|rror|stepped"; done'
-step "4. scale: procedural connectivity (issue 5 target 3), stored vs procedural at 2e5" 70 \
-    python3 benchmarks/procedural.py --neurons 2e5 --indegree 1000 --device cuda \
-    --ms 100 --warmup 20 2>&1 | tee "$OUT/procedural_2e5.txt"
-step "5. 10 M neurons, 1e10 synapses, procedural" 140 \
-    python3 benchmarks/procedural.py --neurons 1e7 --indegree 1000 --device cuda \
-    --modes procedural --ms 50 --warmup 10 2>&1 | tee "$OUT/procedural_1e7.txt"
-step "6. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)" 60 \
+    | tail -25 | tee "$OUT/gpu_tests.txt"
+step "4. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)" 60 \
     bash -c "python3 benchmarks/build_profile.py --scale 1.0 --device cuda --top 12 2>&1 \
     | tee $OUT/build_profile_cuda.txt"
+step "5. scale: procedural connectivity (issue 5 target 3), stored vs procedural at 2e5" 70 \
+    python3 benchmarks/procedural.py --neurons 2e5 --indegree 1000 --device cuda \
+    --ms 100 --warmup 20 2>&1 | tee "$OUT/procedural_2e5.txt"
+step "6. 10 M neurons, 1e10 synapses, procedural" 140 \
+    python3 benchmarks/procedural.py --neurons 1e7 --indegree 1000 --device cuda \
+    --modes procedural --ms 50 --warmup 10 2>&1 | tee "$OUT/procedural_1e7.txt"
 step "7. the same network built on the host's CPU cores (compiled draw-and-place pass)" 45 \
     bash -c "python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --build-device cpu \
     --threads $(nproc) --duration 0.1 --warmup 0.1 --peers '' \

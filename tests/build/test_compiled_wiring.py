@@ -154,3 +154,39 @@ def test_cuda_build_equals_cpu_build():
     assert torch.equal(gpu.indptr, cpu.indptr) and torch.equal(gpu.target, cpu.target)
     assert torch.allclose(gpu.weight, cpu.weight, rtol=1e-6, atol=1e-6)
     assert torch.allclose(gpu.delay_ms, cpu.delay_ms, rtol=1e-6, atol=1e-6)
+
+
+def _driven_spec():
+    from zentai.record import Spikes
+    from zentai.stim import PoissonInput
+
+    base = _spec()
+    drive = tuple(PoissonInput(target=p, n_sources=2000, rate=8.0, weight=87.8) for p in ("A", "B"))
+    return NetworkSpec(
+        populations=base.populations,
+        projections=base.projections,
+        stimuli=drive,
+        recorders=(Spikes(),),
+    )
+
+
+@pytest.mark.gpu
+def test_cuda_build_keeps_its_tables_for_a_cuda_simulator():
+    # a GPU build's tables stay on the GPU and a Simulator there takes them in place; the
+    # spikes equal those of the same tables after a round trip through host memory
+    gpu = zt.build.network(_driven_spec(), seed=2, device="cuda")
+    assert gpu.device.type == "cuda"
+    kw = {"device": "cuda", "seed": 1, "dtype": "float64", "backend": "triton"}
+    sim = zt.sim.Simulator(gpu, **kw)
+    assert gpu.device.type == "cuda"  # the Simulator did not read them through the host
+    on_gpu = gpu.tables_on("cuda", ("target", "indptr"))
+    assert sim.target.data_ptr() == on_gpu["target"].data_ptr()
+    assert sim.indptr.data_ptr() == on_gpu["indptr"].data_ptr()
+    a = sim.run(20.0)
+    host = zt.build.network(_driven_spec(), seed=2, device="cuda")
+    assert host.target.device.type == "cpu" and host.device.type == "cpu"  # reading moves them
+    assert torch.equal(host.indptr, gpu.indptr)
+    b = zt.sim.Simulator(host, **kw).run(20.0)
+    assert a.spike_neuron.size > 100
+    assert np.array_equal(a.spike_neuron, b.spike_neuron)
+    assert np.array_equal(a.spike_time_ms, b.spike_time_ms)

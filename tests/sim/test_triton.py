@@ -35,7 +35,7 @@ DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
 @pytest.mark.parametrize(
     "tune",
-    [{}, {"pdl": True}, {"persistent": True}, {"persistent": True, "spin_load": True}],
+    [{"pdl": False}, {"pdl": True}, {"persistent": True}, {"persistent": True, "spin_load": True}],
     ids=["two-kernels", "programmatic-launch", "persistent", "persistent-polling-loads"],
 )
 def test_triton_equals_torch_on_a_mixed_network(tune, monkeypatch):

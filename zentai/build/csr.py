@@ -63,11 +63,13 @@ def delay_steps_into(delay_ms: torch.Tensor, dt: float, out: torch.Tensor) -> No
     ``out`` (int16 or int32) must be able to hold the largest value. Same values as the tensor
     expression, without its float64 temporaries (2.4 GB at the full-scale microcircuit).
     """
-    if HAVE_NUMBA and delay_ms.numel() >= 4096:
+    if HAVE_NUMBA and delay_ms.numel() >= 4096 and delay_ms.device.type == "cpu":
         _steps(delay_ms.numpy(), float(dt), out.numpy())
         return
-    steps = torch.clamp(torch.round(delay_ms.to(torch.float64) / dt), min=1)
-    out.copy_(steps.to(out.dtype))
+    step = 1 << 24  # in slices: bounded float64 temporaries
+    for a in range(0, delay_ms.numel(), step):
+        d = delay_ms[a : a + step].to(torch.float64)
+        out[a : a + step] = torch.clamp(torch.round(d / dt), min=1).to(out.dtype)
 
 
 def scatter_rows(

@@ -107,7 +107,12 @@ class Network:
     target : Tensor, (n_synapses,), int32 — input slot of each synapse
     weight : Tensor, (n_synapses,), float32 — pA or nS by receptor
     delay_ms : Tensor, (n_synapses,), float32
+        The synapse tables, on the host. A network built on a GPU keeps them there
+        (:attr:`device`) until one of these attributes is read; a Simulator on that device uses
+        them in place (:meth:`tables_on`), without the round trip through host memory.
     """
+
+    _TABLES = ("indptr", "target", "weight", "delay_ms", "stp_class")
 
     def __init__(
         self,
@@ -131,15 +136,12 @@ class Network:
         self.seed = seed
         self.groups = groups
         self.pop_slices = pop_slices
-        self.indptr = indptr
-        self.target = target
-        self.weight = weight
-        self.delay_ms = delay_ms
+        self._tables = {"indptr": indptr, "target": target, "weight": weight, "delay_ms": delay_ms}
         self.projections = projections
         self.build_s = build_s
         # short-term plasticity: per synapse its class (int8; 0 static, c >= 1 the c-th entry
         # of ``stp``: (projection name, pre population, TsodyksMarkram)); None if all static
-        self.stp_class = stp_class
+        self._tables["stp_class"] = stp_class
         self.stp = stp or []
         # projections regenerated at each spike (zentai.build.procedural), not in the tables
         self.procedural = procedural or []
@@ -150,6 +152,50 @@ class Network:
         self.pop_offset = dict(pop_offset or {})
         self.global_rows = global_rows
         self._hash: str | None = None
+
+    @property
+    def device(self) -> torch.device:
+        """Where the synapse tables are: the build's device until the host reads them."""
+        return self._tables["target"].device
+
+    def tables_on(
+        self, device: str | torch.device, names: tuple[str, ...] = _TABLES
+    ) -> dict[str, torch.Tensor | None]:
+        """The synapse tables ``names`` (of ``indptr``, ``target``, ``weight``, ``delay_ms``,
+        ``stp_class``) on ``device``: the tables themselves where they already are (do not
+        modify them), copies elsewhere (from the host, moving device-resident tables there
+        first)."""
+        device = torch.device(device)
+        if self.device.type != "cpu" and _same_device(self.device, device):
+            return {k: self._tables[k] for k in names}
+        out = {k: getattr(self, k) for k in names}
+        return {k: None if t is None else t.to(device) for k, t in out.items()}
+
+    def _host(self, name: str) -> torch.Tensor | None:
+        t = self._tables[name]
+        if t is not None and t.device.type != "cpu":
+            # the host asks: every table moves there (and leaves the device's memory)
+            for k, v in self._tables.items():
+                self._tables[k] = None if v is None else v.cpu()
+            t = self._tables[name]
+        return t
+
+    indptr = property(
+        lambda self: self._host("indptr"), lambda self, v: self._tables.__setitem__("indptr", v)
+    )
+    target = property(
+        lambda self: self._host("target"), lambda self, v: self._tables.__setitem__("target", v)
+    )
+    weight = property(
+        lambda self: self._host("weight"), lambda self, v: self._tables.__setitem__("weight", v)
+    )
+    delay_ms = property(
+        lambda self: self._host("delay_ms"), lambda self, v: self._tables.__setitem__("delay_ms", v)
+    )
+    stp_class = property(
+        lambda self: self._host("stp_class"),
+        lambda self, v: self._tables.__setitem__("stp_class", v),
+    )
 
     @property
     def n_neurons(self) -> int:
@@ -164,7 +210,7 @@ class Network:
     @property
     def n_synapses(self) -> int:
         """Total number of synapses."""
-        return int(self.target.numel())
+        return int(self._tables["target"].numel())
 
     @property
     def n_slots(self) -> int:
@@ -397,6 +443,17 @@ def _receptor_of(proj: Projection, post: Population) -> tuple[str, int]:
     return name, model.receptor_index(name)
 
 
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type == "cuda":  # "cuda" means the current device
+        cur = torch.cuda.current_device()
+        return (a.index if a.index is not None else cur) == (
+            b.index if b.index is not None else cur
+        )
+    return a.index == b.index
+
+
 # ------------------------------------------------------------------------------- build
 def network(
     spec: NetworkSpec,
@@ -422,10 +479,10 @@ def network(
         memory.
     device : str
         Where partners, weights and delays are drawn and sorted into rows: ``"cpu"`` (numba
-        loops) or ``"cuda"`` (tensor operations; the finished tables are moved to the host,
-        as a Network always keeps them). Same synapses either way (partners and delays in
-        steps exactly; weights to the last bit of float32 except where the device's
-        ``log``/``cos`` round differently).
+        loops) or ``"cuda"`` (tensor operations; the finished tables stay on the GPU until
+        the host reads them, so a Simulator there takes them as they are). Same synapses
+        either way (partners and delays in steps exactly; weights to the last bit of float32
+        except where the device's ``log``/``cos`` round differently).
     part : dict of str to (int, int), optional
         Build one process's part of a distributed network (:mod:`zentai.distributed`): only
         the neurons ``[a, b)`` of each named population (all of the others) and their incoming
@@ -592,9 +649,6 @@ def network(
         if before is not None:  # the part's synapses sit in [before, cursor) of each row
             _, pos = expand_ranges(before, cursor - before)
             stp_class[pos] = stp_ids[proj.name]
-    if dev.type != "cpu":
-        indptr, target, weight, delay = (x.cpu() for x in (indptr, target, weight, delay))
-        stp_class = None if stp_class is None else stp_class.cpu()
     net = Network(
         spec,
         seed,
@@ -638,7 +692,7 @@ def _procedural(proj, key, pre_slice, post_pop, ridx, slot_base):
 
 
 def delay_steps(net: Network, dt: float) -> torch.Tensor:
-    """Delays in whole steps of ``dt`` (int16 when they fit), validated.
+    """Delays in whole steps of ``dt`` (int16 when they fit), validated, on the tables' device.
 
     Constant delays must be multiples of ``dt`` and at least ``dt``; drawn delays are rounded to
     the grid and raised to one step (as NEST does for its delay distributions).
@@ -657,12 +711,12 @@ def delay_steps(net: Network, dt: float) -> torch.Tensor:
                     f"Projection {info.name!r}: delay must be a multiple of the time step dt = "
                     f"{dt} ms; got {float(d.value)} ms (nearest: {round(ratio) * dt:g} ms)."
                 )
-    d = net.delay_ms
+    d = net._tables["delay_ms"]  # where the tables are (a GPU build's stay there)
     d_max = float(d.max()) if d.numel() else 0.0
     if not math.isfinite(d_max):  # pragma: no cover
         raise SpecError("non-finite delay")
     # int16 holds delays up to 3276 ms at dt = 0.1 ms; check the bound before converting
     fits16 = d_max / dt < 2**15 - 1
-    out = torch.empty(d.numel(), dtype=torch.int16 if fits16 else torch.int32)
+    out = torch.empty(d.numel(), dtype=torch.int16 if fits16 else torch.int32, device=d.device)
     delay_steps_into(d, dt, out)
     return out

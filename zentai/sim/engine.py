@@ -335,8 +335,8 @@ class Simulator:
     # ================================================================== setup
     def _check_memory(self, fraction: float) -> None:
         net = self.net
-        steps = delay_steps(net, self.dt)
-        self._dsteps_cpu = steps
+        steps = delay_steps(net, self.dt)  # on the tables' device
+        self._dsteps = steps
         max_d = int(steps.max()) if steps.numel() else 1
         for pp in net.procedural:
             max_d = max(max_d, pp.max_delay_steps(self.dt))
@@ -351,8 +351,8 @@ class Simulator:
         self.memory_bytes = need
         self._memory_fraction = fraction
         avail = available_memory_bytes(self.device)
-        if self.device.type == "cpu":
-            # tables already in host memory are reused, not copied
+        if net.device.type == self.device.type:
+            # tables already there (host memory, or a GPU build's) are reused, not copied
             avail += net.n_synapses * 12
         if need > fraction * avail:
             raise MemoryBudgetError(
@@ -364,10 +364,10 @@ class Simulator:
 
     def _setup_connectivity(self) -> None:
         net, dev = self.net, self.device
-        self.indptr = net.indptr.to(dev)
-        self.target = net.target.to(dev)
-        self.weight = net.weight.to(dev, self.dtype)
-        self.dsteps = self._dsteps_cpu.to(dev)
+        tab = net.tables_on(dev, ("indptr", "target", "weight"))
+        self.indptr, self.target = tab["indptr"], tab["target"]
+        self.weight = tab["weight"].to(self.dtype)
+        self.dsteps = self._dsteps.to(dev)
         # spikes of a step, (member, neuron, step) arrays, appended when a list, and
         # (interval, fn): fn() is called whenever the step counter reaches a multiple of
         # interval and at the end of every run/step call (zentai.distributed's exchange)
@@ -411,9 +411,10 @@ class Simulator:
         net, dev = self.net, self.device
         self._stp = []
         self._stp_cls = None
-        if net.stp_class is None:
+        stp_class = net.tables_on(dev, ("stp_class",))["stp_class"]
+        if stp_class is None:
             return
-        self._stp_cls = net.stp_class.to(dev)
+        self._stp_cls = stp_class
         for _, pre, m in net.stp:
             a, b = net.pop_slices[pre]
             self._stp.append(
@@ -770,7 +771,7 @@ class Simulator:
     def _synapses_unsupported(self) -> str | None:
         """Why a fast path cannot deliver this network's synapses (both regenerate procedural
         ones; neither takes plastic ones)."""
-        if self.net.stp_class is not None:
+        if self.net.stp:  # (the tables mark the synapses of these projections)
             return "it implements static synapses only (this network has TsodyksMarkram ones)"
         return None
 
@@ -1480,17 +1481,18 @@ class Simulator:
         self._tsplit = int(min(64, max(1, round(mean_row / tune["syn_per_part"]))))
         if dev.type == "cuda":
             sms = torch.cuda.get_device_properties(dev).multi_processor_count
-            self._tgrid_d = (tune["deliver_programs_per_sm"] * sms,)
-            self._tgrid_p = (tune["persistent_programs_per_sm"] * sms,)  # all resident
-            self._tblock = tune["block"]
             self._tpdl = bool(
                 tune["pdl"]
                 and gpu_kernels.HAVE_PDL
                 and not tune["persistent"]
                 and torch.cuda.get_device_capability(dev)[0] >= 9
             )
+            self._tgrid_d = (tune["deliver_programs_per_sm"] * sms,)
+            self._tgrid_dp = (tune["pdl_deliver_programs_per_sm"] * sms,)  # under PDL
+            self._tgrid_p = (tune["persistent_programs_per_sm"] * sms,)  # all resident
+            self._tblock = tune["block"]
         else:  # the interpreter runs programs one after another: few, wide ones
-            self._tgrid_d = (2,)
+            self._tgrid_d = self._tgrid_dp = (2,)
             self._tgrid_p = (1,)  # (a grid barrier of several programs would never open)
             self._tblock = 1024
             self._tpdl = bool(tune["pdl"] and not tune["persistent"])  # (its code path, in order)
@@ -1730,7 +1732,7 @@ class Simulator:
                 gk.lif_step[self._tgrid_u](
                     dst, *self._targs_u, **self._tkw_u, **opts, **warps, **pdl
                 )
-                gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **opts, **pdl)
+                gk.deliver[self._tgrid_dp](src, dst, *self._targs_d, **self._tkw_d, **opts, **pdl)
             return
         for j in range(k):
             src, dst = (a, b) if j % 2 == 0 else (b, a)

@@ -68,9 +68,12 @@ TUNE = {
     # programs issue on one address (not measured on a GPU yet: benchmarks/gpu_step.py)
     "persistent_programs_per_sm": 1,
     "spin_load": False,
-    # programmatic dependent launch (Hopper): each kernel launches while the one before it
-    # runs; the neuron update draws its Poisson input before waiting for the delivery
-    "pdl": False,
+    # programmatic dependent launch (compute capability >= 9, e.g. H100): each kernel launches
+    # while the one before it runs, and the neuron update draws its Poisson input before it
+    # waits for the delivery. H100, full-scale microcircuit: 15.9 -> 12.4 us per step, and
+    # 11.7 with 2 delivery programs per SM (benchmarks/RESULTS.md, 2026-11-28)
+    "pdl": True,
+    "pdl_deliver_programs_per_sm": 2,
 }
 
 
