@@ -35,6 +35,13 @@ VARIANTS = {
     "PDL, block 256": {"block": 256},
     "PDL, block 128, 2 warps": {"warps": 2},
     "PDL, eager launches": {"cuda_graphs": False},
+    "PDL, 128 synapses per part": {"syn_per_part": 128},
+    "PDL, 256 synapses per part, 2 warps": {"syn_per_part": 256, "warps": 2},
+    "PDL, 256 synapses per part, 3 delivery programs per SM": {
+        "syn_per_part": 256,
+        "pdl_deliver_programs_per_sm": 3,
+    },
+    "PDL, 256 synapses per part, graphs of 500 steps": {"syn_per_part": 256, "graph_steps": 500},
     "block 256": {"pdl": False, "block": 256},
     "block 512, 8 warps": {"pdl": False, "block": 512, "warps": 8},
     "256 synapses per part": {"pdl": False, "syn_per_part": 256},
