@@ -2,12 +2,11 @@
 
 Builds the microcircuit at ``--scale`` once, then for each launch configuration (the defaults
 of ``zentai.sim.gpu_kernels.TUNE``, variants of block sizes and work split, eager launches
-instead of CUDA graphs, the persistent kernel; optionally the torch path) makes a Simulator on
-CUDA, runs a warm-up, and times the same stretch of biological time. Prints µs per step, the
-real-time factor and spikes per step of each (rows appear as they finish: a configuration
-that hangs, such as a persistent grid whose programs are not all resident, loses only the rows
-after it), then the mean GPU time per launch of each kernel of the default configuration
-(torch.profiler).
+instead of CUDA graphs, programmatic launch or not; optionally the torch path) makes a
+Simulator on CUDA, runs a warm-up, and times the same stretch of biological time. Prints µs
+per step, the real-time factor and spikes per step of each (rows appear as they finish; a
+configuration that fails prints its error as its row), then the mean GPU time per launch of
+each kernel of the default configuration (torch.profiler).
 
     python benchmarks/gpu_step.py --scale 1.0 --ms 200
 """
@@ -35,6 +34,11 @@ VARIANTS = {
     "PDL, block 256": {"block": 256},
     "PDL, block 128, 2 warps": {"warps": 2},
     "PDL, eager launches": {"cuda_graphs": False},
+    "PDL, deliver vector 512": {"deliver_block": 512},
+    "PDL, 1024 synapses per part, deliver vector 1024": {
+        "syn_per_part": 1024,
+        "deliver_block": 1024,
+    },
     "PDL, 128 synapses per part": {"syn_per_part": 128},
     "PDL, 256 synapses per part, 2 warps": {"syn_per_part": 256, "warps": 2},
     "PDL, 256 synapses per part, 3 delivery programs per SM": {
@@ -48,15 +52,6 @@ VARIANTS = {
     "deliver 8 programs per SM": {"pdl": False, "deliver_programs_per_sm": 8},
     "graphs of 500 steps": {"graph_steps": 500},
     "eager launches": {"pdl": False, "cuda_graphs": False},
-    # (the persistent kernel has no programmatic launch: its grid barriers replace launches)
-    "persistent": {"persistent": True},
-    "persistent, block 512, 8 warps": {"persistent": True, "block": 512, "warps": 8},
-    "persistent, polling loads": {"persistent": True, "spin_load": True},
-    "persistent, 4 programs per SM, polling loads": {
-        "persistent": True,
-        "persistent_programs_per_sm": 4,
-        "spin_load": True,
-    },
 }
 
 

@@ -35,8 +35,8 @@ DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
 @pytest.mark.parametrize(
     "tune",
-    [{"pdl": False}, {"pdl": True}, {"persistent": True}, {"persistent": True, "spin_load": True}],
-    ids=["two-kernels", "programmatic-launch", "persistent", "persistent-polling-loads"],
+    [{"pdl": False}, {"pdl": True}],
+    ids=["two-kernels", "programmatic-launch"],
 )
 def test_triton_equals_torch_on_a_mixed_network(tune, monkeypatch):
     # three LIF groups with 2, 1 and 3 receptors, multapses, per-synapse delays, Poisson

@@ -1445,8 +1445,11 @@ class Simulator:
         self._trmax = max(len(g.receptors) for g in groups)
         self._tA = torch.zeros(1, dtype=torch.int64, device=dev)  # the step counter: two cells,
         self._tB = torch.zeros(1, dtype=torch.int64, device=dev)  # read one, write the other
-        self._tcnt = torch.zeros(2, dtype=torch.int32, device=dev)
-        self._tspk = torch.zeros(max(B * N, 1), dtype=torch.int64, device=dev)
+        # the spike lists of steps t mod 3 (their counts, spikes, rows' first and end synapse)
+        self._tcnt = torch.zeros(3, dtype=torch.int32, device=dev)
+        self._tspk, self._tspk_lo, self._tspk_hi = (
+            torch.zeros(3 * max(B * N, 1), dtype=torch.int64, device=dev) for _ in range(3)
+        )
         self._ttstart = torch.zeros(1, dtype=torch.int64, device=dev)
         self._trec_n = torch.zeros(1, dtype=torch.int32, device=dev)
         mask = self._spike_mask
@@ -1484,19 +1487,15 @@ class Simulator:
             self._tpdl = bool(
                 tune["pdl"]
                 and gpu_kernels.HAVE_PDL
-                and not tune["persistent"]
                 and torch.cuda.get_device_capability(dev)[0] >= 9
             )
             self._tgrid_d = (tune["deliver_programs_per_sm"] * sms,)
             self._tgrid_dp = (tune["pdl_deliver_programs_per_sm"] * sms,)  # under PDL
-            self._tgrid_p = (tune["persistent_programs_per_sm"] * sms,)  # all resident
             self._tblock = tune["block"]
         else:  # the interpreter runs programs one after another: few, wide ones
             self._tgrid_d = self._tgrid_dp = (2,)
-            self._tgrid_p = (1,)  # (a grid barrier of several programs would never open)
             self._tblock = 1024
-            self._tpdl = bool(tune["pdl"] and not tune["persistent"])  # (its code path, in order)
-        self._tbar = torch.zeros(1, dtype=torch.int32, device=dev)
+            self._tpdl = bool(tune["pdl"])  # (its code path, in order)
         self._setup_triton_procedural()
 
     def _procedural_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -1652,8 +1651,11 @@ class Simulator:
             rs_tab,
             qs_tab,
             qs_h,
+            self.indptr,
             self._tcnt,
             self._tspk,
+            self._tspk_lo,
+            self._tspk_hi,
             self._trecf,
             self._trec_n,
             self._trec_t,
@@ -1683,7 +1685,8 @@ class Simulator:
         self._targs_d = (
             self._tcnt,
             self._tspk,
-            self.indptr,
+            self._tspk_lo,
+            self._tspk_hi,
             self.target,
             self.weight,
             self.dsteps,
@@ -1705,24 +1708,6 @@ class Simulator:
         opts = {} if gk.interpreting() else {"enable_fp_fusion": False}
         warps = {} if gk.interpreting() else {"num_warps": self._ttune["warps"]}
         a, b = self._tA, self._tB
-        if self._ttune["persistent"] and self._tproc is None:
-            self._tbar.zero_()
-            gk.lif_persistent[self._tgrid_p](
-                a,
-                k,
-                self._tbar,
-                self.indptr,
-                self.target,
-                self.weight,
-                self.dsteps,
-                *self._targs_u,
-                **self._tkw_u,
-                **self._tkw_d,
-                SPIN_LOAD=self._ttune["spin_load"],
-                **opts,
-                **warps,
-            )
-            return
         if self._tpdl and self._trmax <= 4 and self._tproc is None:
             # programmatic dependent launch: the update of step t reads t - 1 from the cell
             # the delivery before it does not write (_triton_steps fills _tB with t - 1)
@@ -1757,13 +1742,9 @@ class Simulator:
         """``k`` steps. On CUDA, once two launched steps have compiled the kernels, blocks of
         ``TUNE["graph_steps"]`` steps are replayed from one captured CUDA graph, and an even
         remainder from a graph of its own length (cached too); an odd last step is launched.
-        (Persistent: one launch.)"""
+        """
         done = 0
-        if (
-            not self._ttune["persistent"]
-            and self.device.type == "cuda"
-            and get_option("cuda_graphs")
-        ):
+        if self.device.type == "cuda" and get_option("cuda_graphs"):
             if not self._twarm and k >= 4:  # compile first: a compile inside a capture fails
                 self._triton_launch(2)
                 done = 2

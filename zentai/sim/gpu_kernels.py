@@ -3,26 +3,31 @@
 One step is two kernels, and the step counter lives on the device, so any number of steps can
 be launched (or captured in one CUDA graph) without the host waiting on the device:
 
-1. :func:`lif_step` — one program per (block of neurons, member): reads the ring-buffer row of
-   step t, adds the Poisson input drawn in the kernel (the reference's counter-based hash and
-   CDF tables, so the counts equal the torch path's), moves the ``iaf_psc_exp`` membrane and
-   the synaptic currents exactly as the compiled CPU loop does (:mod:`zentai.sim.cpu_kernels`),
-   applies threshold, reset and refractoriness, clears the row, and appends each spike to the
-   step's spike list (and, when recorded, to the spike record and the population counts).
-2. :func:`deliver` — a fixed grid of programs walks the spike list: each spike's CSR row is cut
+1. :func:`lif_step` — one program per (block of neurons, member): moves the ``iaf_psc_exp``
+   membrane exactly as the compiled CPU loop does (:mod:`zentai.sim.cpu_kernels`), applies
+   threshold, reset and refractoriness, and appends each spike with its synapse-table row to
+   the step's spike list (one of three, by t mod 3; and, when recorded, to the spike record and
+   the population counts); then reads the ring-buffer row of step t, adds the Poisson input
+   drawn in the kernel (the reference's counter-based hash and CDF tables, so the counts equal
+   the torch path's), moves the synaptic currents and clears the row.
+2. :func:`deliver` — a fixed grid of programs walks the spike list: each spike's row is cut
    into ``split`` parts, each part adds its weights into the buffer rows of their delays with
-   atomic adds. Every program then writes t + 1 to the other counter cell and clears the other
-   spike-list count (cells nobody reads during this kernel), which is what the next step reads.
+   atomic adds. Every program then writes t + 1 to the other counter cell and empties the list
+   of step t + 2 (cells nobody reads during this kernel), which is what the next steps read.
+
+With programmatic dependent launch (``TUNE["pdl"]``, Hopper and later) each kernel starts while
+the one before it runs: the update of step t + 1 does everything but reading its buffer row
+(the spike list included: the three lists keep it apart from the one being delivered) before
+it waits for the delivery of step t to end.
 
 Procedural projections (:mod:`zentai.build.procedural`) add a third kernel per step,
 :func:`deliver_procedural`, which regenerates the spiking neurons' synapses lane by lane
 (one lane per spike and segment of the postsynaptic population) by the same draws as the torch
-reference path.
+reference path (no programmatic launch then).
 
-With ``TUNE["persistent"]`` (networks without procedural projections) one launch of
-:func:`lif_persistent` runs a whole chunk of steps: one program per SM loops over the steps,
-doing both phases with a grid-wide barrier (an atomic counter) after each — no launch gaps, at
-the price of programs spinning while they wait (measured slower on an H100: RESULTS.md).
+A persistent kernel (one launch per chunk, grid barriers between the phases) was tried in
+sessions 5-6 and removed in session 15: 25-29 µs per step on an H100 against 18-19 for two
+kernels in graphs, 12-13 with programmatic launch (benchmarks/RESULTS.md).
 
 The order in which atomic adds reach one buffer cell is not fixed, so in float32 a run can
 differ from the reference (and from itself) in the last bit of a summed input, and after a few
@@ -61,13 +66,6 @@ TUNE = {
     "deliver_block": 256,  # synapses per vector of the delivery loop
     "deliver_programs_per_sm": 4,
     "graph_steps": 100,  # steps captured in one CUDA graph, replayed as often as needed
-    "persistent": False,  # one launch per chunk (grid barriers) instead of two per step
-    # persistent kernel: programs per SM (all must be resident: at 128 threads and ~72
-    # registers per thread an H100 SM holds 7), and whether a waiting program polls the
-    # barrier counter with plain (volatile) loads instead of atomic reads, which all
-    # programs issue on one address (not measured on a GPU yet: benchmarks/gpu_step.py)
-    "persistent_programs_per_sm": 1,
-    "spin_load": False,
     # programmatic dependent launch (compute capability >= 9, e.g. H100): each kernel launches
     # while the one before it runs, and the neuron update draws its Poisson input before it
     # waits for the delivery. H100, full-scale microcircuit: 15.9 -> 12.4 us per step, and
@@ -152,206 +150,6 @@ if HAVE_TRITON:
         return x
 
     @triton.jit
-    def _lif_block(
-        t,
-        b,
-        blk,
-        v_ptr,
-        refr_ptr,
-        syn_ptr,
-        buf_ptr,
-        slot0_ptr,
-        ng_ptr,
-        synb_ptr,
-        gid_ptr,
-        nrec_ptr,
-        e_l_ptr,
-        p22_ptr,
-        c0_ptr,
-        vth_ptr,
-        vres_ptr,
-        ref_ptr,
-        p21_ptr,
-        gain_ptr,
-        decay_ptr,
-        rs_e_l,
-        rs_p22,
-        rs_c0,
-        rs_vth,
-        rs_vres,
-        rs_ref,
-        rs_p21,
-        rs_gain,
-        rr_p21,
-        rr_gain,
-        pe_h_ptr,
-        pe_tab_ptr,
-        pe_w_ptr,
-        prows_ptr,
-        rs_tab,
-        qs_tab,
-        qs_h,
-        cnt_ptr,
-        spk_ptr,
-        recf_ptr,
-        rec_n_ptr,
-        rec_t_ptr,
-        rec_i_ptr,
-        rec_cap,
-        pop_ptr,
-        rate_ptr,
-        tstart_ptr,
-        NP,
-        N,
-        S,
-        B,
-        D,
-        RMAX: tl.constexpr,
-        L,
-        JV: tl.constexpr,
-        MAXE: tl.constexpr,
-        HAS_POISSON: tl.constexpr,
-        HAS_GAIN: tl.constexpr,
-        REC_SPIKES: tl.constexpr,
-        REC_RATE: tl.constexpr,
-        BLOCK: tl.constexpr,
-        PDL: tl.constexpr,
-    ):
-        """Step t of neurons [blk * BLOCK, (blk + 1) * BLOCK) of member b."""
-        b = b.to(tl.int64)
-        i = blk.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-        m = i < N
-        bufb = buf_ptr + (t % D) * B * S + b * S
-        slot0 = tl.load(slot0_ptr + i, mask=m, other=0)
-        ng = tl.load(ng_ptr + i, mask=m, other=0)
-        synb = tl.load(synb_ptr + i, mask=m, other=0)
-        gid = tl.load(gid_ptr + i, mask=m, other=0)
-        nrec = tl.load(nrec_ptr + i, mask=m, other=0)
-        bi = b * N + i
-        v = tl.load(v_ptr + bi, mask=m, other=0.0)
-        refr = tl.load(refr_ptr + bi, mask=m, other=0)
-        e_l = tl.load(e_l_ptr + b * rs_e_l + i, mask=m, other=0.0)
-        p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
-        c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
-        vn = (v - e_l) * p22 + c0
-        # the membrane moves with the synaptic state of step t ...
-        for r in tl.static_range(RMAX):
-            rm = m & (r < nrec)
-            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0)
-            q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
-            vn = tl.where(rm, vn + s * q, vn)
-        v = tl.where(refr <= 0, vn + e_l, v)
-        refr = tl.maximum(refr - 1, 0)
-        # ... then the synaptic state decays and takes this step's input
-        if PDL:
-            # programmatic dependent launch: the delivery of step t - 1 may still be running.
-            # Everything above read only what earlier kernels wrote; the Poisson terms (the
-            # bulk of the work) are drawn now, the buffer rows and the spike list after the
-            # wait. The terms of a slot are summed first, then added to the buffer value:
-            # the reference's order where a slot has one Poisson entry (MAXE == 1)
-            p0 = tl.zeros_like(v)
-            p1 = tl.zeros_like(v)
-            p2 = tl.zeros_like(v)
-            p3 = tl.zeros_like(v)
-            if HAS_POISSON:
-                for r in tl.static_range(RMAX):
-                    rm = m & (r < nrec)
-                    slot = slot0 + r * ng
-                    pr = tl.zeros_like(v)
-                    for q in tl.static_range(MAXE):
-                        pr = _poisson_add(
-                            pr,
-                            t,
-                            b,
-                            q,
-                            slot,
-                            rm,
-                            pe_h_ptr,
-                            pe_tab_ptr,
-                            pe_w_ptr,
-                            prows_ptr,
-                            rs_tab,
-                            qs_tab,
-                            qs_h,
-                            S,
-                            L,
-                            JV,
-                        )
-                    if r == 0:
-                        p0 = pr
-                    if r == 1:
-                        p1 = pr
-                    if r == 2:
-                        p2 = pr
-                    if r == 3:
-                        p3 = pr
-            tl.static_assert(RMAX <= 4, "PDL step: at most 4 receptors")
-            gdc_wait()
-        for r in tl.static_range(RMAX):
-            rm = m & (r < nrec)
-            slot = slot0 + r * ng
-            x = tl.load(bufb + slot, mask=rm, other=0.0, cache_modifier=".cg")
-            if HAS_POISSON:
-                if PDL:
-                    if r == 0:
-                        x = x + p0
-                    if r == 1:
-                        x = x + p1
-                    if r == 2:
-                        x = x + p2
-                    if r == 3:
-                        x = x + p3
-                else:
-                    for q in tl.static_range(MAXE):
-                        x = _poisson_add(
-                            x,
-                            t,
-                            b,
-                            q,
-                            slot,
-                            rm,
-                            pe_h_ptr,
-                            pe_tab_ptr,
-                            pe_w_ptr,
-                            prows_ptr,
-                            rs_tab,
-                            qs_tab,
-                            qs_h,
-                            S,
-                            L,
-                            JV,
-                        )
-            if HAS_GAIN:
-                g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
-                x = x * g
-            d = tl.load(decay_ptr + gid * RMAX + r, mask=rm, other=0.0)
-            sp = syn_ptr + synb + (r * B + b) * ng
-            s = tl.load(sp, mask=rm, other=0.0)
-            tl.store(sp, s * d + x, mask=rm)
-            tl.store(bufb + slot, tl.zeros_like(x), mask=rm)
-        vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
-        fired = (v >= vth) & m
-        vres = tl.load(vres_ptr + b * rs_vres + i, mask=m, other=0.0)
-        refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
-        v = tl.where(fired, vres, v)
-        refr = tl.where(fired, refs, refr)
-        tl.store(v_ptr + bi, v, mask=m)
-        tl.store(refr_ptr + bi, refr, mask=m)
-        one = tl.full([BLOCK], 1, tl.int32)
-        pos = tl.atomic_add(cnt_ptr + (t % 2) + 0 * i, one, mask=fired)
-        tl.store(spk_ptr + pos, bi, mask=fired)
-        if REC_SPIKES:
-            keep = fired & (tl.load(recf_ptr + i, mask=m, other=0) != 0)
-            q = tl.atomic_add(rec_n_ptr + 0 * i, one, mask=keep)
-            ok = keep & (q < rec_cap)
-            tl.store(rec_t_ptr + q, tl.zeros_like(q) + t.to(tl.int32), mask=ok)
-            tl.store(rec_i_ptr + q, bi, mask=ok)
-        if REC_RATE:
-            pop = tl.load(pop_ptr + i, mask=m, other=0)
-            cell = ((t - tl.load(tstart_ptr)) * B + b) * NP + pop
-            tl.atomic_add(rate_ptr + cell, one, mask=fired)
-
-    @triton.jit
     def lif_step(
         t_ptr,
         v_ptr,
@@ -389,8 +187,11 @@ if HAVE_TRITON:
         rs_tab,
         qs_tab,
         qs_h,
+        indptr_ptr,
         cnt_ptr,
         spk_ptr,
+        spk_lo_ptr,
+        spk_hi_ptr,
         recf_ptr,
         rec_n_ptr,
         rec_t_ptr,
@@ -415,117 +216,118 @@ if HAVE_TRITON:
         BLOCK: tl.constexpr,
         PDL: tl.constexpr = False,
     ):
+        """Step t of neurons [blk * BLOCK, (blk + 1) * BLOCK) of member b (program ids)."""
         if PDL:  # let the delivery of this step launch; t_ptr holds t - 1 (see deliver)
             gdc_launch_dependents()
             t = tl.load(t_ptr) + 1
         else:
             t = tl.load(t_ptr)
-        _lif_block(
-            t,
-            tl.program_id(1),
-            tl.program_id(0),
-            v_ptr,
-            refr_ptr,
-            syn_ptr,
-            buf_ptr,
-            slot0_ptr,
-            ng_ptr,
-            synb_ptr,
-            gid_ptr,
-            nrec_ptr,
-            e_l_ptr,
-            p22_ptr,
-            c0_ptr,
-            vth_ptr,
-            vres_ptr,
-            ref_ptr,
-            p21_ptr,
-            gain_ptr,
-            decay_ptr,
-            rs_e_l,
-            rs_p22,
-            rs_c0,
-            rs_vth,
-            rs_vres,
-            rs_ref,
-            rs_p21,
-            rs_gain,
-            rr_p21,
-            rr_gain,
-            pe_h_ptr,
-            pe_tab_ptr,
-            pe_w_ptr,
-            prows_ptr,
-            rs_tab,
-            qs_tab,
-            qs_h,
-            cnt_ptr,
-            spk_ptr,
-            recf_ptr,
-            rec_n_ptr,
-            rec_t_ptr,
-            rec_i_ptr,
-            rec_cap,
-            pop_ptr,
-            rate_ptr,
-            tstart_ptr,
-            NP,
-            N,
-            S,
-            B,
-            D,
-            RMAX,
-            L,
-            JV,
-            MAXE,
-            HAS_POISSON,
-            HAS_GAIN,
-            REC_SPIKES,
-            REC_RATE,
-            BLOCK,
-            PDL,
-        )
-
-    @triton.jit
-    def _deliver_items(
-        t,
-        pid,
-        G,
-        cnt_ptr,
-        spk_ptr,
-        indptr_ptr,
-        target_ptr,
-        weight_ptr,
-        dsteps_ptr,
-        buf_ptr,
-        N,
-        S,
-        B,
-        D,
-        SPLIT: tl.constexpr,
-        DBLOCK: tl.constexpr,
-    ):
-        """Program ``pid`` of ``G``: add the weights of its share of step t's spikes (each
-        CSR row cut into SPLIT parts) into the buffer rows of their delays."""
-        n_spk = tl.load(cnt_ptr + (t % 2), cache_modifier=".cg")
-        for w in range(pid, n_spk * SPLIT, G):
-            src = tl.load(spk_ptr + w // SPLIT, cache_modifier=".cg")
-            part = w % SPLIT
-            b = src // N
-            i = src - b * N
-            a0 = tl.load(indptr_ptr + i)
-            a1 = tl.load(indptr_ptr + i + 1)
-            size = (a1 - a0 + SPLIT - 1) // SPLIT
-            lo = a0 + part * size
-            hi = tl.minimum(lo + size, a1)
-            base = buf_ptr + b * S
-            for j in range(lo, hi, DBLOCK):
-                o = j + tl.arange(0, DBLOCK)
-                mm = o < hi
-                tg = tl.load(target_ptr + o, mask=mm, other=0).to(tl.int64)
-                d = tl.load(dsteps_ptr + o, mask=mm, other=0).to(tl.int64)
-                wt = tl.load(weight_ptr + o, mask=mm, other=0.0)
-                tl.atomic_add(base + ((d + t) % D) * B * S + tg, wt, mask=mm, sem="relaxed")
+        b = tl.program_id(1).to(tl.int64)
+        i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+        m = i < N
+        bufb = buf_ptr + (t % D) * B * S + b * S
+        slot0 = tl.load(slot0_ptr + i, mask=m, other=0)
+        ng = tl.load(ng_ptr + i, mask=m, other=0)
+        synb = tl.load(synb_ptr + i, mask=m, other=0)
+        gid = tl.load(gid_ptr + i, mask=m, other=0)
+        nrec = tl.load(nrec_ptr + i, mask=m, other=0)
+        bi = b * N + i
+        v = tl.load(v_ptr + bi, mask=m, other=0.0)
+        refr = tl.load(refr_ptr + bi, mask=m, other=0)
+        e_l = tl.load(e_l_ptr + b * rs_e_l + i, mask=m, other=0.0)
+        p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
+        c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
+        vn = (v - e_l) * p22 + c0
+        # the membrane moves with the synaptic state of step t; threshold, reset and the
+        # spike list need nothing of this step's input, only the synaptic state does (below)
+        for r in tl.static_range(RMAX):
+            rm = m & (r < nrec)
+            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0)
+            q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
+            vn = tl.where(rm, vn + s * q, vn)
+        v = tl.where(refr <= 0, vn + e_l, v)
+        refr = tl.maximum(refr - 1, 0)
+        vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
+        fired = (v >= vth) & m
+        vres = tl.load(vres_ptr + b * rs_vres + i, mask=m, other=0.0)
+        refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
+        v = tl.where(fired, vres, v)
+        refr = tl.where(fired, refs, refr)
+        tl.store(v_ptr + bi, v, mask=m)
+        tl.store(refr_ptr + bi, refr, mask=m)
+        # step t's spike list (list t % 3, emptied by the delivery of step t - 2): each spike
+        # with its row of the synapse table, so the delivery reads no row pointers
+        one = tl.full([BLOCK], 1, tl.int32)
+        lst = (t % 3) * B * N
+        pos = lst + tl.atomic_add(cnt_ptr + (t % 3) + 0 * i, one, mask=fired)
+        tl.store(spk_ptr + pos, bi, mask=fired)
+        tl.store(spk_lo_ptr + pos, tl.load(indptr_ptr + i, mask=fired, other=0), mask=fired)
+        tl.store(spk_hi_ptr + pos, tl.load(indptr_ptr + i + 1, mask=fired, other=0), mask=fired)
+        if REC_SPIKES:
+            keep = fired & (tl.load(recf_ptr + i, mask=m, other=0) != 0)
+            q = tl.atomic_add(rec_n_ptr + 0 * i, one, mask=keep)
+            ok = keep & (q < rec_cap)
+            tl.store(rec_t_ptr + q, tl.zeros_like(q) + t.to(tl.int32), mask=ok)
+            tl.store(rec_i_ptr + q, bi, mask=ok)
+        if REC_RATE:
+            pop = tl.load(pop_ptr + i, mask=m, other=0)
+            cell = ((t - tl.load(tstart_ptr)) * B + b) * NP + pop
+            tl.atomic_add(rate_ptr + cell, one, mask=fired)
+        # the synaptic state decays and takes this step's input
+        p0 = tl.zeros_like(v)
+        p1 = tl.zeros_like(v)
+        p2 = tl.zeros_like(v)
+        p3 = tl.zeros_like(v)
+        if PDL:
+            # programmatic dependent launch: the delivery of step t - 1 may still be running.
+            # Everything above read only what earlier kernels wrote (and wrote nothing it
+            # reads); the Poisson terms (the bulk of the work) are drawn now, the buffer rows
+            # are read after the wait. The terms of a slot are summed first, then added to the
+            # buffer value: the reference's order where a slot has one Poisson entry (MAXE == 1)
+            tl.static_assert(RMAX <= 4, "PDL step: at most 4 receptors")
+            if HAS_POISSON:
+                for r in tl.static_range(RMAX):
+                    rm = m & (r < nrec)
+                    slot = slot0 + r * ng
+                    pr = tl.zeros_like(v)
+                    for q in tl.static_range(MAXE):
+                        pr = _poisson_add(pr, t, b, q, slot, rm, pe_h_ptr, pe_tab_ptr, pe_w_ptr,
+                                          prows_ptr, rs_tab, qs_tab, qs_h, S, L, JV)  # fmt: skip
+                    if r == 0:
+                        p0 = pr
+                    if r == 1:
+                        p1 = pr
+                    if r == 2:
+                        p2 = pr
+                    if r == 3:
+                        p3 = pr
+            gdc_wait()
+        for r in tl.static_range(RMAX):
+            rm = m & (r < nrec)
+            slot = slot0 + r * ng
+            x = tl.load(bufb + slot, mask=rm, other=0.0, cache_modifier=".cg")
+            if HAS_POISSON:
+                if PDL:
+                    if r == 0:
+                        x = x + p0
+                    if r == 1:
+                        x = x + p1
+                    if r == 2:
+                        x = x + p2
+                    if r == 3:
+                        x = x + p3
+                else:
+                    for q in tl.static_range(MAXE):
+                        x = _poisson_add(x, t, b, q, slot, rm, pe_h_ptr, pe_tab_ptr, pe_w_ptr,
+                                         prows_ptr, rs_tab, qs_tab, qs_h, S, L, JV)  # fmt: skip
+            if HAS_GAIN:
+                g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
+                x = x * g
+            d = tl.load(decay_ptr + gid * RMAX + r, mask=rm, other=0.0)
+            sp = syn_ptr + synb + (r * B + b) * ng
+            s = tl.load(sp, mask=rm, other=0.0)
+            tl.store(sp, s * d + x, mask=rm)
+            tl.store(bufb + slot, tl.zeros_like(x), mask=rm)
 
     @triton.jit
     def deliver(
@@ -533,7 +335,8 @@ if HAVE_TRITON:
         t_next_ptr,
         cnt_ptr,
         spk_ptr,
-        indptr_ptr,
+        spk_lo_ptr,
+        spk_hi_ptr,
         target_ptr,
         weight_ptr,
         dsteps_ptr,
@@ -546,6 +349,8 @@ if HAVE_TRITON:
         DBLOCK: tl.constexpr,
         PDL: tl.constexpr = False,
     ):
+        """Add the weights of step t's spikes (each spike's row cut into SPLIT parts, the
+        parts shared out over the grid) into the buffer rows of their delays."""
         if PDL:
             # wait for this step's neuron update (and, through it, everything before), then
             # let the next update launch: it reads the counter cell this kernel does not
@@ -553,213 +358,39 @@ if HAVE_TRITON:
             gdc_wait()
             gdc_launch_dependents()
         t = tl.load(t_ptr)
-        _deliver_items(
-            t,
-            tl.program_id(0),
-            tl.num_programs(0),
-            cnt_ptr,
-            spk_ptr,
-            indptr_ptr,
-            target_ptr,
-            weight_ptr,
-            dsteps_ptr,
-            buf_ptr,
-            N,
-            S,
-            B,
-            D,
-            SPLIT,
-            DBLOCK,
-        )
-        # cells no program reads during this kernel: the next step's counter and list count
-        tl.store(t_next_ptr, t + 1)
-        tl.store(cnt_ptr + ((t + 1) % 2), 0)
-
-    @triton.jit
-    def _grid_sync(bar_ptr, target, SPIN_LOAD: tl.constexpr):
-        # every program of a persistent grid arrives, then waits until all have (the
-        # counter only grows during a launch; target = programs x barriers so far)
-        tl.debug_barrier()
-        cur = tl.atomic_add(bar_ptr, 1, sem="acq_rel") + 1
-        if SPIN_LOAD:  # poll with loads that bypass the caches, then one acquiring read
-            while cur < target:
-                cur = tl.load(bar_ptr, volatile=True)
-            cur = tl.atomic_add(bar_ptr, 0, sem="acquire")
-        else:
-            while cur < target:
-                cur = tl.atomic_add(bar_ptr, 0, sem="acquire")
-        tl.debug_barrier()
-
-    @triton.jit
-    def lif_persistent(
-        t_ptr,
-        n_steps,
-        bar_ptr,
-        indptr_ptr,
-        target_ptr,
-        weight_ptr,
-        dsteps_ptr,
-        v_ptr,
-        refr_ptr,
-        syn_ptr,
-        buf_ptr,
-        slot0_ptr,
-        ng_ptr,
-        synb_ptr,
-        gid_ptr,
-        nrec_ptr,
-        e_l_ptr,
-        p22_ptr,
-        c0_ptr,
-        vth_ptr,
-        vres_ptr,
-        ref_ptr,
-        p21_ptr,
-        gain_ptr,
-        decay_ptr,
-        rs_e_l,
-        rs_p22,
-        rs_c0,
-        rs_vth,
-        rs_vres,
-        rs_ref,
-        rs_p21,
-        rs_gain,
-        rr_p21,
-        rr_gain,
-        pe_h_ptr,
-        pe_tab_ptr,
-        pe_w_ptr,
-        prows_ptr,
-        rs_tab,
-        qs_tab,
-        qs_h,
-        cnt_ptr,
-        spk_ptr,
-        recf_ptr,
-        rec_n_ptr,
-        rec_t_ptr,
-        rec_i_ptr,
-        rec_cap,
-        pop_ptr,
-        rate_ptr,
-        tstart_ptr,
-        NP,
-        N,
-        S,
-        B,
-        D,
-        RMAX: tl.constexpr,
-        L,
-        JV: tl.constexpr,
-        MAXE: tl.constexpr,
-        HAS_POISSON: tl.constexpr,
-        HAS_GAIN: tl.constexpr,
-        REC_SPIKES: tl.constexpr,
-        REC_RATE: tl.constexpr,
-        BLOCK: tl.constexpr,
-        SPLIT: tl.constexpr,
-        DBLOCK: tl.constexpr,
-        SPIN_LOAD: tl.constexpr,
-    ):
-        """``n_steps`` steps in one launch: a grid of co-resident programs (one per SM)
-        updates neurons, waits for all (a grid barrier), delivers the spikes, waits again."""
-        t0 = tl.load(t_ptr)
         pid = tl.program_id(0)
         G = tl.num_programs(0)
-        nb = tl.cdiv(N, BLOCK)
-        for s in range(n_steps):
-            t = t0 + s
-            for unit in range(pid, nb * B, G):
-                _lif_block(
-                    t,
-                    unit // nb,
-                    unit % nb,
-                    v_ptr,
-                    refr_ptr,
-                    syn_ptr,
-                    buf_ptr,
-                    slot0_ptr,
-                    ng_ptr,
-                    synb_ptr,
-                    gid_ptr,
-                    nrec_ptr,
-                    e_l_ptr,
-                    p22_ptr,
-                    c0_ptr,
-                    vth_ptr,
-                    vres_ptr,
-                    ref_ptr,
-                    p21_ptr,
-                    gain_ptr,
-                    decay_ptr,
-                    rs_e_l,
-                    rs_p22,
-                    rs_c0,
-                    rs_vth,
-                    rs_vres,
-                    rs_ref,
-                    rs_p21,
-                    rs_gain,
-                    rr_p21,
-                    rr_gain,
-                    pe_h_ptr,
-                    pe_tab_ptr,
-                    pe_w_ptr,
-                    prows_ptr,
-                    rs_tab,
-                    qs_tab,
-                    qs_h,
-                    cnt_ptr,
-                    spk_ptr,
-                    recf_ptr,
-                    rec_n_ptr,
-                    rec_t_ptr,
-                    rec_i_ptr,
-                    rec_cap,
-                    pop_ptr,
-                    rate_ptr,
-                    tstart_ptr,
-                    NP,
-                    N,
-                    S,
-                    B,
-                    D,
-                    RMAX,
-                    L,
-                    JV,
-                    MAXE,
-                    HAS_POISSON,
-                    HAS_GAIN,
-                    REC_SPIKES,
-                    REC_RATE,
-                    BLOCK,
-                    False,
-                )
-            _grid_sync(bar_ptr, G * (2 * s + 1), SPIN_LOAD)
-            _deliver_items(
-                t,
-                pid,
-                G,
-                cnt_ptr,
-                spk_ptr,
-                indptr_ptr,
-                target_ptr,
-                weight_ptr,
-                dsteps_ptr,
-                buf_ptr,
-                N,
-                S,
-                B,
-                D,
-                SPLIT,
-                DBLOCK,
-            )
-            if pid == 0:
-                tl.store(cnt_ptr + ((t + 1) % 2), 0)
-            _grid_sync(bar_ptr, G * (2 * s + 2), SPIN_LOAD)
-        if pid == 0:
-            tl.store(t_ptr, t0 + n_steps)
+        lst = (t % 3) * B * N
+        n_spk = tl.load(cnt_ptr + (t % 3), cache_modifier=".cg")
+        # the entry of this program's first part, read beside the count (not after it);
+        # each pass reads the next one ahead (entries past the count are never used)
+        k = tl.minimum(pid // SPLIT, B * N - 1)
+        src = tl.load(spk_ptr + lst + k, cache_modifier=".cg")
+        a0 = tl.load(spk_lo_ptr + lst + k, cache_modifier=".cg")
+        a1 = tl.load(spk_hi_ptr + lst + k, cache_modifier=".cg")
+        for w in range(pid, n_spk * SPLIT, G):
+            kn = tl.minimum((w + G) // SPLIT, B * N - 1)
+            src_n = tl.load(spk_ptr + lst + kn, cache_modifier=".cg")
+            a0_n = tl.load(spk_lo_ptr + lst + kn, cache_modifier=".cg")
+            a1_n = tl.load(spk_hi_ptr + lst + kn, cache_modifier=".cg")
+            part = w % SPLIT
+            size = (a1 - a0 + SPLIT - 1) // SPLIT
+            lo = a0 + part * size
+            hi = tl.minimum(lo + size, a1)
+            base = buf_ptr + (src // N) * S
+            for j in range(lo, hi, DBLOCK):
+                o = j + tl.arange(0, DBLOCK)
+                mm = o < hi
+                tg = tl.load(target_ptr + o, mask=mm, other=0).to(tl.int64)
+                d = tl.load(dsteps_ptr + o, mask=mm, other=0).to(tl.int64)
+                wt = tl.load(weight_ptr + o, mask=mm, other=0.0)
+                tl.atomic_add(base + ((d + t) % D) * B * S + tg, wt, mask=mm, sem="relaxed")
+            src, a0, a1 = src_n, a0_n, a1_n
+        # cells no program reads during this kernel: the next step's counter and the count
+        # of list (t + 2) % 3, read by the delivery of step t - 1 (finished before this one
+        # began) and next filled by the update of step t + 2 (which starts after this ends)
+        tl.store(t_next_ptr, t + 1)
+        tl.store(cnt_ptr + ((t + 2) % 3), 0)
 
     @triton.jit
     def _uniform64(h, counter):
@@ -810,7 +441,8 @@ if HAVE_TRITON:
         """Regenerate and deliver the procedural synapses of step t's spikes: one lane per
         (spike, segment of a projection's posts), geometric skipping inside the segment."""
         t = tl.load(t_ptr)
-        n_spk = tl.load(cnt_ptr + (t % 2), cache_modifier=".cg")
+        lst = (t % 3) * B * N  # step t's spike list (see lif_step)
+        n_spk = tl.load(cnt_ptr + (t % 3), cache_modifier=".cg")
         n_items = n_spk.to(tl.int64) * n_seg_total
         for w0 in range(tl.program_id(0) * PBLOCK, n_items, tl.num_programs(0) * PBLOCK):
             item = w0 + tl.arange(0, PBLOCK).to(tl.int64)
@@ -821,7 +453,7 @@ if HAVE_TRITON:
             for r in tl.static_range(1, NPROJ):
                 q += (gs >= tl.load(segoff_ptr + r)).to(tl.int64)
             s = gs - tl.load(segoff_ptr + q)
-            src = tl.load(spk_ptr + k, mask=live, other=0, cache_modifier=".cg")
+            src = tl.load(spk_ptr + lst + k, mask=live, other=0, cache_modifier=".cg")
             b = src // N
             i = src - b * N
             pre0 = tl.load(pi_ptr + q * 8 + 0)
