@@ -111,6 +111,74 @@ def test_triton_refuses_what_it_does_not_implement(monkeypatch):
     assert zt.sim.Simulator(zt.build.network(lif), device="cpu").backend == "compiled"
 
 
+_COMPILE = """
+import inspect, json, sys
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from zentai.sim import gpu_kernels as gk
+
+for name, (types, kw) in json.load(open(sys.argv[1])).items():
+    fn = getattr(gk, name)
+    params = list(inspect.signature(fn.fn).parameters)
+    for pdl in (False, True):
+        sig = dict(zip(params, types))
+        consts = {}
+        for p in params[len(types):]:
+            sig[p] = "constexpr"
+            consts[(params.index(p),)] = {**kw, "PDL": pdl}[p]
+        opts = {"num_warps": 4, "enable_fp_fusion": False, "launch_pdl": pdl}
+        c = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts),
+                           target=GPUTarget("cuda", 90, 32), options=opts)
+        print(name, pdl, len(c.asm["cubin"]), "griddepcontrol" in c.asm["ptx"])
+"""
+
+
+def test_triton_kernels_compile_for_hopper(tmp_path):
+    # the interpreter runs the kernels' Python; this compiles them as on an H100 (PTX, then
+    # ptxas for sm_90), with and without programmatic launch, on any machine: what a GPU
+    # session would otherwise find out first (with Triton's own ptxas; no GPU needed)
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import triton
+
+    if not (Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas").exists():
+        pytest.skip("this Triton has no NVIDIA backend")
+    net = zt.build.network(_mixed_spec((Spikes(),)), seed=3)
+    sim = zt.sim.Simulator(net, backend="triton", dtype="float32", seed=5, device=DEV)
+    sim.run(0.5)
+    names = {torch.float32: "fp32", torch.float64: "fp64", torch.int64: "i64",
+             torch.int32: "i32", torch.int16: "i16", torch.int8: "i8"}  # fmt: skip
+
+    def kind(x):
+        if isinstance(x, torch.Tensor):
+            return "*" + names[x.dtype]
+        return "i64" if abs(int(x)) >= 2**31 else "i32"
+
+    kernels = {
+        "lif_step": ([kind(x) for x in (sim._tA, *sim._targs_u)], {**sim._tkw_u, "BLOCK": 128}),
+        "deliver": ([kind(x) for x in (sim._tA, sim._tB, *sim._targs_d)], sim._tkw_d),
+    }
+    (tmp_path / "sigs.json").write_text(json.dumps(kernels))
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    out = subprocess.run(
+        [sys.executable, "-c", _COMPILE, str(tmp_path / "sigs.json")],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("lif_step", "False", "False"),
+        ("lif_step", "True", "True"),
+        ("deliver", "False", "False"),
+        ("deliver", "True", "True"),
+    ]
+    assert all(int(r[2]) > 1000 for r in rows)  # machine code came out
+
+
 @pytest.mark.gpu
 def test_triton_float32_rates_match_the_reference_on_the_gpu():
     # full kernels on the device, float32: rates of the scale-0.1 microcircuit within 5 %
