@@ -183,9 +183,13 @@ def test_cuda_build_keeps_its_tables_for_a_cuda_simulator():
     assert sim.target.data_ptr() == on_gpu["target"].data_ptr()
     assert sim.indptr.data_ptr() == on_gpu["indptr"].data_ptr()
     a = sim.run(20.0)
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(gpu))
+    assert copy.device.type == "cpu" and gpu.device.type == "cuda"
     host = zt.build.network(_driven_spec(), seed=2, device="cuda")
     assert host.target.device.type == "cpu" and host.device.type == "cpu"  # reading moves them
-    assert torch.equal(host.indptr, gpu.indptr)
+    assert torch.equal(host.indptr, gpu.indptr) and torch.equal(copy.target, host.target)
     b = zt.sim.Simulator(host, **kw).run(20.0)
     assert a.spike_neuron.size > 100
     assert np.array_equal(a.spike_neuron, b.spike_neuron)

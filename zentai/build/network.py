@@ -180,6 +180,12 @@ class Network:
             t = self._tables[name]
         return t
 
+    def __getstate__(self) -> dict:
+        # a pickled network holds its tables on the host, wherever they were built
+        state = dict(self.__dict__)
+        state["_tables"] = {k: None if v is None else v.cpu() for k, v in self._tables.items()}
+        return state
+
     indptr = property(
         lambda self: self._host("indptr"), lambda self, v: self._tables.__setitem__("indptr", v)
     )
