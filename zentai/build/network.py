@@ -92,6 +92,13 @@ class ProjectionInfo:
     delay: Any  # the delay distribution (ms), kept to validate delays against dt
 
 
+def _table(name: str) -> property:
+    # a synapse table of a Network, read on the host (Network._host), set as given
+    return property(
+        lambda self: self._host(name), lambda self, v: self._tables.__setitem__(name, v)
+    )
+
+
 class Network:
     """A built network: neuron layout and synapse tables (CPU tensors until simulated).
 
@@ -186,22 +193,11 @@ class Network:
         state["_tables"] = {k: None if v is None else v.cpu() for k, v in self._tables.items()}
         return state
 
-    indptr = property(
-        lambda self: self._host("indptr"), lambda self, v: self._tables.__setitem__("indptr", v)
-    )
-    target = property(
-        lambda self: self._host("target"), lambda self, v: self._tables.__setitem__("target", v)
-    )
-    weight = property(
-        lambda self: self._host("weight"), lambda self, v: self._tables.__setitem__("weight", v)
-    )
-    delay_ms = property(
-        lambda self: self._host("delay_ms"), lambda self, v: self._tables.__setitem__("delay_ms", v)
-    )
-    stp_class = property(
-        lambda self: self._host("stp_class"),
-        lambda self, v: self._tables.__setitem__("stp_class", v),
-    )
+    indptr = _table("indptr")
+    target = _table("target")
+    weight = _table("weight")
+    delay_ms = _table("delay_ms")
+    stp_class = _table("stp_class")
 
     @property
     def n_neurons(self) -> int:

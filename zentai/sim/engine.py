@@ -1497,6 +1497,9 @@ class Simulator:
             self._tblock = 1024
             self._tpdl = bool(tune["pdl"])  # (its code path, in order)
         self._setup_triton_procedural()
+        # (the PDL step holds at most 4 receptors' Poisson terms; procedural projections
+        # add a third kernel between the two)
+        self._tpdl = self._tpdl and self._trmax <= 4 and self._tproc is None
 
     def _procedural_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The procedural projections as the fast paths read them: per projection 8 integers
@@ -1708,7 +1711,7 @@ class Simulator:
         opts = {} if gk.interpreting() else {"enable_fp_fusion": False}
         warps = {} if gk.interpreting() else {"num_warps": self._ttune["warps"]}
         a, b = self._tA, self._tB
-        if self._tpdl and self._trmax <= 4 and self._tproc is None:
+        if self._tpdl:
             # programmatic dependent launch: the update of step t reads t - 1 from the cell
             # the delivery before it does not write (_triton_steps fills _tB with t - 1)
             pdl = {"PDL": True} if gk.interpreting() else {"PDL": True, "launch_pdl": True}
