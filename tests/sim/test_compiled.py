@@ -288,10 +288,15 @@ def test_compiled_uses_all_cores_for_large_networks(monkeypatch):
 
     net = zt.build.network(zt.build.microcircuit(0.05), seed=1)
     assert zt.sim.Simulator(net).num_threads == 1
-    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_SYNAPSES", 0)
+    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_NEURONS", net.n_neurons)  # many neurons
+    cores = min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+    assert zt.sim.Simulator(net).num_threads == cores
+    assert zt.sim.Simulator(net, n_ensembles=8).num_threads == 1  # member blocks: synapses only
+    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_NEURONS", 10**9)
+    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_SYNAPSES", 0)  # many synapses
     sim = zt.sim.Simulator(net, seed=2)
     assert sim.backend == "compiled"
-    assert sim.num_threads == min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+    assert sim.num_threads == cores
     ref = zt.sim.Simulator(net, backend="torch", seed=2).run(50.0)
     _assert_same(ref, sim.run(50.0))
 

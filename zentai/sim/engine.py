@@ -63,6 +63,12 @@ COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1, LIFAHP: 2, AdEx: 3}
 SECOND_STATE = {Izhikevich2007: "u", LIFAHP: "s_ahp", AdEx: "w"}
 #: the compiled loop moves to all cores from this many synapses (x members) on
 AUTO_THREADS_MIN_SYNAPSES = 50_000_000
+#: ... or, without member blocks, from this many neurons (x members): the motor-loop brain
+#: network (Izhikevich, LIFAHP and AdEx groups), 2 cores, 2026-11-28: 57,522 neurons 0.69 ->
+#: 0.53 ms per step, 115,190 neurons 1.73 -> 1.35 ms (benchmarks/brain_step.py); the
+#: microcircuit at scale 0.3 (23,150 neurons) gained nothing clear (1.08 / 1.11 s on 1
+#: thread, 0.95 / 1.19 s on 2), at scale 0.1 it lost (22 vs 25 µs per step)
+AUTO_THREADS_MIN_NEURONS = 50_000
 # ensembles from this size run in member blocks (zentai.sim.cpu_blocks) on the compiled backend
 BLOCK_MIN_MEMBERS = 8
 # shortest call of the compiled backend that runs in member blocks (a block's set-up, ~3 ms at
@@ -308,7 +314,10 @@ class Simulator:
                 import numba
 
                 cores = min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
-                big = self.B * n_syn >= AUTO_THREADS_MIN_SYNAPSES
+                big = self.B * n_syn >= AUTO_THREADS_MIN_SYNAPSES or (
+                    self.B < BLOCK_MIN_MEMBERS
+                    and self.B * network.n_neurons >= AUTO_THREADS_MIN_NEURONS
+                )
                 self.num_threads = cores if big else 1
             self._setup_compiled()
             if self._cblk is not None and not nan_check_given:
