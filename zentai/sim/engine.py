@@ -1491,24 +1491,29 @@ class Simulator:
         tune = dict(gpu_kernels.TUNE)
         self._ttune = tune
         self._tsplit = int(min(64, max(1, round(mean_row / tune["syn_per_part"]))))
-        if dev.type == "cuda":
-            sms = torch.cuda.get_device_properties(dev).multi_processor_count
-            self._tpdl = bool(
-                tune["pdl"]
-                and gpu_kernels.HAVE_PDL
-                and torch.cuda.get_device_capability(dev)[0] >= 9
+        self._setup_triton_procedural()
+        # programmatic dependent launch: where the GPU has it (the interpreter runs its code
+        # path, in order), the step holds at most 4 receptors' Poisson terms, and no
+        # procedural projections add a third kernel between the two
+        cuda = dev.type == "cuda"
+        self._tpdl = bool(
+            tune["pdl"]
+            and (
+                not cuda or (gpu_kernels.HAVE_PDL and torch.cuda.get_device_capability(dev)[0] >= 9)
             )
-            self._tgrid_d = (tune["deliver_programs_per_sm"] * sms,)
-            self._tgrid_dp = (tune["pdl_deliver_programs_per_sm"] * sms,)  # under PDL
+            and self._trmax <= 4
+            and self._tproc is None
+        )
+        if cuda:
+            sms = torch.cuda.get_device_properties(dev).multi_processor_count
+            per_sm = tune[
+                "pdl_deliver_programs_per_sm" if self._tpdl else "deliver_programs_per_sm"
+            ]
+            self._tgrid_d = (per_sm * sms,)
             self._tblock = tune["block"]
         else:  # the interpreter runs programs one after another: few, wide ones
-            self._tgrid_d = self._tgrid_dp = (2,)
+            self._tgrid_d = (2,)
             self._tblock = 1024
-            self._tpdl = bool(tune["pdl"])  # (its code path, in order)
-        self._setup_triton_procedural()
-        # (the PDL step holds at most 4 receptors' Poisson terms; procedural projections
-        # add a third kernel between the two)
-        self._tpdl = self._tpdl and self._trmax <= 4 and self._tproc is None
 
     def _procedural_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The procedural projections as the fast paths read them: per projection 8 integers
@@ -1720,23 +1725,18 @@ class Simulator:
         opts = {} if gk.interpreting() else {"enable_fp_fusion": False}
         warps = {} if gk.interpreting() else {"num_warps": self._ttune["warps"]}
         a, b = self._tA, self._tB
+        pdl = {}
         if self._tpdl:
             # programmatic dependent launch: the update of step t reads t - 1 from the cell
             # the delivery before it does not write (_triton_steps fills _tB with t - 1)
             pdl = {"PDL": True} if gk.interpreting() else {"PDL": True, "launch_pdl": True}
-            for j in range(k):
-                src, dst = (a, b) if j % 2 == 0 else (b, a)
-                gk.lif_step[self._tgrid_u](
-                    dst, *self._targs_u, **self._tkw_u, **opts, **warps, **pdl
-                )
-                gk.deliver[self._tgrid_dp](src, dst, *self._targs_d, **self._tkw_d, **opts, **pdl)
-            return
         for j in range(k):
             src, dst = (a, b) if j % 2 == 0 else (b, a)
-            gk.lif_step[self._tgrid_u](src, *self._targs_u, **self._tkw_u, **opts, **warps)
+            cell = dst if self._tpdl else src
+            gk.lif_step[self._tgrid_u](cell, *self._targs_u, **self._tkw_u, **opts, **warps, **pdl)
             if self._tproc is not None:
                 self._triton_procedural(src, opts)
-            gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **opts)
+            gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **opts, **pdl)
 
     def _triton_procedural(self, src: torch.Tensor, opts: dict) -> None:
         from zentai.build.procedural import REDRAW_ROUNDS
