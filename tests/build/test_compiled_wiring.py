@@ -1,6 +1,7 @@
 """The compiled (numba) wiring and synapse-table code builds the tensor code's network."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -183,8 +184,6 @@ def test_cuda_build_keeps_its_tables_for_a_cuda_simulator():
     assert sim.target.data_ptr() == on_gpu["target"].data_ptr()
     assert sim.indptr.data_ptr() == on_gpu["indptr"].data_ptr()
     a = sim.run(20.0)
-    import pickle
-
     copy = pickle.loads(pickle.dumps(gpu))
     assert copy.device.type == "cpu" and gpu.device.type == "cuda"
     host = zt.build.network(_driven_spec(), seed=2, device="cuda")
