@@ -52,6 +52,13 @@ VARIANTS = {
     "deliver 8 programs per SM": {"pdl": False, "deliver_programs_per_sm": 8},
     "graphs of 500 steps": {"graph_steps": 500},
     "eager launches": {"pdl": False, "cuda_graphs": False},
+    # the pipelined launch (TUNE["pipeline"], session 16: not yet timed on a GPU)
+    "pipelined": {"pipeline": True},
+    "pipelined, 1 delivery program per SM": {"pipeline": True, "pdl_deliver_programs_per_sm": 1},
+    "pipelined, 3 delivery programs per SM": {"pipeline": True, "pdl_deliver_programs_per_sm": 3},
+    "pipelined, 256 synapses per part": {"pipeline": True, "syn_per_part": 256},
+    "pipelined, block 256": {"pipeline": True, "block": 256},
+    "pipelined, eager launches": {"pipeline": True, "cuda_graphs": False},
 }
 
 

@@ -33,11 +33,14 @@ pytestmark = pytest.mark.skipif(
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@pytest.mark.parametrize(
+LAUNCH_MODES = pytest.mark.parametrize(
     "tune",
-    [{"pdl": False}, {"pdl": True}],
-    ids=["two-kernels", "programmatic-launch"],
+    [{"pdl": False}, {"pdl": True, "pipeline": False}, {"pdl": True, "pipeline": True}],
+    ids=["two-kernels", "programmatic-launch", "pipelined"],
 )
+
+
+@LAUNCH_MODES
 def test_triton_equals_torch_on_a_mixed_network(tune, monkeypatch):
     # three LIF groups with 2, 1 and 3 receptors, multapses, per-synapse delays, Poisson
     # input in a window, DC switched on and off, two members, spikes and population rates
@@ -61,8 +64,18 @@ def test_triton_equals_torch_on_a_mixed_network(tune, monkeypatch):
     assert torch.equal(torch.cat([s["syn"].flatten() for s in ref.states]), fast._csyn)
 
 
-def test_triton_member_inputs_monitors_trains_and_checkpoint(tmp_path):
-    rec = (Spikes(populations=("E", "G")), StateMonitor(population="F", neurons=(0, 3)))
+@LAUNCH_MODES
+def test_triton_member_inputs_monitors_trains_and_checkpoint(tune, tmp_path, monkeypatch):
+    for k, v in tune.items():
+        monkeypatch.setitem(gpu_kernels.TUNE, k, v)
+    # a monitor of every step cuts the run into chunks of one step; every 0.5 ms, into
+    # chunks of 5, which the pipelined launch runs (a chunk's first step fired alone, its
+    # last step's input taken alone)
+    every = 0.5 if tune.get("pipeline") else None
+    rec = (
+        Spikes(populations=("E", "G")),
+        StateMonitor(population="F", neurons=(0, 3), interval=every),
+    )
     base = _mixed_spec(rec)
     trains = (SpikeTrain(target="F", times=(2.0, 9.3), weight=400.0, delay=0.1),)
     spec = NetworkSpec(
@@ -118,19 +131,19 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 from zentai.sim import gpu_kernels as gk
 
-for name, (types, kw) in json.load(open(sys.argv[1])).items():
+for name, (types, kw, modes) in json.load(open(sys.argv[1])).items():
     fn = getattr(gk, name)
     params = list(inspect.signature(fn.fn).parameters)
-    for pdl in (False, True):
+    for mode in modes:
         sig = dict(zip(params, types))
         consts = {}
         for p in params[len(types):]:
             sig[p] = "constexpr"
-            consts[(params.index(p),)] = {**kw, "PDL": pdl}[p]
-        opts = {"num_warps": 4, "enable_fp_fusion": False, "launch_pdl": pdl}
+            consts[(params.index(p),)] = {**kw, **mode}[p]
+        opts = {"num_warps": 4, "enable_fp_fusion": False, "launch_pdl": mode["PDL"]}
         c = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts),
                            target=GPUTarget("cuda", 90, 32), options=opts)
-        print(name, pdl, len(c.asm["cubin"]), "griddepcontrol" in c.asm["ptx"])
+        print(name, *mode.values(), len(c.asm["cubin"]), "griddepcontrol" in c.asm["ptx"])
 """
 
 
@@ -158,9 +171,20 @@ def test_triton_kernels_compile_for_hopper(tmp_path):
             return "*" + names[x.dtype]
         return "i64" if abs(int(x)) >= 2**31 else "i32"
 
+    H, BODY, TAIL = gpu_kernels.HEAD, gpu_kernels.BODY, gpu_kernels.TAIL
+    step = [{"PDL": False, "PHASE": 0}, {"PDL": True, "PHASE": 0}]
+    pipe = [{"PDL": False, "PHASE": H}, {"PDL": True, "PHASE": BODY}, {"PDL": True, "PHASE": TAIL}]
     kernels = {
-        "lif_step": ([kind(x) for x in (sim._tA, *sim._targs_u)], {**sim._tkw_u, "BLOCK": 128}),
-        "deliver": ([kind(x) for x in (sim._tA, sim._tB, *sim._targs_d)], sim._tkw_d),
+        "lif_step": (
+            [kind(x) for x in (sim._tbase, 0, *sim._targs_u)],
+            {**sim._tkw_u, "BLOCK": 128},
+            step + pipe,
+        ),
+        "deliver": (
+            [kind(x) for x in (sim._tbase, 0, *sim._targs_d)],
+            sim._tkw_d,
+            [{"PDL": p, "PIPE": q} for p, q in ((False, False), (True, False), (True, True))],
+        ),
     }
     (tmp_path / "sigs.json").write_text(json.dumps(kernels))
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
@@ -170,13 +194,19 @@ def test_triton_kernels_compile_for_hopper(tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     rows = [line.split() for line in out.stdout.splitlines()]
-    assert [(r[0], r[1], r[3]) for r in rows] == [
-        ("lif_step", "False", "False"),
-        ("lif_step", "True", "True"),
-        ("deliver", "False", "False"),
-        ("deliver", "True", "True"),
+    # each (kernel, PDL, PHASE or PIPE) compiled; grid-dependency instructions exactly
+    # where programmatic launch is on
+    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
+        ("lif_step", "False", "0", "False"),
+        ("lif_step", "True", "0", "True"),
+        ("lif_step", "False", str(H), "False"),
+        ("lif_step", "True", str(BODY), "True"),
+        ("lif_step", "True", str(TAIL), "True"),
+        ("deliver", "False", "False", "False"),
+        ("deliver", "True", "False", "True"),
+        ("deliver", "True", "True", "True"),
     ]
-    assert all(int(r[2]) > 1000 for r in rows)  # machine code came out
+    assert all(int(r[3]) > 1000 for r in rows)  # machine code came out
 
 
 @pytest.mark.gpu

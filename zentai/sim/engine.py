@@ -1452,8 +1452,9 @@ class Simulator:
             nrec[g.start : g.stop] = len(g.receptors)
         self._tneur = tuple(x.to(dev) for x in (slot0, ng, synb, gid, nrec))
         self._trmax = max(len(g.receptors) for g in groups)
-        self._tA = torch.zeros(1, dtype=torch.int64, device=dev)  # the step counter: two cells,
-        self._tB = torch.zeros(1, dtype=torch.int64, device=dev)  # read one, write the other
+        # the kernels' step is base + j: the host sets base before each launch sequence (or
+        # graph replay), each launch of the sequence has its own j
+        self._tbase = torch.zeros(1, dtype=torch.int64, device=dev)
         # the spike lists of steps t mod 3 (their counts, spikes, rows' first and end synapse)
         self._tcnt = torch.zeros(3, dtype=torch.int32, device=dev)
         self._tspk, self._tspk_lo, self._tspk_hi = (
@@ -1473,7 +1474,7 @@ class Simulator:
         self._trec_t = self._trec_i = None
         self._tgraphs: dict[int, Any] = {}
         self._tkeep: dict[str, torch.Tensor] = {}  # tensors the captured graphs read
-        self._twarm = False  # kernels compiled for the current arguments
+        self._twarm: dict[int, bool] = {}  # phases compiled for the current arguments
         if self._has_poisson:
             self._setup_poisson_tables()
             # the Poisson entries by slot: (rank among the slot's entries, slot) of each entry,
@@ -1504,6 +1505,7 @@ class Simulator:
             and self._trmax <= 4
             and self._tproc is None
         )
+        self._tpipe = self._tpdl and bool(tune["pipeline"])
         if cuda:
             sms = torch.cuda.get_device_properties(dev).multi_processor_count
             per_sm = tune[
@@ -1715,65 +1717,79 @@ class Simulator:
         )
         self._tkw_d = {"SPLIT": self._tsplit, "DBLOCK": self._ttune["deliver_block"]}
         self._tgraphs.clear()
-        self._twarm = False
+        self._twarm = {}
 
-    def _triton_launch(self, k: int) -> None:
-        """Launch ``k`` steps, the first reading the counter in ``_tA`` (after an even number
-        of steps it is back there)."""
+    def _triton_launch(self, k: int, phase: int) -> None:
+        """Launch steps base + 0, ..., base + k - 1: an update of ``phase`` (STEP, or BODY /
+        TAIL of the pipelined launch) and a delivery each; for HEAD the update alone."""
         from zentai.sim import gpu_kernels as gk
 
-        opts = {} if gk.interpreting() else {"enable_fp_fusion": False}
-        warps = {} if gk.interpreting() else {"num_warps": self._ttune["warps"]}
-        a, b = self._tA, self._tB
+        interp = gk.interpreting()
+        opts = {} if interp else {"enable_fp_fusion": False}
+        warps = {} if interp else {"num_warps": self._ttune["warps"]}
         pdl = {}
-        if self._tpdl:
-            # programmatic dependent launch: the update of step t reads t - 1 from the cell
-            # the delivery before it does not write (_triton_steps fills _tB with t - 1)
-            pdl = {"PDL": True} if gk.interpreting() else {"PDL": True, "launch_pdl": True}
+        if self._tpdl and phase != gk.HEAD:
+            # programmatic dependent launch: each kernel starts while the one before it runs
+            pdl = {"PDL": True} if interp else {"PDL": True, "launch_pdl": True}
+        pipe = {"PIPE": phase != gk.STEP}
         for j in range(k):
-            src, dst = (a, b) if j % 2 == 0 else (b, a)
-            cell = dst if self._tpdl else src
-            gk.lif_step[self._tgrid_u](cell, *self._targs_u, **self._tkw_u, **opts, **warps, **pdl)
+            gk.lif_step[self._tgrid_u](
+                self._tbase, j, *self._targs_u, **self._tkw_u, PHASE=phase, **opts, **warps, **pdl
+            )
+            if phase == gk.HEAD:
+                continue
             if self._tproc is not None:
-                self._triton_procedural(src, opts)
-            gk.deliver[self._tgrid_d](src, dst, *self._targs_d, **self._tkw_d, **opts, **pdl)
+                self._triton_procedural(j, opts)
+            gk.deliver[self._tgrid_d](
+                self._tbase, j, *self._targs_d, **self._tkw_d, **pipe, **opts, **pdl
+            )
 
-    def _triton_procedural(self, src: torch.Tensor, opts: dict) -> None:
+    def _triton_procedural(self, j: int, opts: dict) -> None:
         from zentai.build.procedural import REDRAW_ROUNDS
         from zentai.sim import gpu_kernels as gk
 
         pi, pf, off, n_seg = self._tproc
         gk.deliver_procedural[self._tgrid_d](
-            src, self._tcnt, self._tspk, pi, pf, off, self.buf, n_seg,
+            self._tbase, j, self._tcnt, self._tspk, pi, pf, off, self.buf, n_seg,
             self.net.n_neurons, self.S, self.B, self.D,
             NPROJ=pi.shape[0], R=REDRAW_ROUNDS,
             PBLOCK=128 if self.device.type == "cuda" else 256, **opts,
         )  # fmt: skip
 
-    def _triton_run(self, k: int) -> None:
-        """``k`` steps. On CUDA, once two launched steps have compiled the kernels, blocks of
-        ``TUNE["graph_steps"]`` steps are replayed from one captured CUDA graph, and an even
-        remainder from a graph of its own length (cached too); an odd last step is launched.
-        """
-        done = 0
-        if self.device.type == "cuda" and get_option("cuda_graphs"):
-            if not self._twarm and k >= 4:  # compile first: a compile inside a capture fails
-                self._triton_launch(2)
-                done = 2
-                self._twarm = True
-            if self._twarm:
-                unit = self._ttune["graph_steps"]
-                while k - done >= 2:
-                    n = min(unit, (k - done) // 2 * 2)
-                    g = self._tgraphs.get(n)
-                    if g is None:  # capture records the launches without running them
-                        g = torch.cuda.CUDAGraph()
-                        with torch.cuda.graph(g):
-                            self._triton_launch(n)
-                        self._tgraphs[n] = g
-                    g.replay()
-                    done += n
-        self._triton_launch(k - done)
+    def _triton_run(self, t: int, k: int) -> None:
+        """Steps t, ..., t + k - 1. On CUDA, once launched steps have compiled the kernels,
+        blocks of up to ``TUNE["graph_steps"]`` steps are replayed from captured CUDA graphs
+        (one per block length, cached). Pipelined (``TUNE["pipeline"]``, chunks of 4 steps
+        or more): the update of step t alone (HEAD), then updates that take step s's input
+        and fire step s + 1 (BODY), the last taking its input only (TAIL)."""
+        from zentai.sim import gpu_kernels as gk
+
+        pipe = self._tpipe and k >= 4
+        if pipe:
+            self._tbase.fill_(t)
+            self._triton_launch(1, gk.HEAD)
+        phase = gk.BODY if pipe else gk.STEP
+        graphs = self.device.type == "cuda" and get_option("cuda_graphs")
+        s, end = t, t + k - pipe
+        while s < end:
+            self._tbase.fill_(s)
+            n = min(end - s, self._ttune["graph_steps"])
+            if graphs and self._twarm.get(phase) and n >= 2:
+                g = self._tgraphs.get((phase, n))
+                if g is None:  # capture records the launches without running them
+                    g = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(g):
+                        self._triton_launch(n, phase)
+                    self._tgraphs[phase, n] = g
+                g.replay()
+            else:  # launched: compiles the kernels first (a compile inside a capture fails)
+                n = min(n, 2) if graphs else n
+                self._triton_launch(n, phase)
+                self._twarm[phase] = True
+            s += n
+        if pipe:
+            self._tbase.fill_(end)
+            self._triton_launch(1, gk.TAIL)
 
     def _triton_steps(self, n: int) -> None:
         """Advance ``n`` steps with the fused step (chunks end where inputs change)."""
@@ -1786,14 +1802,12 @@ class Simulator:
             stop = min([end, t + self._tchunk, *self._later_changes(t, end)])
             k = stop - t
             self._add_train_events(t, self.buf[t % self.D])
-            self._tA.fill_(t)
-            self._tB.fill_(t - 1)  # read by the first update under programmatic launch
             self._tcnt.zero_()
             self._trec_n.zero_()
             if self._rate is not None:
                 self._trate[:k].zero_()
                 self._ttstart.fill_(t)
-            self._triton_run(k)
+            self._triton_run(t, k)
             self.t_step = stop
             if self._rate is not None:
                 r0 = t - self._rate_t0

@@ -1,7 +1,8 @@
 """Fused GPU step of LIF networks (Triton): the ``"triton"`` backend of the Simulator.
 
-One step is two kernels, and the step counter lives on the device, so any number of steps can
-be launched (or captured in one CUDA graph) without the host waiting on the device:
+One step is two kernels. Each reads its step as base + j: ``base`` is a device cell the host
+sets before a sequence of launches, ``j`` the launch's place in it, so a captured CUDA graph
+of n steps replays at any step and the host never waits on the device:
 
 1. :func:`lif_step` — one program per (block of neurons, member): moves the ``iaf_psc_exp``
    membrane exactly as the compiled CPU loop does (:mod:`zentai.sim.cpu_kernels`), applies
@@ -12,13 +13,27 @@ be launched (or captured in one CUDA graph) without the host waiting on the devi
    the torch path's), moves the synaptic currents and clears the row.
 2. :func:`deliver` — a fixed grid of programs walks the spike list: each spike's row is cut
    into ``split`` parts, each part adds its weights into the buffer rows of their delays with
-   atomic adds. Every program then writes t + 1 to the other counter cell and empties the list
-   of step t + 2 (cells nobody reads during this kernel), which is what the next steps read.
+   atomic adds. Every program then empties the count of the list of step t + 2 (read by
+   nobody during this kernel).
 
 With programmatic dependent launch (``TUNE["pdl"]``, Hopper and later) each kernel starts while
 the one before it runs: the update of step t + 1 does everything but reading its buffer row
 (the spike list included: the three lists keep it apart from the one being delivered) before
 it waits for the delivery of step t to end.
+
+Pipelined launch (``TUNE["pipeline"]``, with programmatic launch). The spikes of step t + 1
+need the synaptic state after step t, which needs the buffer row of step t, filled by the
+deliveries up to step t - 1: the delivery of step t is not among them. So the update kernel
+of step t takes step t's input and then fires step t + 1 (``PHASE`` BODY), and the delivery of
+step t, which delivers the spikes the update before listed, starts as soon as the update has
+passed its wait and runs beside it; it waits for that update only before it ends, so that
+the next update, which waits for this delivery, finds both done. A chunk begins with an
+update that fires its first step only (HEAD) and ends with one that takes the last step's
+input only (TAIL). The step's critical path loses the delivery (when the update takes
+longer); what runs concurrently touches different cells: the delivery of step t adds into
+rows t + 1, ... and reads list t % 3, the update reads and clears row t and fills list
+(t + 1) % 3, and the count of list (t + 2) % 3 is cleared by the update of step t, after
+the delivery of step t - 1, which read it, has ended.
 
 Procedural projections (:mod:`zentai.build.procedural`) add a third kernel per step,
 :func:`deliver_procedural`, which regenerates the spiking neurons' synapses lane by lane
@@ -72,7 +87,16 @@ TUNE = {
     # 11.7 with 2 delivery programs per SM (benchmarks/RESULTS.md, 2026-11-28)
     "pdl": True,
     "pdl_deliver_programs_per_sm": 2,
+    # pipelined launch (needs "pdl"; see the module docstring): each update takes step t's
+    # input and fires step t + 1, so the delivery of step t runs beside the update of step t.
+    # Not yet timed on a GPU (session 16 had none): off until benchmarks/gpu_step.py shows
+    # it faster
+    "pipeline": False,
 }
+# what lif_step does (its PHASE): a whole step (fire, then take the input), or, pipelined,
+# fire only (the first step of a chunk), take step t's input and fire step t + 1, take the
+# input only (the last step of a chunk)
+STEP, HEAD, BODY, TAIL = 0, 1, 2, 3
 
 
 def interpreting() -> bool:
@@ -150,8 +174,103 @@ if HAVE_TRITON:
         return x
 
     @triton.jit
+    def _fire(
+        tf,
+        b,
+        i,
+        m,
+        v_ptr,
+        refr_ptr,
+        syn_ptr,
+        synb,
+        ng,
+        nrec,
+        e_l_ptr,
+        p22_ptr,
+        c0_ptr,
+        vth_ptr,
+        vres_ptr,
+        ref_ptr,
+        p21_ptr,
+        rs_e_l,
+        rs_p22,
+        rs_c0,
+        rs_vth,
+        rs_vres,
+        rs_ref,
+        rs_p21,
+        rr_p21,
+        indptr_ptr,
+        cnt_ptr,
+        spk_ptr,
+        spk_lo_ptr,
+        spk_hi_ptr,
+        recf_ptr,
+        rec_n_ptr,
+        rec_t_ptr,
+        rec_i_ptr,
+        rec_cap,
+        pop_ptr,
+        rate_ptr,
+        tstart_ptr,
+        NP,
+        N,
+        B,
+        RMAX: tl.constexpr,
+        REC_SPIKES: tl.constexpr,
+        REC_RATE: tl.constexpr,
+        BLOCK: tl.constexpr,
+    ):
+        """Membrane of step tf (moved with the synaptic state after step tf - 1), threshold,
+        reset, refractoriness; each spike appended with its synapse-table row to the spike
+        list of step tf (list tf % 3) and, when recorded, to the records. The state is read
+        from L2 (``.cg``): under the pipelined launch the kernel that wrote it last may have
+        ended after this one began."""
+        bi = b * N + i
+        v = tl.load(v_ptr + bi, mask=m, other=0.0, cache_modifier=".cg")
+        refr = tl.load(refr_ptr + bi, mask=m, other=0, cache_modifier=".cg")
+        e_l = tl.load(e_l_ptr + b * rs_e_l + i, mask=m, other=0.0)
+        p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
+        c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
+        vn = (v - e_l) * p22 + c0
+        for r in tl.static_range(RMAX):
+            rm = m & (r < nrec)
+            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0, cache_modifier=".cg")
+            q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
+            vn = tl.where(rm, vn + s * q, vn)
+        v = tl.where(refr <= 0, vn + e_l, v)
+        refr = tl.maximum(refr - 1, 0)
+        vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
+        fired = (v >= vth) & m
+        vres = tl.load(vres_ptr + b * rs_vres + i, mask=m, other=0.0)
+        refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
+        v = tl.where(fired, vres, v)
+        refr = tl.where(fired, refs, refr)
+        tl.store(v_ptr + bi, v, mask=m)
+        tl.store(refr_ptr + bi, refr, mask=m)
+        # the spike list of step tf: each spike with its row of the synapse table, so the
+        # delivery reads no row pointers
+        one = tl.full([BLOCK], 1, tl.int32)
+        lst = (tf % 3) * B * N
+        pos = lst + tl.atomic_add(cnt_ptr + (tf % 3) + 0 * i, one, mask=fired)
+        tl.store(spk_ptr + pos, bi, mask=fired)
+        tl.store(spk_lo_ptr + pos, tl.load(indptr_ptr + i, mask=fired, other=0), mask=fired)
+        tl.store(spk_hi_ptr + pos, tl.load(indptr_ptr + i + 1, mask=fired, other=0), mask=fired)
+        if REC_SPIKES:
+            keep = fired & (tl.load(recf_ptr + i, mask=m, other=0) != 0)
+            q = tl.atomic_add(rec_n_ptr + 0 * i, one, mask=keep)
+            ok = keep & (q < rec_cap)
+            tl.store(rec_t_ptr + q, tl.zeros_like(q) + tf.to(tl.int32), mask=ok)
+            tl.store(rec_i_ptr + q, bi, mask=ok)
+        if REC_RATE:
+            pop = tl.load(pop_ptr + i, mask=m, other=0)
+            cell = ((tf - tl.load(tstart_ptr)) * B + b) * NP + pop
+            tl.atomic_add(rate_ptr + cell, one, mask=fired)
+
+    @triton.jit(do_not_specialize=["j"])
     def lif_step(
-        t_ptr,
+        base_ptr,
+        j,
         v_ptr,
         refr_ptr,
         syn_ptr,
@@ -215,124 +334,103 @@ if HAVE_TRITON:
         REC_RATE: tl.constexpr,
         BLOCK: tl.constexpr,
         PDL: tl.constexpr = False,
+        PHASE: tl.constexpr = 0,
     ):
-        """Step t of neurons [blk * BLOCK, (blk + 1) * BLOCK) of member b (program ids)."""
-        if PDL:  # let the delivery of this step launch; t_ptr holds t - 1 (see deliver)
+        """Step t = base + j of neurons [blk * BLOCK, (blk + 1) * BLOCK) of member b (program
+        ids), or the part of it that ``PHASE`` names (STEP, HEAD, BODY, TAIL: see the module
+        docstring)."""
+        if PDL and PHASE == 0:  # let the delivery of this step launch
             gdc_launch_dependents()
-            t = tl.load(t_ptr) + 1
-        else:
-            t = tl.load(t_ptr)
+        t = tl.load(base_ptr) + j
         b = tl.program_id(1).to(tl.int64)
         i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
         m = i < N
-        bufb = buf_ptr + (t % D) * B * S + b * S
         slot0 = tl.load(slot0_ptr + i, mask=m, other=0)
         ng = tl.load(ng_ptr + i, mask=m, other=0)
         synb = tl.load(synb_ptr + i, mask=m, other=0)
-        gid = tl.load(gid_ptr + i, mask=m, other=0)
         nrec = tl.load(nrec_ptr + i, mask=m, other=0)
-        bi = b * N + i
-        v = tl.load(v_ptr + bi, mask=m, other=0.0)
-        refr = tl.load(refr_ptr + bi, mask=m, other=0)
-        e_l = tl.load(e_l_ptr + b * rs_e_l + i, mask=m, other=0.0)
-        p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
-        c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
-        vn = (v - e_l) * p22 + c0
-        # the membrane moves with the synaptic state of step t; threshold, reset and the
-        # spike list need nothing of this step's input, only the synaptic state does (below)
-        for r in tl.static_range(RMAX):
-            rm = m & (r < nrec)
-            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0)
-            q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
-            vn = tl.where(rm, vn + s * q, vn)
-        v = tl.where(refr <= 0, vn + e_l, v)
-        refr = tl.maximum(refr - 1, 0)
-        vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
-        fired = (v >= vth) & m
-        vres = tl.load(vres_ptr + b * rs_vres + i, mask=m, other=0.0)
-        refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
-        v = tl.where(fired, vres, v)
-        refr = tl.where(fired, refs, refr)
-        tl.store(v_ptr + bi, v, mask=m)
-        tl.store(refr_ptr + bi, refr, mask=m)
-        # step t's spike list (list t % 3, emptied by the delivery of step t - 2): each spike
-        # with its row of the synapse table, so the delivery reads no row pointers
-        one = tl.full([BLOCK], 1, tl.int32)
-        lst = (t % 3) * B * N
-        pos = lst + tl.atomic_add(cnt_ptr + (t % 3) + 0 * i, one, mask=fired)
-        tl.store(spk_ptr + pos, bi, mask=fired)
-        tl.store(spk_lo_ptr + pos, tl.load(indptr_ptr + i, mask=fired, other=0), mask=fired)
-        tl.store(spk_hi_ptr + pos, tl.load(indptr_ptr + i + 1, mask=fired, other=0), mask=fired)
-        if REC_SPIKES:
-            keep = fired & (tl.load(recf_ptr + i, mask=m, other=0) != 0)
-            q = tl.atomic_add(rec_n_ptr + 0 * i, one, mask=keep)
-            ok = keep & (q < rec_cap)
-            tl.store(rec_t_ptr + q, tl.zeros_like(q) + t.to(tl.int32), mask=ok)
-            tl.store(rec_i_ptr + q, bi, mask=ok)
-        if REC_RATE:
-            pop = tl.load(pop_ptr + i, mask=m, other=0)
-            cell = ((t - tl.load(tstart_ptr)) * B + b) * NP + pop
-            tl.atomic_add(rate_ptr + cell, one, mask=fired)
-        # the synaptic state decays and takes this step's input
-        p0 = tl.zeros_like(v)
-        p1 = tl.zeros_like(v)
-        p2 = tl.zeros_like(v)
-        p3 = tl.zeros_like(v)
-        if PDL:
-            # programmatic dependent launch: the delivery of step t - 1 may still be running.
-            # Everything above read only what earlier kernels wrote (and wrote nothing it
-            # reads); the Poisson terms (the bulk of the work) are drawn now, the buffer rows
-            # are read after the wait. The terms of a slot are summed first, then added to the
-            # buffer value: the reference's order where a slot has one Poisson entry (MAXE == 1)
-            tl.static_assert(RMAX <= 4, "PDL step: at most 4 receptors")
-            if HAS_POISSON:
-                for r in tl.static_range(RMAX):
-                    rm = m & (r < nrec)
-                    slot = slot0 + r * ng
-                    pr = tl.zeros_like(v)
-                    for q in tl.static_range(MAXE):
-                        pr = _poisson_add(pr, t, b, q, slot, rm, pe_h_ptr, pe_tab_ptr, pe_w_ptr,
-                                          prows_ptr, rs_tab, qs_tab, qs_h, S, L, JV)  # fmt: skip
-                    if r == 0:
-                        p0 = pr
-                    if r == 1:
-                        p1 = pr
-                    if r == 2:
-                        p2 = pr
-                    if r == 3:
-                        p3 = pr
-            gdc_wait()
-        for r in tl.static_range(RMAX):
-            rm = m & (r < nrec)
-            slot = slot0 + r * ng
-            x = tl.load(bufb + slot, mask=rm, other=0.0, cache_modifier=".cg")
-            if HAS_POISSON:
-                if PDL:
-                    if r == 0:
-                        x = x + p0
-                    if r == 1:
-                        x = x + p1
-                    if r == 2:
-                        x = x + p2
-                    if r == 3:
-                        x = x + p3
-                else:
-                    for q in tl.static_range(MAXE):
-                        x = _poisson_add(x, t, b, q, slot, rm, pe_h_ptr, pe_tab_ptr, pe_w_ptr,
-                                         prows_ptr, rs_tab, qs_tab, qs_h, S, L, JV)  # fmt: skip
-            if HAS_GAIN:
-                g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
-                x = x * g
-            d = tl.load(decay_ptr + gid * RMAX + r, mask=rm, other=0.0)
-            sp = syn_ptr + synb + (r * B + b) * ng
-            s = tl.load(sp, mask=rm, other=0.0)
-            tl.store(sp, s * d + x, mask=rm)
-            tl.store(bufb + slot, tl.zeros_like(x), mask=rm)
+        if PHASE <= 1:  # STEP, HEAD: the membrane and spikes of step t first
+            _fire(t, b, i, m, v_ptr, refr_ptr, syn_ptr, synb, ng, nrec, e_l_ptr, p22_ptr,
+                  c0_ptr, vth_ptr, vres_ptr, ref_ptr, p21_ptr, rs_e_l, rs_p22, rs_c0, rs_vth,
+                  rs_vres, rs_ref, rs_p21, rr_p21, indptr_ptr, cnt_ptr, spk_ptr, spk_lo_ptr,
+                  spk_hi_ptr, recf_ptr, rec_n_ptr, rec_t_ptr, rec_i_ptr, rec_cap, pop_ptr,
+                  rate_ptr, tstart_ptr, NP, N, B, RMAX, REC_SPIKES, REC_RATE, BLOCK)  # fmt: skip
+        if PHASE != 1:  # all but HEAD: the synaptic state decays and takes step t's input
+            bufb = buf_ptr + (t % D) * B * S + b * S
+            gid = tl.load(gid_ptr + i, mask=m, other=0)
+            p0 = tl.zeros([BLOCK], syn_ptr.dtype.element_ty)
+            p1 = tl.zeros_like(p0)
+            p2 = tl.zeros_like(p0)
+            p3 = tl.zeros_like(p0)
+            if PDL:
+                # programmatic dependent launch: the delivery before this kernel may still
+                # be running. Nothing above read what it writes; the Poisson terms (the bulk
+                # of the work) are drawn now, the buffer rows are read after the wait. The
+                # terms of a slot are summed first, then added to the buffer value: the
+                # reference's order where a slot has one Poisson entry (MAXE == 1)
+                tl.static_assert(RMAX <= 4, "PDL step: at most 4 receptors")
+                if HAS_POISSON:
+                    for r in tl.static_range(RMAX):
+                        rm = m & (r < nrec)
+                        slot = slot0 + r * ng
+                        pr = tl.zeros_like(p0)
+                        for q in tl.static_range(MAXE):
+                            pr = _poisson_add(pr, t, b, q, slot, rm, pe_h_ptr, pe_tab_ptr,
+                                              pe_w_ptr, prows_ptr, rs_tab, qs_tab, qs_h, S, L,
+                                              JV)  # fmt: skip
+                        if r == 0:
+                            p0 = pr
+                        if r == 1:
+                            p1 = pr
+                        if r == 2:
+                            p2 = pr
+                        if r == 3:
+                            p3 = pr
+                gdc_wait()
+                if PHASE >= 2:  # BODY, TAIL: let the delivery of step t launch
+                    gdc_launch_dependents()
+            for r in tl.static_range(RMAX):
+                rm = m & (r < nrec)
+                slot = slot0 + r * ng
+                x = tl.load(bufb + slot, mask=rm, other=0.0, cache_modifier=".cg")
+                if HAS_POISSON:
+                    if PDL:
+                        if r == 0:
+                            x = x + p0
+                        if r == 1:
+                            x = x + p1
+                        if r == 2:
+                            x = x + p2
+                        if r == 3:
+                            x = x + p3
+                    else:
+                        for q in tl.static_range(MAXE):
+                            x = _poisson_add(x, t, b, q, slot, rm, pe_h_ptr, pe_tab_ptr,
+                                             pe_w_ptr, prows_ptr, rs_tab, qs_tab, qs_h, S, L,
+                                             JV)  # fmt: skip
+                if HAS_GAIN:
+                    g = tl.load(gain_ptr + r * rr_gain + b * rs_gain + i, mask=rm, other=1.0)
+                    x = x * g
+                d = tl.load(decay_ptr + gid * RMAX + r, mask=rm, other=0.0)
+                sp = syn_ptr + synb + (r * B + b) * ng
+                s = tl.load(sp, mask=rm, other=0.0, cache_modifier=".cg")
+                tl.store(sp, s * d + x, mask=rm)
+                tl.store(bufb + slot, tl.zeros_like(x), mask=rm)
+        if PHASE >= 2 and (tl.program_id(0) == 0) & (tl.program_id(1) == 0):
+            # pipelined: the count of list (t + 2) % 3 is emptied here (its delivery, of step
+            # t - 1, has ended; the next update fills it after its own wait)
+            tl.store(cnt_ptr + (t + 2) % 3, 0)
+        if PHASE == 2:  # BODY: the membrane and spikes of step t + 1, with the state just set
+            _fire(t + 1, b, i, m, v_ptr, refr_ptr, syn_ptr, synb, ng, nrec, e_l_ptr, p22_ptr,
+                  c0_ptr, vth_ptr, vres_ptr, ref_ptr, p21_ptr, rs_e_l, rs_p22, rs_c0, rs_vth,
+                  rs_vres, rs_ref, rs_p21, rr_p21, indptr_ptr, cnt_ptr, spk_ptr, spk_lo_ptr,
+                  spk_hi_ptr, recf_ptr, rec_n_ptr, rec_t_ptr, rec_i_ptr, rec_cap, pop_ptr,
+                  rate_ptr, tstart_ptr, NP, N, B, RMAX, REC_SPIKES, REC_RATE, BLOCK)  # fmt: skip
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["j"])
     def deliver(
-        t_ptr,
-        t_next_ptr,
+        base_ptr,
+        j,
         cnt_ptr,
         spk_ptr,
         spk_lo_ptr,
@@ -348,16 +446,23 @@ if HAVE_TRITON:
         SPLIT: tl.constexpr,
         DBLOCK: tl.constexpr,
         PDL: tl.constexpr = False,
+        PIPE: tl.constexpr = False,
     ):
-        """Add the weights of step t's spikes (each spike's row cut into SPLIT parts, the
-        parts shared out over the grid) into the buffer rows of their delays."""
+        """Add the weights of the spikes of step t = base + j (each spike's row cut into SPLIT
+        parts, the parts shared out over the grid) into the buffer rows of their delays."""
+        t = tl.load(base_ptr) + j
         if PDL:
-            # wait for this step's neuron update (and, through it, everything before), then
-            # let the next update launch: it reads the counter cell this kernel does not
-            # write (t - 1 there) and draws its Poisson input while this delivery runs
-            gdc_wait()
-            gdc_launch_dependents()
-        t = tl.load(t_ptr)
+            if PIPE:
+                # pipelined: the spikes of step t were listed by the update before the one
+                # running now (ended before that one could start), so this kernel lets the
+                # next update launch at once and delivers while the running one works
+                gdc_launch_dependents()
+            else:
+                # wait for this step's neuron update (and, through it, everything before),
+                # then let the next update launch: it draws its Poisson input while this
+                # delivery runs
+                gdc_wait()
+                gdc_launch_dependents()
         pid = tl.program_id(0)
         G = tl.num_programs(0)
         lst = (t % 3) * B * N
@@ -378,19 +483,23 @@ if HAVE_TRITON:
             lo = a0 + part * size
             hi = tl.minimum(lo + size, a1)
             base = buf_ptr + (src // N) * S
-            for j in range(lo, hi, DBLOCK):
-                o = j + tl.arange(0, DBLOCK)
+            for jj in range(lo, hi, DBLOCK):
+                o = jj + tl.arange(0, DBLOCK)
                 mm = o < hi
                 tg = tl.load(target_ptr + o, mask=mm, other=0).to(tl.int64)
                 d = tl.load(dsteps_ptr + o, mask=mm, other=0).to(tl.int64)
                 wt = tl.load(weight_ptr + o, mask=mm, other=0.0)
                 tl.atomic_add(base + ((d + t) % D) * B * S + tg, wt, mask=mm, sem="relaxed")
             src, a0, a1 = src_n, a0_n, a1_n
-        # cells no program reads during this kernel: the next step's counter and the count
-        # of list (t + 2) % 3, read by the delivery of step t - 1 (finished before this one
-        # began) and next filled by the update of step t + 2 (which starts after this ends)
-        tl.store(t_next_ptr, t + 1)
-        tl.store(cnt_ptr + ((t + 2) % 3), 0)
+        if PIPE:
+            # end only after the update of step t (the next update waits for this kernel,
+            # and so for that update too)
+            if PDL:
+                gdc_wait()
+        else:
+            # the count of list (t + 2) % 3: read by the delivery of step t - 1 (ended before
+            # this one began), next filled by the update of step t + 2 (starts after this ends)
+            tl.store(cnt_ptr + ((t + 2) % 3), 0)
 
     @triton.jit
     def _uniform64(h, counter):
@@ -420,9 +529,10 @@ if HAVE_TRITON:
             go = (tl.max(todo.to(tl.int32), axis=0) > 0) & (r < R)
         return tl.where(todo, tl.minimum(tl.maximum(v, lo), hi), out)
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["j"])
     def deliver_procedural(
-        t_ptr,
+        base_ptr,
+        j,
         cnt_ptr,
         spk_ptr,
         pi_ptr,
@@ -440,7 +550,7 @@ if HAVE_TRITON:
     ):
         """Regenerate and deliver the procedural synapses of step t's spikes: one lane per
         (spike, segment of a projection's posts), geometric skipping inside the segment."""
-        t = tl.load(t_ptr)
+        t = tl.load(base_ptr) + j
         lst = (t % 3) * B * N  # step t's spike list (see lif_step)
         n_spk = tl.load(cnt_ptr + (t % 3), cache_modifier=".cg")
         n_items = n_spk.to(tl.int64) * n_seg_total
@@ -490,16 +600,16 @@ if HAVE_TRITON:
                 skip = tl.where(act, skip, 0.0).to(tl.int64)
                 pos = tl.where(act, pos + 1 + skip, pos)
                 act = act & (pos < end)
-                j = tl.where(act, pos, 0)
-                wt = _redraw(hw, j, wmu, wsd, wlo, whi, act, R)
-                dd = _redraw(hd, j, dmu, dsd, dlo, dhi, act, R)
+                jp = tl.where(act, pos, 0)
+                wt = _redraw(hw, jp, wmu, wsd, wlo, whi, act, R)
+                dd = _redraw(hd, jp, dmu, dsd, dlo, dhi, act, R)
                 x = dd / dt  # steps: round half to even (torch.round), at least 1
                 f = tl.floor(x)
                 fr = x - f
                 odd = (f - 2.0 * tl.floor(f * 0.5)) > 0
                 st = tl.where(fr > 0.5, f + 1.0, tl.where(fr < 0.5, f, tl.where(odd, f + 1.0, f)))
                 st = tl.maximum(st, 1.0).to(tl.int64)
-                cell = ((st + t) % D) * B * S + b * S + slot + j
+                cell = ((st + t) % D) * B * S + b * S + slot + jp
                 tl.atomic_add(
                     buf_ptr + cell, wt.to(buf_ptr.dtype.element_ty), mask=act, sem="relaxed"
                 )
