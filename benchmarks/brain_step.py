@@ -1,13 +1,17 @@
-"""Time per step of a data-driven brain network: the compiled CPU loop against the torch path.
+"""Time per step of a data-driven brain network: the fast paths against the torch path.
 
-Builds the motor-loop scenario's network (left MOp, MOs, motor thalamus, pontine grey,
-cerebellar cortex and nuclei from the Allen atlas; Izhikevich cortex, LIFAHP granule / Golgi /
-Purkinje cells and AdEx interneurons and nuclei with conductance synapses) at a fraction of the
-real cell density, runs it with each backend in the same process and prints one Markdown
-table: wall ms per 0.1 ms step, real-time factor, spikes, the ratio to the torch path and
-whether the spikes equal the torch path's.
+Builds a scenario's network from the Allen atlas at a fraction of the real cell density — by
+default motor-loop's (left MOp, MOs, motor thalamus, pontine grey, cerebellar cortex and
+nuclei; Izhikevich cortex, LIFAHP granule / Golgi / Purkinje cells and AdEx interneurons and
+nuclei with conductance synapses), or m1-gamma's (left MOp, Izhikevich cortex, current
+synapses) — runs it with each backend in the same process and prints one Markdown table: wall
+ms per 0.1 ms step, real-time factor, spikes, the ratio to the torch path and whether the
+spikes equal the torch path's. On the CPU the compiled loop (at each thread count) races the
+torch path; with ``--device cuda``, the Triton step (float32 atomic adds meet in no fixed
+order, so its spikes may differ; ``--dtype float64`` for an equality check).
 
     ZENTAI_DATA=../shared/data/allen .venv/bin/python benchmarks/brain_step.py --fraction 0.02
+    python benchmarks/brain_step.py --scenario m1-gamma --fraction 0.1 --device cuda
 
 Until 2026-11-27 (session 14) the compiled loop took LIF and Izhikevich neurons only, so the
 cerebellum sent the whole network to the torch path.
@@ -30,6 +34,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=10.0, help="ms run first (compiles)")
     ap.add_argument("--threads", default="1,2", help="compiled-loop threads to time, ','")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scenario", default="motor-loop", help="motor-loop or m1-gamma")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--dtype", default="float32", help="float32 or float64")
     args = ap.parse_args()
 
     import torch
@@ -40,23 +47,36 @@ def main() -> None:
     from zentai.record.recorders import Spikes
     from zentai.scenarios import load_scenario
 
-    sc = load_scenario("motor-loop")
+    sc = load_scenario(args.scenario)
     atlas = load_atlas("allen_mouse_100um")
     t = time.perf_counter()
     spec, _ = brain_spec(
         atlas, sc.regions, fraction=args.fraction, hemisphere=sc.hemisphere, seed=args.seed,
         models=sc.models,
     )  # fmt: skip
-    net = zt.build.network(spec.add(Spikes()), seed=args.seed)
+    net = zt.build.network(spec.add(Spikes()), seed=args.seed, device=args.device)
     build_s = time.perf_counter() - t
     models = sorted({g.model_class.__name__ for g in net.groups})
-    runs = [("torch", None)] + [("compiled", int(x)) for x in args.threads.split(",") if x]
+    if args.device == "cpu":
+        runs = [("torch", None)] + [("compiled", int(x)) for x in args.threads.split(",") if x]
+    else:
+        runs = [("torch", None), ("triton", None)]
+
+    def sync() -> None:
+        if args.device != "cpu":
+            torch.cuda.synchronize()
+
     rows, ref = [], None
     for backend, threads in runs:
-        sim = zt.sim.Simulator(net, backend=backend, seed=args.seed, num_threads=threads)
+        sim = zt.sim.Simulator(
+            net, backend=backend, seed=args.seed, num_threads=threads, device=args.device,
+            dtype=args.dtype,
+        )  # fmt: skip
         sim.run(args.warmup, progress=False)
+        sync()
         t = time.perf_counter()
         res = sim.run(args.ms, progress=False)
+        sync()
         wall = time.perf_counter() - t
         steps = round(args.ms / sim.dt)
         spikes = (res.spike_neuron, res.spike_time_ms)
@@ -67,9 +87,9 @@ def main() -> None:
                      res.spike_neuron.size, ref_wall / wall, same))  # fmt: skip
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.node()}, "
           f"nproc {os.cpu_count()}, torch {torch.__version__}")  # fmt: skip
-    print(f"# motor-loop network, fraction {args.fraction:g}: {net.n_neurons:,} neurons, "
+    print(f"# {args.scenario} network, fraction {args.fraction:g}: {net.n_neurons:,} neurons, "
           f"{net.n_synapses:,} synapses ({', '.join(models)}); built in {build_s:.1f} s; "
-          f"{args.ms:g} ms after {args.warmup:g} ms, float32")  # fmt: skip
+          f"{args.ms:g} ms after {args.warmup:g} ms, {args.dtype}, {args.device}")  # fmt: skip
     print("| backend | threads | ms per step | RTF | spikes | speed-up vs torch | same spikes |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for b, th, ms, rtf, n, up, same in rows:

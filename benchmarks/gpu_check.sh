@@ -9,7 +9,9 @@
 #   echo /.wheels/ >> .git/info/exclude
 #   pip download --no-deps -d .wheels pint tomli-w pynrrd openpyxl et-xmlfile flexcache \
 #       flexparser platformdirs typing-extensions   (pint needs platformdirs: not on the device)
-# then call the device tool's run with carry [".wheels"], the command
+#   mkdir -p .data && cp -r ../shared/data/allen .data/ && echo /.data/ >> .git/info/exclude
+#   (11 MB of Allen atlas data for the atlas-built networks of step 3d; never committed)
+# then call the device tool's run with carry [".wheels", ".data"], the command
 #   bash benchmarks/gpu_check.sh
 # and a timeout_s of ~480. Everything it prints is also saved in $OUT.
 set -uo pipefail
@@ -63,6 +65,10 @@ step "3c. the same, pipelined" 60 \
     bash -c "python3 benchmarks/microcircuit.py --scale 1.0 --device cuda --peers '' \
     --triton-tune pipeline=1 --json $OUT/mc_1.0_cuda_pipe.json 2>&1 \
     | grep -E 'build s|sim s|RTF|peak|rate|skipped|rror|stepped'"
+step "3d. the M1 cortex (Izhikevich 2007, m1-gamma's network at its fraction 0.1): torch vs triton" 60 \
+    bash -c "ZENTAI_DATA=\${ZENTAI_DATA:-\$PWD/.data/allen} python3 benchmarks/brain_step.py \
+    --scenario m1-gamma --fraction 0.1 --device cuda --ms 200 2>&1 | tail -5 \
+    | tee $OUT/m1_cortex_cuda.txt"
 step "4. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)" 60 \
     bash -c "python3 benchmarks/build_profile.py --scale 1.0 --device cuda --top 12 2>&1 \
     | tee $OUT/build_profile_cuda.txt"

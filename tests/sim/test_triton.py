@@ -18,13 +18,13 @@ if not torch.cuda.is_available():
 
 import zentai as zt
 from zentai.build import NetworkSpec, Population
-from zentai.celltypes import LIF, Izhikevich2007, LIFCond
+from zentai.celltypes import LIF, Izhikevich2007, LIFCond, Receptor
 from zentai.errors import SpecError
 from zentai.record import PopulationRate, Spikes, StateMonitor
 from zentai.sim import gpu_kernels
 from zentai.stim import SpikeTrain
 
-from .test_compiled import _assert_same, _mixed_spec
+from .test_compiled import _assert_same, _izhikevich_spec, _mixed_spec
 
 pytestmark = pytest.mark.skipif(
     not gpu_kernels.HAVE_TRITON or not (torch.cuda.is_available() or gpu_kernels.interpreting()),
@@ -110,11 +110,14 @@ def test_triton_member_inputs_monitors_trains_and_checkpoint(tune, tmp_path, mon
 
 
 def test_triton_refuses_what_it_does_not_implement(monkeypatch):
-    izh = NetworkSpec(populations=(Population(name="A", size=3, model=Izhikevich2007()),))
-    with pytest.raises(SpecError, match="LIF model only"):
+    ampa = Receptor(name="ampa", tau=2.0, e_rev=0.0)
+    izh = NetworkSpec(
+        populations=(Population(name="A", size=3, model=Izhikevich2007(receptors=(ampa,))),)
+    )
+    with pytest.raises(SpecError, match=r"current receptors only \(Izhikevich2007 group"):
         zt.sim.Simulator(zt.build.network(izh), backend="triton", device=DEV)
     cond = NetworkSpec(populations=(Population(name="A", size=3, model=LIFCond()),))
-    with pytest.raises(SpecError, match=r"LIF model only \(this network has \['LIFCond'\]\)"):
+    with pytest.raises(SpecError, match=r"Izhikevich2007 models only \(this network has \['LIFC"):
         zt.sim.Simulator(zt.build.network(cond), backend="triton", device=DEV)
     monkeypatch.setattr(gpu_kernels, "interpreting", lambda: False)
     lif = NetworkSpec(populations=(Population(name="A", size=3, model=LIF()),))
@@ -143,7 +146,8 @@ for name, (types, kw, modes) in json.load(open(sys.argv[1])).items():
         opts = {"num_warps": 4, "enable_fp_fusion": False, "launch_pdl": mode["PDL"]}
         c = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts),
                            target=GPUTarget("cuda", 90, 32), options=opts)
-        print(name, *mode.values(), len(c.asm["cubin"]), "griddepcontrol" in c.asm["ptx"])
+        tag = ",".join(f"{k}={v}" for k, v in mode.items())
+        print(name, tag, len(c.asm["cubin"]), "griddepcontrol" in c.asm["ptx"])
 """
 
 
@@ -174,11 +178,15 @@ def test_triton_kernels_compile_for_hopper(tmp_path):
     H, BODY, TAIL = gpu_kernels.HEAD, gpu_kernels.BODY, gpu_kernels.TAIL
     step = [{"PDL": False, "PHASE": 0}, {"PDL": True, "PHASE": 0}]
     pipe = [{"PDL": False, "PHASE": H}, {"PDL": True, "PHASE": BODY}, {"PDL": True, "PHASE": TAIL}]
+    izh = [
+        {"PDL": False, "PHASE": 0, "HAS_IZH": True},
+        {"PDL": True, "PHASE": BODY, "HAS_IZH": True},
+    ]
     kernels = {
         "lif_step": (
             [kind(x) for x in (sim._tbase, 0, *sim._targs_u)],
             {**sim._tkw_u, "BLOCK": 128},
-            step + pipe,
+            step + pipe + izh,
         ),
         "deliver": (
             [kind(x) for x in (sim._tbase, 0, *sim._targs_d)],
@@ -196,17 +204,19 @@ def test_triton_kernels_compile_for_hopper(tmp_path):
     rows = [line.split() for line in out.stdout.splitlines()]
     # each (kernel, PDL, PHASE or PIPE) compiled; grid-dependency instructions exactly
     # where programmatic launch is on
-    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
-        ("lif_step", "False", "0", "False"),
-        ("lif_step", "True", "0", "True"),
-        ("lif_step", "False", str(H), "False"),
-        ("lif_step", "True", str(BODY), "True"),
-        ("lif_step", "True", str(TAIL), "True"),
-        ("deliver", "False", "False", "False"),
-        ("deliver", "True", "False", "True"),
-        ("deliver", "True", "True", "True"),
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("lif_step", "PDL=False,PHASE=0", "False"),
+        ("lif_step", "PDL=True,PHASE=0", "True"),
+        ("lif_step", f"PDL=False,PHASE={H}", "False"),
+        ("lif_step", f"PDL=True,PHASE={BODY}", "True"),
+        ("lif_step", f"PDL=True,PHASE={TAIL}", "True"),
+        ("lif_step", "PDL=False,PHASE=0,HAS_IZH=True", "False"),
+        ("lif_step", f"PDL=True,PHASE={BODY},HAS_IZH=True", "True"),
+        ("deliver", "PDL=False,PIPE=False", "False"),
+        ("deliver", "PDL=True,PIPE=False", "True"),
+        ("deliver", "PDL=True,PIPE=True", "True"),
     ]
-    assert all(int(r[3]) > 1000 for r in rows)  # machine code came out
+    assert all(int(r[2]) > 1000 for r in rows)  # machine code came out
 
 
 @pytest.mark.gpu
@@ -262,3 +272,33 @@ def test_triton_regenerates_procedural_synapses_as_the_torch_path():
     b = zt.sim.Simulator(net, backend="triton", **kw).run(8.0)
     assert a.spike_neuron.size > 30
     _assert_same(a, b)
+
+
+@pytest.mark.parametrize("tune", [{"pdl": False}, {"pdl": True, "pipeline": True}],
+                         ids=["two-kernels", "pipelined"])  # fmt: skip
+def test_triton_izhikevich_equals_torch(tune, monkeypatch):
+    # Izhikevich (2007) neurons of five variants in one group (per-neuron variant codes:
+    # generic, FS cubic nullcline, LTS u cap, TC / RTN switch below -65 mV) beside LIF
+    # neurons, a DC window, two members: float64 spikes and states equal to the torch path
+    for k, v in tune.items():
+        monkeypatch.setitem(gpu_kernels.TUNE, k, v)
+    base = _izhikevich_spec(("RS", "FS", "LTS", "TC", "RTN"))
+    spec = NetworkSpec(
+        populations=base.populations,
+        projections=base.projections,
+        stimuli=base.stimuli,
+        recorders=(Spikes(),),
+    )
+    net = zt.build.network(spec, seed=2)
+    kw = {"dtype": "float64", "seed": 1, "n_ensembles": 2, "device": DEV}
+    ref = zt.sim.Simulator(net, backend="torch", **kw)
+    fast = zt.sim.Simulator(net, backend="triton", **kw)
+    assert fast.backend == "triton"
+    a, b = ref.run(70.0), fast.run(70.0)
+    for name in ("RS", "FS", "LTS", "TC", "RTN", "L"):
+        lo, hi = a.populations[name]
+        assert ((a.spike_neuron >= lo) & (a.spike_neuron < hi)).sum() > 5, name
+    _assert_same(a, b)
+    for p in ("RS", "L"):
+        for var in ("v", "u") if p == "RS" else ("v",):
+            assert torch.equal(ref.get_state(p, var), fast.get_state(p, var)), (p, var)

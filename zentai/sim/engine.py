@@ -213,8 +213,9 @@ class Simulator:
         ``"auto"`` (default): on the CPU compiled where it applies, else torch with the Poisson
         input drawn by the compiled kernel (same counts, much faster than ``torch.bucketize``); on
         CUDA the Triton step where it applies, else torch. ``"triton"``: the two kernels of
-        :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF neurons with current
-        receptors, static stored or procedural synapses; every stimulus and recorder);
+        :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF and Izhikevich2007
+        neurons with current receptors, static stored or procedural synapses; every stimulus
+        and recorder);
         spike-for-spike equal to the reference in float64, equal up to the order of summed
         inputs in float32.
 
@@ -769,10 +770,22 @@ class Simulator:
                 f"interpreter, TRITON_INTERPRET=1)"
             )
         other = sorted(
-            {g.model_class.__name__ for g in self.net.groups if g.model_class is not LIF}
+            {
+                g.model_class.__name__
+                for g in self.net.groups
+                if g.model_class not in (LIF, Izhikevich2007)
+            }
         )
         if other:  # (LIF has current receptors only)
-            return f"it implements the LIF model only (this network has {other})"
+            return (
+                f"it implements the LIF and Izhikevich2007 models only (this network has {other})"
+            )
+        for g in self.net.groups:
+            if any(r.is_conductance for r in g.receptors):
+                return (
+                    f"it implements current receptors only ({g.model_class.__name__} group "
+                    f"of {g.populations} has conductance receptors)"
+                )
         if self.net.is_part:
             return "it does not run parts of a distributed network yet"
         return self._synapses_unsupported()
@@ -1129,8 +1142,8 @@ class Simulator:
         """(P, N) parameter tables (and the decay table) from the groups' propagators, on the
         simulator's device, for the compiled and Triton loops; with ``models`` also the
         compiled loop's model table (Izhikevich, LIFAHP, AdEx rows), constants and receptor
-        table (the Triton loop, LIF only, leaves them out: it rebuilds its tables after every
-        DC change, on the GPU).
+        table (the Triton loop asks for them only when it has Izhikevich neurons: it rebuilds
+        its tables after every DC change, on the GPU).
 
         Each value is formed by the same expression as in :class:`LIFDynamics` and cast to
         the state type the way torch casts it, so the loop's arithmetic equals the reference.
@@ -1451,6 +1464,16 @@ class Simulator:
             gid[g.start : g.stop] = gi
             nrec[g.start : g.stop] = len(g.receptors)
         self._tneur = tuple(x.to(dev) for x in (slot0, ng, synb, gid, nrec))
+        # each neuron's update: 0 LIF, else Izhikevich (2007) with 1 + its variant code of
+        # the compiled loop (1 generic, 2 FS, 3 TC / RTN)
+        self._tizh = any(g.model_class is Izhikevich2007 for g in groups)
+        if self._tizh:
+            code = torch.as_tensor(self._param_tables(models=True)["izh_code"])
+            kind = torch.zeros(N, dtype=torch.int32)
+            for g in groups:
+                if g.model_class is Izhikevich2007:
+                    kind[g.start : g.stop] = 1 + code[g.start : g.stop].to(torch.int32)
+            self._tkind = kind.to(dev)
         self._trmax = max(len(g.receptors) for g in groups)
         # the kernels' step is base + j: the host sets base before each launch sequence (or
         # graph replay), each launch of the sequence has its own j
@@ -1571,11 +1594,14 @@ class Simulator:
 
         rebuild = False
         if self._cparams is None:
-            t = self._param_tables(models=False)
+            t = self._param_tables(models=self._tizh)
             self._cparams = {
                 k: hold(k, t[k])
                 for k in ("e_l", "p22", "c0", "v_th", "v_reset", "ref", "p21", "gain", "decay")
             }
+            if self._tizh:  # the Izhikevich (2007) rows of the model table, h, 1e-30, -65
+                self._cparams["izh"] = hold("izh", t["mtab"][:16].contiguous())
+                self._cparams["izc"] = hold("izc", t["consts"][:3].to(dev))
             # the record buffer holds every spike a chunk can make: each recorded neuron
             # fires at most once per refractory period + 1 steps; chunks are shortened so
             # that this bound stays under REC_LIMIT entries (12 bytes each)
@@ -1638,6 +1664,12 @@ class Simulator:
             e_h, e_tab, e_w, prows = z.long(), z, z.to(self.dtype), z.double()
             L, maxe, rs_tab, qs_tab, qs_h = 1, 1, 0, 0, 0
         rate = self._trate
+        if self._tizh:
+            izh, izc, kind = P["izh"], P["izc"], self._tkind
+            rs_izh, rr_izh = (N if izh.shape[1] > 1 else 0), izh.shape[1] * N
+        else:
+            izh = izc = torch.zeros(1, dtype=self.dtype, device=dev)
+            kind, rs_izh, rr_izh = torch.zeros(1, dtype=torch.int32, device=dev), 0, 0
         self._targs_u = (
             self._cv,
             self._crefr,
@@ -1683,6 +1715,12 @@ class Simulator:
             self._tpop,
             rate,
             self._ttstart,
+            self._cu,
+            kind,
+            izh,
+            rs_izh,
+            rr_izh,
+            izc,
             self._n_pops,
             N,
             self.S,
@@ -1698,6 +1736,7 @@ class Simulator:
             "HAS_GAIN": any(x is not None for x in self._gain),
             "REC_SPIKES": self._record_spikes and self._n_rec > 0,
             "REC_RATE": self._rate is not None,
+            "HAS_IZH": self._tizh,
             "BLOCK": self._tblock,
         }
         self._tgrid_u = (-(-N // self._tblock), B)

@@ -1,16 +1,19 @@
-"""Fused GPU step of LIF networks (Triton): the ``"triton"`` backend of the Simulator.
+"""Fused GPU step of LIF and Izhikevich (2007) networks (Triton): the ``"triton"`` backend of
+the Simulator (current receptors).
 
 One step is two kernels. Each reads its step as base + j: ``base`` is a device cell the host
 sets before a sequence of launches, ``j`` the launch's place in it, so a captured CUDA graph
 of n steps replays at any step and the host never waits on the device:
 
 1. :func:`lif_step` — one program per (block of neurons, member): moves the ``iaf_psc_exp``
-   membrane exactly as the compiled CPU loop does (:mod:`zentai.sim.cpu_kernels`), applies
-   threshold, reset and refractoriness, and appends each spike with its synapse-table row to
-   the step's spike list (one of three, by t mod 3; and, when recorded, to the spike record and
-   the population counts); then reads the ring-buffer row of step t, adds the Poisson input
-   drawn in the kernel (the reference's counter-based hash and CDF tables, so the counts equal
-   the torch path's), moves the synaptic currents and clears the row.
+   membrane exactly as the compiled CPU loop does (:mod:`zentai.sim.cpu_kernels`; or, for
+   neurons of kind > 0, the Izhikevich (2007) update with its variants, also as that loop
+   does), applies threshold, reset and refractoriness, and appends each spike with its
+   synapse-table row to the step's spike list (one of three, by t mod 3; and, when recorded,
+   to the spike record and the population counts); then reads the ring-buffer row of step
+   t, adds the Poisson input drawn in the kernel (the reference's counter-based hash and CDF
+   tables, so the counts equal the torch path's), moves the synaptic currents and clears the
+   row.
 2. :func:`deliver` — a fixed grid of programs walks the spike list: each spike's row is cut
    into ``split`` parts, each part adds its weights into the buffer rows of their delays with
    atomic adds. Every program then empties the count of the list of step t + 2 (read by
@@ -174,6 +177,62 @@ if HAVE_TRITON:
         return x
 
     @triton.jit
+    def _div(a, b):
+        # IEEE-rounded division (float32 "/" compiles to an approximate one; float64's is)
+        if a.dtype == tl.float32:
+            return tl.math.div_rn(a, b)
+        else:
+            return a / b
+
+    @triton.jit
+    def _izhikevich(v, isyn, bi, b, i, mi, kd, u_ptr, izh_ptr, rs_izh, rr_izh, izc_ptr):
+        """Izhikevich (2007) step of the lanes ``mi`` (current receptors, summed in ``isyn``):
+        forward Euler, spike at ``v_peak + peak_u u``, u advanced to the crossing in a spiking
+        step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``. ``izh`` holds the
+        rows k, v_r, v_t, c_m, h a, b, v_b, b_hyper, c, d_eff, v_peak, peak_u, reset_u,
+        u_max, i_e, i_stim (cpu_kernels.MODEL_ROWS); ``izc`` h, 1e-30 and -65 mV in the state's
+        type. Divisions are IEEE-rounded, as torch's."""
+        u = tl.load(u_ptr + bi, mask=mi, other=0.0, cache_modifier=".cg")
+        row = izh_ptr + b * rs_izh + i
+        k = tl.load(row, mask=mi, other=0.0)
+        vr = tl.load(row + rr_izh, mask=mi, other=0.0)
+        vt = tl.load(row + 2 * rr_izh, mask=mi, other=0.0)
+        cm = tl.load(row + 3 * rr_izh, mask=mi, other=1.0)
+        ha = tl.load(row + 4 * rr_izh, mask=mi, other=0.0)
+        bb = tl.load(row + 5 * rr_izh, mask=mi, other=0.0)
+        vb = tl.load(row + 6 * rr_izh, mask=mi, other=0.0)
+        bh = tl.load(row + 7 * rr_izh, mask=mi, other=0.0)
+        c = tl.load(row + 8 * rr_izh, mask=mi, other=0.0)
+        de = tl.load(row + 9 * rr_izh, mask=mi, other=0.0)
+        vpk = tl.load(row + 10 * rr_izh, mask=mi, other=0.0)
+        pu = tl.load(row + 11 * rr_izh, mask=mi, other=0.0)
+        ru = tl.load(row + 12 * rr_izh, mask=mi, other=0.0)
+        um = tl.load(row + 13 * rr_izh, mask=mi, other=0.0)
+        ie = tl.load(row + 14 * rr_izh, mask=mi, other=0.0)
+        ist = tl.load(row + 15 * rr_izh, mask=mi, other=0.0)
+        h = tl.load(izc_ptr)
+        tiny = tl.load(izc_ptr + 1)
+        b_switch = tl.load(izc_ptr + 2)
+        itot = isyn + ie
+        itot = itot + ist
+        dv = _div(k * (v - vr) * (v - vt) - u + itot, cm)
+        x = tl.maximum(v - vb, 0.0)
+        nullc = tl.where(
+            kd == 2, bb * x * x * x, tl.where((kd == 3) & (v <= b_switch), bh, bb) * (v - vr)
+        )
+        hdu = ha * (nullc - u)
+        vnew = v + h * dv
+        ueul = u + hdu
+        vsp = vpk + pu * ueul
+        fired = (vnew >= vsp) & mi
+        gap = tl.maximum((vpk + pu * u) - v, 0.0)
+        theta = tl.minimum(_div(gap, tl.maximum(gap + (vnew - vsp), tiny)), 1.0)
+        usp = u + theta * hdu
+        v_out = tl.where(fired, c + ru * usp, vnew)
+        u_out = tl.where(fired, tl.minimum(usp + de, um), ueul)
+        return v_out, u_out, fired
+
+    @triton.jit
     def _fire(
         tf,
         b,
@@ -213,12 +272,19 @@ if HAVE_TRITON:
         pop_ptr,
         rate_ptr,
         tstart_ptr,
+        u_ptr,
+        kind_ptr,
+        izh_ptr,
+        rs_izh,
+        rr_izh,
+        izc_ptr,
         NP,
         N,
         B,
         RMAX: tl.constexpr,
         REC_SPIKES: tl.constexpr,
         REC_RATE: tl.constexpr,
+        HAS_IZH: tl.constexpr,
         BLOCK: tl.constexpr,
     ):
         """Membrane of step tf (moved with the synaptic state after step tf - 1), threshold,
@@ -233,11 +299,14 @@ if HAVE_TRITON:
         p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
         c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
         vn = (v - e_l) * p22 + c0
+        isyn = tl.zeros_like(v)
         for r in tl.static_range(RMAX):
             rm = m & (r < nrec)
             s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0, cache_modifier=".cg")
             q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
             vn = tl.where(rm, vn + s * q, vn)
+            isyn = tl.where(rm, isyn + s, isyn)
+        v0 = v
         v = tl.where(refr <= 0, vn + e_l, v)
         refr = tl.maximum(refr - 1, 0)
         vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
@@ -246,6 +315,16 @@ if HAVE_TRITON:
         refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
         v = tl.where(fired, vres, v)
         refr = tl.where(fired, refs, refr)
+        if HAS_IZH:
+            # Izhikevich (2007) neurons (kind 1 generic, 2 FS, 3 TC / RTN) in place of the
+            # LIF update, as cpu_kernels._izhikevich (the torch step's operations in its order)
+            kd = tl.load(kind_ptr + i, mask=m, other=0)
+            mi = m & (kd > 0)
+            vi, ui, fi = _izhikevich(v0, isyn, bi, b, i, mi, kd, u_ptr, izh_ptr, rs_izh, rr_izh,
+                                     izc_ptr)  # fmt: skip
+            v = tl.where(mi, vi, v)
+            fired = tl.where(mi, fi, fired)
+            tl.store(u_ptr + bi, ui, mask=mi)
         tl.store(v_ptr + bi, v, mask=m)
         tl.store(refr_ptr + bi, refr, mask=m)
         # the spike list of step tf: each spike with its row of the synapse table, so the
@@ -319,6 +398,12 @@ if HAVE_TRITON:
         pop_ptr,
         rate_ptr,
         tstart_ptr,
+        u_ptr,
+        kind_ptr,
+        izh_ptr,
+        rs_izh,
+        rr_izh,
+        izc_ptr,
         NP,
         N,
         S,
@@ -332,6 +417,7 @@ if HAVE_TRITON:
         HAS_GAIN: tl.constexpr,
         REC_SPIKES: tl.constexpr,
         REC_RATE: tl.constexpr,
+        HAS_IZH: tl.constexpr,
         BLOCK: tl.constexpr,
         PDL: tl.constexpr = False,
         PHASE: tl.constexpr = 0,
@@ -354,7 +440,8 @@ if HAVE_TRITON:
                   c0_ptr, vth_ptr, vres_ptr, ref_ptr, p21_ptr, rs_e_l, rs_p22, rs_c0, rs_vth,
                   rs_vres, rs_ref, rs_p21, rr_p21, indptr_ptr, cnt_ptr, spk_ptr, spk_lo_ptr,
                   spk_hi_ptr, recf_ptr, rec_n_ptr, rec_t_ptr, rec_i_ptr, rec_cap, pop_ptr,
-                  rate_ptr, tstart_ptr, NP, N, B, RMAX, REC_SPIKES, REC_RATE, BLOCK)  # fmt: skip
+                  rate_ptr, tstart_ptr, u_ptr, kind_ptr, izh_ptr, rs_izh, rr_izh, izc_ptr, NP,
+                  N, B, RMAX, REC_SPIKES, REC_RATE, HAS_IZH, BLOCK)  # fmt: skip
         if PHASE != 1:  # all but HEAD: the synaptic state decays and takes step t's input
             bufb = buf_ptr + (t % D) * B * S + b * S
             gid = tl.load(gid_ptr + i, mask=m, other=0)
@@ -425,7 +512,8 @@ if HAVE_TRITON:
                   c0_ptr, vth_ptr, vres_ptr, ref_ptr, p21_ptr, rs_e_l, rs_p22, rs_c0, rs_vth,
                   rs_vres, rs_ref, rs_p21, rr_p21, indptr_ptr, cnt_ptr, spk_ptr, spk_lo_ptr,
                   spk_hi_ptr, recf_ptr, rec_n_ptr, rec_t_ptr, rec_i_ptr, rec_cap, pop_ptr,
-                  rate_ptr, tstart_ptr, NP, N, B, RMAX, REC_SPIKES, REC_RATE, BLOCK)  # fmt: skip
+                  rate_ptr, tstart_ptr, u_ptr, kind_ptr, izh_ptr, rs_izh, rr_izh, izc_ptr, NP,
+                  N, B, RMAX, REC_SPIKES, REC_RATE, HAS_IZH, BLOCK)  # fmt: skip
 
     @triton.jit(do_not_specialize=["j"])
     def deliver(
