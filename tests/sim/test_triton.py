@@ -294,7 +294,7 @@ def test_triton_izhikevich_equals_torch(tune, monkeypatch):
     ref = zt.sim.Simulator(net, backend="torch", **kw)
     fast = zt.sim.Simulator(net, backend="triton", **kw)
     assert fast.backend == "triton"
-    a, b = ref.run(70.0), fast.run(70.0)
+    a, b = ref.run(45.0), fast.run(45.0)
     for name in ("RS", "FS", "LTS", "TC", "RTN", "L"):
         lo, hi = a.populations[name]
         assert ((a.spike_neuron >= lo) & (a.spike_neuron < hi)).sum() > 5, name

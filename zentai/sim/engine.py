@@ -1495,7 +1495,7 @@ class Simulator:
         self._trate = torch.zeros((0, B, self._n_pops), dtype=torch.int32, device=dev)
         self._trec_cap = -1
         self._trec_t = self._trec_i = None
-        self._tgraphs: dict[int, Any] = {}
+        self._tgraphs: dict[tuple[int, int], Any] = {}  # by (phase, steps)
         self._tkeep: dict[str, torch.Tensor] = {}  # tensors the captured graphs read
         self._twarm: dict[int, bool] = {}  # phases compiled for the current arguments
         if self._has_poisson:
@@ -1809,7 +1809,7 @@ class Simulator:
             self._triton_launch(1, gk.HEAD)
         phase = gk.BODY if pipe else gk.STEP
         graphs = self.device.type == "cuda" and get_option("cuda_graphs")
-        s, end = t, t + k - pipe
+        s, end = t, (t + k - 1 if pipe else t + k)  # (the last pipelined step: TAIL)
         while s < end:
             self._tbase.fill_(s)
             n = min(end - s, self._ttune["graph_steps"])
