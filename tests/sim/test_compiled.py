@@ -9,7 +9,7 @@ import torch
 
 import zentai as zt
 from zentai.build import NetworkSpec, Population, Projection
-from zentai.celltypes import LIF, LIFAHP, AdEx, Izhikevich2003, Izhikevich2007
+from zentai.celltypes import LIF, LIFAHP, AdEx, Izhikevich2003, Izhikevich2007, LIFCond
 from zentai.celltypes.models import Receptor
 from zentai.connectome import Bernoulli, FixedIndegree, Normal
 from zentai.errors import SpecError
@@ -267,18 +267,16 @@ def test_compiled_regenerates_procedural_synapses_as_the_torch_path(dtype, monke
 
 
 def test_compiled_refuses_what_it_does_not_implement():
-    izh = NetworkSpec(populations=(Population(name="A", size=3, model=Izhikevich2003()),))
-    with pytest.raises(SpecError, match="LIFAHP and AdEx models only"):
-        zt.sim.Simulator(zt.build.network(izh), backend="compiled")
-    assert zt.sim.Simulator(zt.build.network(izh)).backend == "torch"
     cond = Receptor(name="ampa", tau=2.0, e_rev=0.0)
-    izh_cond = NetworkSpec(
-        populations=(Population(name="A", size=3, model=Izhikevich2007(receptors=(cond,))),)
-    )
-    with pytest.raises(SpecError, match="current receptors only"):
-        zt.sim.Simulator(zt.build.network(izh_cond), backend="compiled")
+    for model in (Izhikevich2007, Izhikevich2003):
+        izh_cond = NetworkSpec(
+            populations=(Population(name="A", size=3, model=model(receptors=(cond,))),)
+        )
+        with pytest.raises(SpecError, match=rf"current receptors only \({model.__name__}"):
+            zt.sim.Simulator(zt.build.network(izh_cond), backend="compiled")
+        assert zt.sim.Simulator(zt.build.network(izh_cond)).backend == "torch"
     with pytest.raises(SpecError, match="backend must be"):
-        zt.sim.Simulator(zt.build.network(izh), backend="fast")
+        zt.sim.Simulator(zt.build.network(izh_cond), backend="fast")
 
 
 def test_compiled_uses_all_cores_for_large_networks(monkeypatch):
@@ -303,12 +301,15 @@ def test_compiled_uses_all_cores_for_large_networks(monkeypatch):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_torch_step_with_compiled_poisson_input_equals_the_reference(dtype):
-    # networks the compiled loop does not cover step with torch, but take their Poisson input
-    # from the compiled kernel unless backend="torch": the spikes must not change
+    # networks the compiled loop does not cover (here: an Izhikevich group with a conductance
+    # receptor) step with torch, but take their Poisson input from the compiled kernel unless
+    # backend="torch": the spikes must not change
+    cond = Receptor(name="ampa", tau=2.0, e_rev=0.0)
     spec = NetworkSpec(
         populations=(
             Population(name="E", size=200, model=Izhikevich2003()),
             Population(name="I", size=50, model=Izhikevich2003()),
+            Population(name="X", size=5, model=Izhikevich2003(receptors=(cond,))),
         ),
         projections=(
             Projection(pre="E", post="I", rule=FixedIndegree(20), weight=1.0, delay=1.0),
@@ -509,3 +510,74 @@ def test_compiled_conductance_models_resume_from_a_checkpoint(tmp_path):
     _assert_same(a, b)
     for p, var in (("A", "w"), ("B", "w"), ("G", "s_ahp"), ("A", "v")):
         assert torch.equal(whole.get_state(p, var), resumed.get_state(p, var)), (p, var)
+
+
+def _cond_and_2003_spec():
+    """LIFCond neurons (AMPA, GABA, Mg2+-blocked NMDA and a current receptor) and Izhikevich
+    (2003) neurons of four presets (one group each) with recurrent wiring, Poisson input, a DC
+    window and per-neuron thresholds."""
+    cond_rec = (
+        Receptor(name="ampa", tau=2.0, e_rev=0.0),
+        Receptor(name="gaba", tau=6.0, e_rev=-80.0),
+        Receptor(name="nmda", tau=40.0, e_rev=0.0, mg_block=True),
+        Receptor(name="cur", tau=3.0),
+    )
+    pops = [
+        Population(
+            name="C", size=80, model=LIFCond(receptors=cond_rec),
+            initial={"v": Normal(-65.0, 3.0)},
+        ),
+        *(Population(name=k, size=40, model=Izhikevich2003.preset(k))
+          for k in ("RS", "FS", "CH", "TC")),
+    ]  # fmt: skip
+    izh = ("RS", "FS", "CH", "TC")
+    projs = [
+        Projection(pre="C", post="C", rule=FixedIndegree(10), weight=Normal(2.0, 0.5, low=0.0),
+                   delay=Normal(1.5, 0.5, low=0.1), receptor="ampa"),
+        Projection(pre="FS", post="C", rule=FixedIndegree(10), weight=3.0, delay=0.8,
+                   receptor="gaba"),
+        Projection(pre="C", post="C", rule=FixedIndegree(5), weight=0.5, delay=2.0,
+                   receptor="nmda"),
+    ]  # fmt: skip
+    for pre in izh:
+        for post in izh:
+            w = Normal(-2.0, 0.5, high=0.0) if pre == "FS" else Normal(1.0, 0.3, low=0.0)
+            projs.append(Projection(pre=pre, post=post, rule=FixedIndegree(8), weight=w,
+                                    delay=Normal(1.2, 0.4, low=0.1)))  # fmt: skip
+    stims = (
+        PoissonInput(target="C", n_sources=20, rate=20.0, weight=3.0),
+        PoissonInput(target="C", n_sources=50, rate=10.0, weight=120.0, receptor="cur"),
+        *(PoissonInput(target=k, n_sources=100, rate=20.0, weight=1.5) for k in izh),
+        DC(target="C", amplitude=150.0, start=40.0, stop=80.0),
+        DC(target="RS", amplitude=2.0, start=30.0, stop=70.0),
+    )
+    rec = (Spikes(), StateMonitor(population="C", variables=("v",)),
+           StateMonitor(population="RS", variables=("v", "u")))  # fmt: skip
+    return NetworkSpec(
+        populations=tuple(pops), projections=tuple(projs), stimuli=stims, recorders=rec
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_runs_lifcond_and_izhikevich2003_as_the_torch_path(dtype):
+    # the last two models of the catalogue in the compiled loop: Izhikevich (2003) state-equal
+    # (the torch step's operations in its order, constants in the state's type); LIFCond
+    # calls exp, whose last bit torch (SLEEF) may round otherwise, so its voltage agrees
+    # closely; every spike agrees
+    net = zt.build.network(_cond_and_2003_spec(), seed=1)
+    kw = {"dtype": dtype, "seed": 3, "n_ensembles": 2}
+    ref = zt.sim.Simulator(net, backend="torch", **kw)
+    fast = zt.sim.Simulator(net, **kw)
+    assert fast.backend == "compiled"
+    for sim in (ref, fast):
+        sim.run(60.0, progress=False)
+        sim.set_param("C", "v_th", torch.linspace(-52.0, -48.0, 80))  # tables rebuilt
+        sim.run(50.0, progress=False)
+    a, b = ref.result(), fast.result()
+    for p, (lo, hi) in a.populations.items():
+        assert ((a.spike_neuron >= lo) & (a.spike_neuron < hi)).sum() > 50, p
+    _assert_same(a, b)
+    assert np.array_equal(a.states["RS.v"].values, b.states["RS.v"].values)
+    assert np.array_equal(a.states["RS.u"].values, b.states["RS.u"].values)
+    x, y = a.states["C.v"].values, b.states["C.v"].values
+    assert np.allclose(x, y, rtol=0, atol=1e-3 if dtype == "float64" else 0.05)

@@ -1,14 +1,16 @@
-"""Compiled CPU loop (numba) for networks of LIF and Izhikevich (2007) neurons (current
-receptors) and of LIFAHP and AdEx neurons (current or conductance receptors, Mg2+ block).
+"""Compiled CPU loop (numba) for networks of LIF and Izhikevich (2007 and 2003) neurons
+(current receptors) and of LIFAHP, AdEx and LIFCond neurons (current or conductance receptors,
+Mg2+ block): every neuron model of :mod:`zentai.celltypes`.
 
 The torch step (:meth:`zentai.sim.Simulator._step`) is about 30 small tensor operations, each
 of which costs 5-20 µs of dispatch on a CPU however few neurons it touches; at the scale-0.1
 microcircuit that alone is ~300 µs per 0.1 ms step, where Brian2's generated C++ takes ~50 µs.
 :func:`run_lif` runs many whole steps in one call instead: Poisson input, the ``iaf_psc_exp``
 update (Rotter & Diesmann 1999 propagators, computed by :class:`LIFDynamics`) or the
-Izhikevich (2007) update (as :class:`Izhikevich2007Dynamics`), the LIFAHP and AdEx updates
-(as :class:`LIFAHPDynamics`, :class:`AdExDynamics`), threshold, reset, refractoriness and
-spike delivery.
+Izhikevich (2007) update (as :class:`Izhikevich2007Dynamics`; 2003 as
+:class:`Izhikevich2003Dynamics`), the LIFAHP, AdEx and LIFCond updates (as
+:class:`LIFAHPDynamics`, :class:`AdExDynamics`, :class:`LIFCondDynamics`), threshold, reset,
+refractoriness and spike delivery.
 
 Delivery. Writing each synaptic event straight into the (D, B x S) ring buffer touches a
 random cell of a ~40 MB table (full-scale microcircuit), one cache miss per event. Instead an
@@ -22,8 +24,9 @@ torch path spike for spike (tested in float32 and float64): the same SplitMix64 
 (:mod:`zentai.rng`), the same Poisson CDF tables, the same propagators, and the additions into
 one ring-buffer cell in the same order — events in order of emission step, then member, then
 neuron, then CSR position (a bin is filled in that order and emptied after what the ring
-buffer already held), then the Poisson count. The LIFAHP and AdEx updates call ``exp``, which
-torch computes with its own vector code (SLEEF) and AdEx sums its receptors in an einsum: their
+buffer already held), then the Poisson count. The LIFAHP, AdEx and LIFCond updates call
+``exp``, which torch computes with its own vector code (SLEEF) and AdEx sums its receptors in
+an einsum: their
 states may differ from the reference's in the last bits (an AdEx upstroke amplifies that to
 ~1e-4 mV in float64 before the reset), the spikes in the tests and in the motor-loop scenario
 (193,545 spikes, float32) do not.
@@ -410,7 +413,8 @@ def _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1):
 
 
 # rows of the model parameter table ``mtab`` (K, P, N): each model reads its own (a name
-# shared by two models, such as c_m, means the same parameter in both)
+# shared by two models, such as c_m, means the same parameter in both). Izhikevich (2003)
+# reads ha, b, c, d_eff (its d), v_peak, i_e, i_stim; LIFCond g_l, i_e, i_stim, neg_h_cm, mg_c
 MODEL_ROWS = (
     "k", "v_r", "v_t", "c_m", "ha", "b", "v_b", "b_hyper", "c", "d_eff", "v_peak", "peak_u",
     "reset_u", "u_max", "i_e", "i_stim",  # Izhikevich (2007)
@@ -485,6 +489,93 @@ def _mg_unblocked(x, tab, pb, j, v, consts):
 
 
 @_jit(inline="always")
+def _step_mean_inputs(gt, dr, vg, syn, so, rs, R, a, tab, pb, rcg, consts):
+    """Add each receptor's mean over the step to the conductance ``gt`` and the drive ``dr``
+    of neurons [a, a + n), in receptor order, as :meth:`Dynamics.add_step_mean_inputs`:
+    conductances (Mg2+-blocked at ``vg`` where set) to both, currents to the drive."""
+    n = gt.shape[0]
+    for r in range(R):
+        kind, e_rev, sm, o = rcg[r, _KIND], rcg[r, _EREV], rcg[r, _SMEAN], so + r * rs + a
+        if kind > 1:
+            for i in range(n):
+                x = _mg_unblocked(syn[o + i] * sm, tab, pb, a + i, vg[i], consts)
+                gt[i] = gt[i] + x
+                dr[i] = dr[i] + x * e_rev
+        elif kind > 0:
+            for i in range(n):
+                x = syn[o + i] * sm
+                gt[i] = gt[i] + x
+                dr[i] = dr[i] + x * e_rev
+        else:
+            for i in range(n):
+                dr[i] = dr[i] + syn[o + i] * sm
+
+
+@_jit(inline="always")
+def _lif_cond(vg, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vresg, refs, consts):
+    """LIFCond step for neurons [a, z) of one group and member: the torch update's operations
+    in its order (:class:`LIFCondDynamics`): exponential Euler towards the step's steady state
+    with each receptor's mean over the step, V held while refractory, then threshold, reset
+    and the refractory count (:meth:`Dynamics.threshold_and_reset`). Loops the compiler
+    vectorises (exp from :func:`zentai._rng_cpu._exp`)."""
+    n = z - a
+    gt = np.empty(n, vg.dtype)
+    dr = np.empty(n, vg.dtype)
+    gl, ie, ist, nhcm = tab[_GL, pb, a:z], tab[_IE, pb, a:z], tab[_IS, pb, a:z], tab[_NHCM, pb, a:z]
+    el, vth, vres, refn = elg[a:z], vthg[a:z], vresg[a:z], refs[a:z]
+    for i in range(n):
+        gt[i] = gl[i]
+        dr[i] = gl[i] * el[i] + ie[i] + ist[i]
+    _step_mean_inputs(gt, dr, vg, syn, so, rs, R, a, tab, pb, rcg, consts)
+    for i in range(n):
+        vv = vg[i]
+        rf = rg[i]
+        vinf = dr[i] / gt[i]
+        vn = vinf + (vv - vinf) * _exp(nhcm[i] * gt[i])
+        vv = vn if rf <= 0 else vv
+        rf = max(rf - 1, 0)
+        fired = vv >= vth[i]
+        vg[i] = vres[i] if fired else vv
+        rg[i] = refn[i] if fired else rf
+        sg[i] = fired
+
+
+@_jit(inline="always")
+def _izhikevich2003(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, consts):
+    """Izhikevich (2003) step for neurons [a, z) of one group and member (current receptors):
+    the torch update's operations in its order (:class:`Izhikevich2003Dynamics`), forward
+    Euler, spike at ``v_peak``, u advanced to the crossing, ``v <- c``, ``u <- u + d``.
+    ``consts`` [6:9] = 0.04, 5, 140 in the state's float type."""
+    h, tiny, zero, one = consts[0], consts[1], consts[3], consts[4]
+    c04, c5, c140 = consts[6], consts[7], consts[8]
+    for i in range(z - a):
+        j = a + i
+        vv = vg[i]
+        uu = ug[i]
+        isyn = zero
+        for r in range(R):
+            isyn = isyn + syn[so + r * rs + j]
+        itot = isyn + tab[_IE, pb, j]
+        itot = itot + tab[_IS, pb, j]
+        dv = (c04 * vv + c5) * vv + c140 - uu + itot
+        hdu = tab[_HA, pb, j] * (tab[_B, pb, j] * vv - uu)
+        vnew = vv + h * dv
+        vpk = tab[_VP, pb, j]
+        fired = vnew >= vpk
+        if fired:
+            gap = max(vpk - vv, zero)
+            theta = min(gap / max(gap + (vnew - vpk), tiny), one)
+            vv = tab[_C, pb, j]
+            uu = uu + theta * hdu + tab[_DE, pb, j]
+        else:
+            vv = vnew
+            uu = uu + hdu
+        sg[i] = fired
+        vg[i] = vv
+        ug[i] = uu
+
+
+@_jit(inline="always")
 def _lif_ahp(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, vth, refs, consts):
     """LIFAHP (conductance LIF with an AHP gate, no reset) step for neurons [a, z) of one group
     and member: the torch update's operations in its order (:class:`LIFAHPDynamics`),
@@ -514,21 +605,7 @@ def _lif_ahp(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, vth, refs, cons
         gah = ug[i] * ahpm[i] * gahp[i]
         gt[i] = gah + gl[i]
         dr[i] = gah * eahp[i] + glel[i] + ie[i] + ist[i]
-    for r in range(R):
-        kind, e_rev, sm, o = rcg[r, _KIND], rcg[r, _EREV], rcg[r, _SMEAN], so + r * rs + a
-        if kind > 1:
-            for i in range(n):
-                x = _mg_unblocked(syn[o + i] * sm, tab, pb, a + i, vg[i], consts)
-                gt[i] = gt[i] + x
-                dr[i] = dr[i] + x * e_rev
-        elif kind > 0:
-            for i in range(n):
-                x = syn[o + i] * sm
-                gt[i] = gt[i] + x
-                dr[i] = dr[i] + x * e_rev
-        else:
-            for i in range(n):
-                dr[i] = dr[i] + syn[o + i] * sm
+    _step_mean_inputs(gt, dr, vg, syn, so, rs, R, a, tab, pb, rcg, consts)
     for i in range(n):
         vv = vg[i]
         vinf = dr[i] / gt[i]
@@ -697,9 +774,9 @@ def _update(
 ):
     """Update neurons [j0, j1) (global ids) of member ``b``; set ``spiked[b, i]``.
 
-    ``g_model[g]``: 0 LIF (``iaf_psc_exp``), 1 Izhikevich (2007), 2 LIFAHP, 3 AdEx (their
-    second state variable, u, s_ahp or w, in ``u``; parameters in ``mtab``, receptors'
-    constants in ``rcp``).
+    ``g_model[g]``: 0 LIF (``iaf_psc_exp``), 1 Izhikevich (2007), 2 LIFAHP, 3 AdEx, 4
+    Izhikevich (2003), 5 LIFCond (their second state variable, u, s_ahp or w, in ``u``;
+    parameters in ``mtab``, receptors' constants in ``rcp``).
 
     Order as the reference: the membrane moves with the synaptic state of step t, then the
     synaptic state decays and takes this step's input, then threshold and reset (which do not
@@ -734,6 +811,14 @@ def _update(
                 vg, ug, rg, sg, syn, so, rs, R, a, z, mtab, pb, rcp[g], elg, vthg, vres, refs,
                 consts,
             )  # fmt: skip
+        elif model == 4:
+            _izhikevich2003(vg, u[b, a:z], sg, syn, so, rs, R, a, z, mtab, pb, consts)
+        elif model == 5:
+            rg, elg, vthg = refr[b, a:z], _row(e_l, b), _row(v_th, b)
+            vres, refs = _row(v_reset, b), _row(ref_steps, b)
+            _lif_cond(
+                vg, rg, sg, syn, so, rs, R, a, z, mtab, pb, rcp[g], elg, vthg, vres, refs, consts
+            )
         else:
             _lif(
                 vg,

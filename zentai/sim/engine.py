@@ -37,7 +37,7 @@ from zentai.build.network import (
     delay_steps,
 )
 from zentai.build.wiring import draw
-from zentai.celltypes import LIF, LIFAHP, AdEx, Izhikevich2007
+from zentai.celltypes import LIF, LIFAHP, AdEx, Izhikevich2003, Izhikevich2007, LIFCond
 from zentai.errors import (
     DeviceError,
     MemoryBudgetError,
@@ -58,9 +58,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 #: neuron models of the compiled CPU loop -> the code its kernel dispatches on
-COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1, LIFAHP: 2, AdEx: 3}
+COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1, LIFAHP: 2, AdEx: 3, Izhikevich2003: 4, LIFCond: 5}
 # the second state variable of a model in the compiled loop's network-wide array ``u``
-SECOND_STATE = {Izhikevich2007: "u", LIFAHP: "s_ahp", AdEx: "w"}
+SECOND_STATE = {Izhikevich2007: "u", LIFAHP: "s_ahp", AdEx: "w", Izhikevich2003: "u"}
 #: the compiled loop moves to all cores from this many synapses (x members) on
 AUTO_THREADS_MIN_SYNAPSES = 50_000_000
 #: ... or, without member blocks, from this many neurons (x members): the motor-loop brain
@@ -740,14 +740,14 @@ class Simulator:
         )
         if other:
             return (
-                f"it implements the LIF, Izhikevich2007, LIFAHP and AdEx models only (this "
-                f"network has {other})"
+                f"it implements the LIF, Izhikevich2007, Izhikevich2003, LIFAHP, AdEx and "
+                f"LIFCond models only (this network has {other})"
             )
         why = self._synapses_unsupported()
         if why:
             return why
         for g in self.net.groups:
-            if g.model_class in (LIF, Izhikevich2007) and any(
+            if g.model_class in (LIF, Izhikevich2007, Izhikevich2003) and any(
                 r.is_conductance for r in g.receptors
             ):
                 return (
@@ -1183,6 +1183,23 @@ class Simulator:
                     neg_h_cm=-d.dt / p["c_m"],
                     mg_c=d.params.get("mg", 1.0) / 3.57,
                 )
+            elif g.model_class is LIFCond:  # each value as LIFCondDynamics.step combines it
+                p = d.p
+                v = {k: p[k] for k in ("e_l", "v_th", "v_reset", "g_l", "i_e")}
+                v.update(
+                    ref=d.ref_steps,
+                    i_stim=0.0 if i_stim is None else i_stim,
+                    neg_h_cm=-d.dt / p["c_m"],
+                    mg_c=d.params.get("mg", 1.0) / 3.57,
+                )
+            elif g.model_class is Izhikevich2003:  # as Izhikevich2003Dynamics.step combines it
+                p = d.p
+                v = {k: p[k] for k in ("b", "c", "v_peak", "i_e")}
+                v.update(
+                    ha=d.dt * p["a"],
+                    d_eff=p["d"],
+                    i_stim=0.0 if i_stim is None else i_stim,
+                )
             elif g.model_class is AdEx:  # each value as AdExDynamics.step combines it
                 p = d.p
                 v = {k: p[k] for k in ("e_l", "v_th", "v_reset", "g_l", "c_m", "delta_t")}
@@ -1263,7 +1280,9 @@ class Simulator:
             for r, key in enumerate(MODEL_ROWS):
                 mtab[r] = table(key)
             out["mtab"], out["izh_code"], out["rcp"] = mtab, izh_code, self._receptor_table()
-            out["consts"] = torch.tensor([self.dt, 1e-30, -65.0, 0.0, 1.0, -0.062], dtype=dt)
+            out["consts"] = torch.tensor(
+                [self.dt, 1e-30, -65.0, 0.0, 1.0, -0.062, 0.04, 5.0, 140.0], dtype=dt
+            )
         return out
 
     def _receptor_table(self) -> torch.Tensor:
@@ -1281,7 +1300,7 @@ class Simulator:
                 kind = 2 if rec.is_conductance and rec.mg_block else int(rec.is_conductance)
                 out[gi, r, ck._KIND] = kind
                 out[gi, r, ck._EREV] = rec.e_rev if rec.is_conductance else 0.0
-                if g.model_class is LIFAHP:
+                if g.model_class in (LIFAHP, LIFCond):
                     out[gi, r, ck._SMEAN] = d.step_mean[r]
                 if g.model_class is AdEx:
                     n, c = d.n_sub + 1, ck._JCOL
