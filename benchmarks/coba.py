@@ -164,8 +164,9 @@ def child(a) -> None:
         out = {"skipped": f"{a.child} not importable by {sys.executable}: {exc}"}
     out["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     if a.child == "brian2" and "skipped" not in out:
-        out["peak_gib"] = max(out["peak_gib"],
-                              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20)
+        out["peak_gib"] = max(
+            out["peak_gib"], resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+        )
     print("RESULT " + json.dumps(out), flush=True)
 
 
