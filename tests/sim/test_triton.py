@@ -17,12 +17,13 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import zentai as zt
-from zentai.build import NetworkSpec, Population
-from zentai.celltypes import LIF, Izhikevich2007, LIFCond, Receptor
+from zentai.build import NetworkSpec, Population, Projection
+from zentai.celltypes import LIF, Izhikevich2003, Izhikevich2007, LIFCond, Receptor
+from zentai.connectome import FixedIndegree
 from zentai.errors import SpecError
 from zentai.record import PopulationRate, Spikes, StateMonitor
 from zentai.sim import gpu_kernels
-from zentai.stim import SpikeTrain
+from zentai.stim import DC, PoissonInput, SpikeTrain
 
 from .test_compiled import _assert_same, _izhikevich_spec, _mixed_spec
 
@@ -117,7 +118,7 @@ def test_triton_refuses_what_it_does_not_implement(monkeypatch):
     with pytest.raises(SpecError, match=r"current receptors only \(Izhikevich2007 group"):
         zt.sim.Simulator(zt.build.network(izh), backend="triton", device=DEV)
     cond = NetworkSpec(populations=(Population(name="A", size=3, model=LIFCond()),))
-    with pytest.raises(SpecError, match=r"Izhikevich2007 models only \(this network has \['LIFC"):
+    with pytest.raises(SpecError, match=r"Izhikevich2003 models only \(this network has \['LIFC"):
         zt.sim.Simulator(zt.build.network(cond), backend="triton", device=DEV)
     monkeypatch.setattr(gpu_kernels, "interpreting", lambda: False)
     lif = NetworkSpec(populations=(Population(name="A", size=3, model=LIF()),))
@@ -239,9 +240,7 @@ def test_triton_float32_rates_match_the_reference_on_the_gpu():
 def test_triton_regenerates_procedural_synapses_as_the_torch_path():
     # a tiny E/I network whose recurrent synapses are all procedural but I->I (stored):
     # float64 spikes equal to the torch path's, two members
-    from zentai.build import Projection
     from zentai.connectome import Bernoulli, Normal
-    from zentai.stim import PoissonInput
 
     def proj(pre, post, w, d, procedural=True):
         return Projection(
@@ -279,14 +278,25 @@ def test_triton_regenerates_procedural_synapses_as_the_torch_path():
 def test_triton_izhikevich_equals_torch(tune, monkeypatch):
     # Izhikevich (2007) neurons of five variants in one group (per-neuron variant codes:
     # generic, FS cubic nullcline, LTS u cap, TC / RTN switch below -65 mV) beside LIF
-    # neurons, a DC window, two members: float64 spikes and states equal to the torch path
+    # neurons and Izhikevich (2003) RS and FS cells, a DC window, two members: float64 spikes
+    # and states equal to the torch path
     for k, v in tune.items():
         monkeypatch.setitem(gpu_kernels.TUNE, k, v)
     base = _izhikevich_spec(("RS", "FS", "LTS", "TC", "RTN"))
+    old = (Population(name="R3", size=40, model=Izhikevich2003.preset("RS")),
+           Population(name="F3", size=20, model=Izhikevich2003.preset("FS")))  # fmt: skip
+    wiring = tuple(
+        Projection(pre=pre, post=post, rule=FixedIndegree(6), weight=w, delay=1.0)
+        for pre, post, w in (("R3", "F3", 1.0), ("F3", "R3", -2.0), ("R3", "R3", 0.5),
+                             ("RS", "R3", 0.02), ("R3", "L", 30.0))
+    )  # fmt: skip
+    drive = tuple(
+        PoissonInput(target=p, n_sources=100, rate=20.0, weight=1.5) for p in ("R3", "F3")
+    )
     spec = NetworkSpec(
-        populations=base.populations,
-        projections=base.projections,
-        stimuli=base.stimuli,
+        populations=base.populations + old,
+        projections=base.projections + wiring,
+        stimuli=base.stimuli + drive + (DC(target="R3", amplitude=3.0, start=10.0, stop=30.0),),
         recorders=(Spikes(),),
     )
     net = zt.build.network(spec, seed=2)
@@ -295,12 +305,12 @@ def test_triton_izhikevich_equals_torch(tune, monkeypatch):
     fast = zt.sim.Simulator(net, backend="triton", **kw)
     assert fast.backend == "triton"
     a, b = ref.run(45.0), fast.run(45.0)
-    for name in ("RS", "FS", "LTS", "TC", "RTN", "L"):
+    for name in ("RS", "FS", "LTS", "TC", "RTN", "L", "R3", "F3"):
         lo, hi = a.populations[name]
         assert ((a.spike_neuron >= lo) & (a.spike_neuron < hi)).sum() > 5, name
     _assert_same(a, b)
-    for p in ("RS", "L"):
-        for var in ("v", "u") if p == "RS" else ("v",):
+    for p in ("RS", "L", "R3"):
+        for var in ("v",) if p == "L" else ("v", "u"):
             assert torch.equal(ref.get_state(p, var), fast.get_state(p, var)), (p, var)
 
 

@@ -773,12 +773,13 @@ class Simulator:
             {
                 g.model_class.__name__
                 for g in self.net.groups
-                if g.model_class not in (LIF, Izhikevich2007)
+                if g.model_class not in (LIF, Izhikevich2007, Izhikevich2003)
             }
         )
         if other:  # (LIF has current receptors only)
             return (
-                f"it implements the LIF and Izhikevich2007 models only (this network has {other})"
+                f"it implements the LIF, Izhikevich2007 and Izhikevich2003 models only (this "
+                f"network has {other})"
             )
         for g in self.net.groups:
             if any(r.is_conductance for r in g.receptors):
@@ -1198,6 +1199,10 @@ class Simulator:
                 v.update(
                     ha=d.dt * p["a"],
                     d_eff=p["d"],
+                    # read by the Triton step only, which runs it as a 2007 variant (c_m: a
+                    # divisor there, in a result it then discards)
+                    u_max=math.inf,
+                    c_m=1.0,
                     i_stim=0.0 if i_stim is None else i_stim,
                 )
             elif g.model_class is AdEx:  # each value as AdExDynamics.step combines it
@@ -1483,15 +1488,17 @@ class Simulator:
             gid[g.start : g.stop] = gi
             nrec[g.start : g.stop] = len(g.receptors)
         self._tneur = tuple(x.to(dev) for x in (slot0, ng, synb, gid, nrec))
-        # each neuron's update: 0 LIF, else Izhikevich (2007) with 1 + its variant code of
-        # the compiled loop (1 generic, 2 FS, 3 TC / RTN)
-        self._tizh = any(g.model_class is Izhikevich2007 for g in groups)
+        # each neuron's update: 0 LIF; Izhikevich (2007): 1 + its variant code of the
+        # compiled loop (1 generic, 2 FS, 3 TC / RTN); Izhikevich (2003): 4
+        self._tizh = any(g.model_class in (Izhikevich2007, Izhikevich2003) for g in groups)
         if self._tizh:
             code = torch.as_tensor(self._param_tables(models=True)["izh_code"])
             kind = torch.zeros(N, dtype=torch.int32)
             for g in groups:
                 if g.model_class is Izhikevich2007:
                     kind[g.start : g.stop] = 1 + code[g.start : g.stop].to(torch.int32)
+                elif g.model_class is Izhikevich2003:
+                    kind[g.start : g.stop] = 4
             self._tkind = kind.to(dev)
         self._trmax = max(len(g.receptors) for g in groups)
         # the kernels' step is base + j: the host sets base before each launch sequence (or
@@ -1618,9 +1625,9 @@ class Simulator:
                 k: hold(k, t[k])
                 for k in ("e_l", "p22", "c0", "v_th", "v_reset", "ref", "p21", "gain", "decay")
             }
-            if self._tizh:  # the Izhikevich (2007) rows of the model table, h, 1e-30, -65
+            if self._tizh:  # the Izhikevich rows of the model table; h, 1e-30, -65, 0.04, 5, 140
                 self._cparams["izh"] = hold("izh", t["mtab"][:16].contiguous())
-                self._cparams["izc"] = hold("izc", t["consts"][:3].to(dev))
+                self._cparams["izc"] = hold("izc", t["consts"][[0, 1, 2, 6, 7, 8]].to(dev))
             # the record buffer holds every spike a chunk can make: each recorded neuron
             # fires at most once per refractory period + 1 steps; chunks are shortened so
             # that this bound stays under REC_LIMIT entries (12 bytes each)

@@ -190,8 +190,8 @@ if HAVE_TRITON:
         forward Euler, spike at ``v_peak + peak_u u``, u advanced to the crossing in a spiking
         step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``. ``izh`` holds the
         rows k, v_r, v_t, c_m, h a, b, v_b, b_hyper, c, d_eff, v_peak, peak_u, reset_u,
-        u_max, i_e, i_stim (cpu_kernels.MODEL_ROWS); ``izc`` h, 1e-30 and -65 mV in the state's
-        type. Divisions are IEEE-rounded, as torch's."""
+        u_max, i_e, i_stim (cpu_kernels.MODEL_ROWS); ``izc`` h, 1e-30, -65 mV, 0.04, 5 and 140
+        in the state's type. Divisions are IEEE-rounded, as torch's."""
         u = tl.load(u_ptr + bi, mask=mi, other=0.0, cache_modifier=".cg")
         row = izh_ptr + b * rs_izh + i
         k = tl.load(row, mask=mi, other=0.0)
@@ -216,6 +216,10 @@ if HAVE_TRITON:
         itot = isyn + ie
         itot = itot + ist
         dv = _div(k * (v - vr) * (v - vt) - u + itot, cm)
+        # Izhikevich (2003), kind 4: its own dv/dt; the rest is the generic 2007 update with
+        # v_r = 0, peak_u = reset_u = 0 and u_max = inf, which computes the same values
+        dv03 = (tl.load(izc_ptr + 3) * v + tl.load(izc_ptr + 4)) * v + tl.load(izc_ptr + 5) - u
+        dv = tl.where(kd == 4, dv03 + itot, dv)
         x = tl.maximum(v - vb, 0.0)
         nullc = tl.where(
             kd == 2, bb * x * x * x, tl.where((kd == 3) & (v <= b_switch), bh, bb) * (v - vr)
@@ -316,8 +320,9 @@ if HAVE_TRITON:
         v = tl.where(fired, vres, v)
         refr = tl.where(fired, refs, refr)
         if HAS_IZH:
-            # Izhikevich (2007) neurons (kind 1 generic, 2 FS, 3 TC / RTN) in place of the
-            # LIF update, as cpu_kernels._izhikevich (the torch step's operations in its order)
+            # Izhikevich neurons (2007: kind 1 generic, 2 FS, 3 TC / RTN; 2003: kind 4) in
+            # place of the LIF update, as cpu_kernels._izhikevich and _izhikevich2003 (the
+            # torch step's operations in their order)
             kd = tl.load(kind_ptr + i, mask=m, other=0)
             mi = m & (kd > 0)
             vi, ui, fi = _izhikevich(v0, isyn, bi, b, i, mi, kd, u_ptr, izh_ptr, rs_izh, rr_izh,
