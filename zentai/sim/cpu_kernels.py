@@ -433,6 +433,17 @@ _KIND, _EREV, _SMEAN, _JCOL = range(4)
 
 
 @_jit(inline="always")
+def _input_current(syn, so, rs, R, j, tab, pb, zero):
+    """Neuron j's input current as the Izhikevich steps form it: its current receptors'
+    synaptic currents summed in receptor order, + i_e, + the stimulus (``_external_current``)."""
+    isyn = zero
+    for r in range(R):
+        isyn = isyn + syn[so + r * rs + j]
+    itot = isyn + tab[_IE, pb, j]
+    return itot + tab[_IS, pb, j]
+
+
+@_jit(inline="always")
 def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, consts):
     """Izhikevich (2007) step for neurons [a, z) of one group and member (current receptors).
 
@@ -446,11 +457,7 @@ def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, consts):
         j = a + i
         vv = vg[i]
         uu = ug[i]
-        isyn = zero
-        for r in range(R):
-            isyn = isyn + syn[so + r * rs + j]
-        itot = isyn + tab[_IE, pb, j]
-        itot = itot + tab[_IS, pb, j]
+        itot = _input_current(syn, so, rs, R, j, tab, pb, zero)
         vr = tab[_VR, pb, j]
         dv = (tab[_K, pb, j] * (vv - vr) * (vv - tab[_VT, pb, j]) - uu + itot) / tab[_CM, pb, j]
         cd = code[j]
@@ -552,11 +559,7 @@ def _izhikevich2003(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, consts):
         j = a + i
         vv = vg[i]
         uu = ug[i]
-        isyn = zero
-        for r in range(R):
-            isyn = isyn + syn[so + r * rs + j]
-        itot = isyn + tab[_IE, pb, j]
-        itot = itot + tab[_IS, pb, j]
+        itot = _input_current(syn, so, rs, R, j, tab, pb, zero)
         dv = (c04 * vv + c5) * vv + c140 - uu + itot
         hdu = tab[_HA, pb, j] * (tab[_B, pb, j] * vv - uu)
         vnew = vv + h * dv
