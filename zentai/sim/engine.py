@@ -213,11 +213,10 @@ class Simulator:
         ``"auto"`` (default): on the CPU compiled where it applies, else torch with the Poisson
         input drawn by the compiled kernel (same counts, much faster than ``torch.bucketize``); on
         CUDA the Triton step where it applies, else torch. ``"triton"``: the two kernels of
-        :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF and Izhikevich2007
-        neurons with current receptors, static stored or procedural synapses; every stimulus
-        and recorder);
-        spike-for-spike equal to the reference in float64, equal up to the order of summed
-        inputs in float32.
+        :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF, Izhikevich2007
+        and Izhikevich2003 neurons with current receptors, static stored or procedural
+        synapses; every stimulus and recorder); spike-for-spike equal to the reference in
+        float64, equal up to the order of summed inputs in float32.
 
     Examples
     --------

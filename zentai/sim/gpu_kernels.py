@@ -1,5 +1,5 @@
-"""Fused GPU step of LIF and Izhikevich (2007) networks (Triton): the ``"triton"`` backend of
-the Simulator (current receptors).
+"""Fused GPU step of LIF and Izhikevich (2007, 2003) networks (Triton): the ``"triton"`` backend
+of the Simulator (current receptors).
 
 One step is two kernels. Each reads its step as base + j: ``base`` is a device cell the host
 sets before a sequence of launches, ``j`` the launch's place in it, so a captured CUDA graph
@@ -7,8 +7,8 @@ of n steps replays at any step and the host never waits on the device:
 
 1. :func:`lif_step` — one program per (block of neurons, member): moves the ``iaf_psc_exp``
    membrane exactly as the compiled CPU loop does (:mod:`zentai.sim.cpu_kernels`; or, for
-   neurons of kind > 0, the Izhikevich (2007) update with its variants, also as that loop
-   does), applies threshold, reset and refractoriness, and appends each spike with its
+   neurons of kind > 0, the Izhikevich update, 2007 with its variants or 2003, also as that
+   loop does), applies threshold, reset and refractoriness, and appends each spike with its
    synapse-table row to the step's spike list (one of three, by t mod 3; and, when recorded,
    to the spike record and the population counts); then reads the ring-buffer row of step
    t, adds the Poisson input drawn in the kernel (the reference's counter-based hash and CDF
