@@ -41,10 +41,11 @@ step() {
     echo "== $name (limit ${limit} s, at $((SECONDS - T0)) s)"
     timeout "$limit" "$@"
 }
-# Session 16 (no GPU) left two things untimed: session 15's last kernels (spikes listed
-# before the wait; 12.5-13.0 us per step before them) and the pipelined launch
-# (TUNE["pipeline"], off by default). Step 1 times both; the pipelined rows come last so
-# that a hang there (a wrong ordering assumption on the hardware) loses only those rows.
+# Session 16 (no GPU) left three things untested on a GPU: session 15's last kernels (spikes
+# listed before the wait; 12.5-13.0 us per step before them), the pipelined launch
+# (TUNE["pipeline"], off by default) and the Izhikevich neurons of the fused step (tests in
+# step 2, the M1 cortex in step 3d). Step 1 times the first two; the pipelined rows come last
+# so that a hang there (a wrong ordering assumption on the hardware) loses only those rows.
 step "1. per-step time, full scale: the defaults, then the pipelined launch" 110 \
     python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --profile --variants \
     "default;without programmatic launch;PDL, 256 synapses per part, 3 delivery programs per SM;pipelined;pipelined, 3 delivery programs per SM;pipelined, 256 synapses per part;pipelined, 1 delivery program per SM;pipelined, block 256;default" \
