@@ -11,13 +11,16 @@
 #       flexparser platformdirs typing-extensions   (pint needs platformdirs: not on the device)
 #   mkdir -p .data && cp -r ../shared/data/allen .data/ && echo /.data/ >> .git/info/exclude
 #   (11 MB of Allen atlas data for the atlas-built networks of step 3d; never committed)
-# then call the device tool's run with carry [".wheels", ".data"], the command
+#   mkdir -p .baseline && git archive 26b49f6^ | tar -x -C .baseline
+#   && echo /.baseline/ >> .git/info/exclude   (step 1b: the last kernels timed on a GPU)
+# then call the device tool's run with carry [".wheels", ".data", ".baseline"], the command
 #   bash benchmarks/gpu_check.sh
 # and a timeout_s of ~480. Everything it prints is also saved in $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-out/gpu}"
 mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"  # absolute: some steps run in another folder
 export OUT
 export PYTHONUNBUFFERED=1
 if [ -d .wheels ]; then
@@ -50,6 +53,15 @@ step "1. per-step time, full scale: the defaults, then the pipelined launch" 110
     python3 benchmarks/gpu_step.py --scale 1.0 --ms 200 --profile --variants \
     "default;without programmatic launch;PDL, 256 synapses per part, 3 delivery programs per SM;pipelined;pipelined, 3 delivery programs per SM;pipelined, 256 synapses per part;pipelined, 1 delivery program per SM;pipelined, block 256;default" \
     2>&1 | tee "$OUT/gpu_step_1.0.txt" | grep -v "^-\|Self CPU\|UserWarning\|_warn_once"
+# the kernels last timed on a GPU (session 15's, before the spike-list move 26b49f6), when a
+# copy of them is carried: `mkdir -p .baseline && git archive 26b49f6^ | tar -x -C .baseline`
+# (excluded like .data; carry ".baseline"), timed on the same machine as step 1
+if [ -d .baseline/zentai ]; then
+    step "1b. the same default, with session 15's measured kernels (.baseline)" 60 \
+        bash -c "cd .baseline && PYTHONPATH=\$PWD python3 benchmarks/gpu_step.py --scale 1.0 \
+        --ms 200 --variants 'default;PDL, 256 synapses per part, 3 delivery programs per SM' \
+        2>&1 | grep '^|' | tee $OUT/gpu_step_baseline.txt"
+fi
 GPU_TESTS="tests/sim/test_triton.py tests/sim/test_engine.py tests/build/test_compiled_wiring.py \
     tests/test_rng.py tests/build/test_wiring.py"
 step "2. the tests that need a GPU (Triton vs torch, CPU vs CUDA, GPU build), not pipelined" 150 \
