@@ -34,10 +34,16 @@ pytestmark = pytest.mark.skipif(
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
 
+# the H100's default (programmatic launch) in the fast suite; the other launch modes in the
+# slow one (the interpreter takes 30-50 s a run; the procedural test below runs the
+# two-kernel step in the fast suite, whose default it is with procedural projections)
 LAUNCH_MODES = pytest.mark.parametrize(
     "tune",
-    [{"pdl": False}, {"pdl": True, "pipeline": False}, {"pdl": True, "pipeline": True}],
-    ids=["two-kernels", "programmatic-launch", "pipelined"],
+    [
+        pytest.param({"pdl": False}, id="two-kernels", marks=pytest.mark.slow),
+        pytest.param({"pdl": True, "pipeline": False}, id="programmatic-launch"),
+        pytest.param({"pdl": True, "pipeline": True}, id="pipelined", marks=pytest.mark.slow),
+    ],
 )
 
 
@@ -273,8 +279,7 @@ def test_triton_regenerates_procedural_synapses_as_the_torch_path():
     _assert_same(a, b)
 
 
-@pytest.mark.parametrize("tune", [{"pdl": False}, {"pdl": True, "pipeline": True}],
-                         ids=["two-kernels", "pipelined"])  # fmt: skip
+@LAUNCH_MODES
 def test_triton_izhikevich_equals_torch(tune, monkeypatch):
     # Izhikevich (2007) neurons of five variants in one group (per-neuron variant codes:
     # generic, FS cubic nullcline, LTS u cap, TC / RTN switch below -65 mV) beside LIF
