@@ -1232,11 +1232,7 @@ class Simulator:
                     i_e=p["i_e"],
                     i_stim=0.0 if i_stim is None else i_stim,
                 )
-                if d.mixed:
-                    code = torch.where(d.is_fs, 1, torch.where(d.is_switch, 2, 0))
-                    izh_code[g.start : g.stop] = code.reshape(-1).cpu().numpy()
-                else:
-                    izh_code[g.start : g.stop] = 1 if d.cubic else (2 if d.switch else 0)
+                izh_code[g.start : g.stop] = self._izhikevich_code(d)
             vals.append(v)
 
         def rows(key: str) -> int:
@@ -1288,6 +1284,14 @@ class Simulator:
                 [self.dt, 1e-30, -65.0, 0.0, 1.0, -0.062, 0.04, 5.0, 140.0], dtype=dt
             )
         return out
+
+    @staticmethod
+    def _izhikevich_code(d: Any) -> Any:
+        """The compiled loop's Izhikevich (2007) variant code of a group's neurons (0 generic,
+        1 FS, 2 TC / RTN): one int, or an array for per-neuron variants."""
+        if d.mixed:
+            return torch.where(d.is_fs, 1, torch.where(d.is_switch, 2, 0)).reshape(-1).cpu().numpy()
+        return 1 if d.cubic else (2 if d.switch else 0)
 
     def _receptor_table(self) -> torch.Tensor:
         """The compiled loop's receptor constants (G, R, C) (see ``cpu_kernels._KIND``): kind,
@@ -1491,11 +1495,10 @@ class Simulator:
         # compiled loop (1 generic, 2 FS, 3 TC / RTN); Izhikevich (2003): 4
         self._tizh = any(g.model_class in (Izhikevich2007, Izhikevich2003) for g in groups)
         if self._tizh:
-            code = torch.as_tensor(self._param_tables(models=True)["izh_code"])
             kind = torch.zeros(N, dtype=torch.int32)
-            for g in groups:
+            for g, d in zip(groups, self.dyn):
                 if g.model_class is Izhikevich2007:
-                    kind[g.start : g.stop] = 1 + code[g.start : g.stop].to(torch.int32)
+                    kind[g.start : g.stop] = 1 + torch.as_tensor(self._izhikevich_code(d))
                 elif g.model_class is Izhikevich2003:
                     kind[g.start : g.stop] = 4
             self._tkind = kind.to(dev)
