@@ -44,6 +44,8 @@ step() {
     echo "== $name (limit ${limit} s, at $((SECONDS - T0)) s)"
     timeout "$limit" "$@"
 }
+# Session 17 (no GPU either) added the conductance models (LIFAHP, AdEx, LIFCond) to the fused
+# step: tests in step 2, the motor loop's network in step 3e.
 # Session 16 (no GPU) left three things untested on a GPU: session 15's last kernels (spikes
 # listed before the wait; 12.5-13.0 us per step before them), the pipelined launch
 # (TUNE["pipeline"], off by default) and the Izhikevich neurons of the fused step (tests in
@@ -85,6 +87,10 @@ step "3d. the M1 cortex (Izhikevich 2007, m1-gamma's network at its fraction 0.1
     bash -c "ZENTAI_DATA=\${ZENTAI_DATA:-\$PWD/.data/allen} python3 benchmarks/brain_step.py \
     --scenario m1-gamma --fraction 0.1 --device cuda --ms 200 2>&1 | tail -5 \
     | tee $OUT/m1_cortex_cuda.txt"
+step "3e. the motor loop (Izhikevich cortex, LIFAHP / AdEx cerebellum, conductance synapses; fraction 0.02): torch vs triton" 70 \
+    bash -c "ZENTAI_DATA=\${ZENTAI_DATA:-\$PWD/.data/allen} python3 benchmarks/brain_step.py \
+    --scenario motor-loop --fraction 0.02 --device cuda --ms 100 2>&1 | tail -5 \
+    | tee $OUT/motor_loop_cuda.txt"
 step "4. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)" 60 \
     bash -c "python3 benchmarks/build_profile.py --scale 1.0 --device cuda --top 12 2>&1 \
     | tee $OUT/build_profile_cuda.txt"

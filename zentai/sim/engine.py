@@ -206,17 +206,18 @@ class Simulator:
     backend : str
         ``"torch"``: the reference path (tensor operations, CPU or CUDA; every model,
         TsodyksMarkram and procedural synapses). ``"compiled"``: the numba loop of
-        :mod:`zentai.sim.cpu_kernels` (CPU; LIF and Izhikevich2007 neurons with current
-        receptors, LIFAHP and AdEx with current or conductance receptors; static synapses;
-        every stimulus and recorder), which gives the reference's spikes exactly (LIFAHP and
-        AdEx: their states to the rounding of exp, which torch computes otherwise).
+        :mod:`zentai.sim.cpu_kernels` (CPU; LIF, Izhikevich2007 and Izhikevich2003 neurons
+        with current receptors, LIFCond, LIFAHP and AdEx with current or conductance
+        receptors; static synapses; every stimulus and recorder), which gives the reference's
+        spikes exactly (LIFCond, LIFAHP and AdEx: their states to the rounding of exp, which
+        torch computes otherwise).
         ``"auto"`` (default): on the CPU compiled where it applies, else torch with the Poisson
         input drawn by the compiled kernel (same counts, much faster than ``torch.bucketize``); on
         CUDA the Triton step where it applies, else torch. ``"triton"``: the two kernels of
-        :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (LIF, Izhikevich2007
-        and Izhikevich2003 neurons with current receptors, static stored or procedural
-        synapses; every stimulus and recorder); spike-for-spike equal to the reference in
-        float64, equal up to the order of summed inputs in float32.
+        :mod:`zentai.sim.gpu_kernels` per step, replayed from CUDA graphs (the compiled
+        loop's models and receptors, static stored or procedural synapses; every stimulus
+        and recorder); spike-for-spike equal to the reference in float64, equal up to the
+        order of summed inputs in float32.
 
     Examples
     --------
@@ -730,6 +731,10 @@ class Simulator:
             return f"it runs on the CPU only (device is {self.device})"
         if not cpu_kernels.HAVE_NUMBA:
             return "numba is not installed"
+        return self._models_unsupported() or self._synapses_unsupported()
+
+    def _models_unsupported(self) -> str | None:
+        """Why the fast paths (both implement the same models) cannot update these neurons."""
         other = sorted(
             {
                 g.model_class.__name__
@@ -742,9 +747,6 @@ class Simulator:
                 f"it implements the LIF, Izhikevich2007, Izhikevich2003, LIFAHP, AdEx and "
                 f"LIFCond models only (this network has {other})"
             )
-        why = self._synapses_unsupported()
-        if why:
-            return why
         for g in self.net.groups:
             if g.model_class in (LIF, Izhikevich2007, Izhikevich2003) and any(
                 r.is_conductance for r in g.receptors
@@ -768,24 +770,9 @@ class Simulator:
                 f"it runs on CUDA devices (device is {self.device}; on the CPU only in Triton's "
                 f"interpreter, TRITON_INTERPRET=1)"
             )
-        other = sorted(
-            {
-                g.model_class.__name__
-                for g in self.net.groups
-                if g.model_class not in (LIF, Izhikevich2007, Izhikevich2003)
-            }
-        )
-        if other:  # (LIF has current receptors only)
-            return (
-                f"it implements the LIF, Izhikevich2007 and Izhikevich2003 models only (this "
-                f"network has {other})"
-            )
-        for g in self.net.groups:
-            if any(r.is_conductance for r in g.receptors):
-                return (
-                    f"it implements current receptors only ({g.model_class.__name__} group "
-                    f"of {g.populations} has conductance receptors)"
-                )
+        why = self._models_unsupported()
+        if why:
+            return why
         if self.net.is_part:
             return "it does not run parts of a distributed network yet"
         return self._synapses_unsupported()
@@ -1141,9 +1128,9 @@ class Simulator:
     def _param_tables(self, models: bool = True) -> dict[str, Any]:
         """(P, N) parameter tables (and the decay table) from the groups' propagators, on the
         simulator's device, for the compiled and Triton loops; with ``models`` also the
-        compiled loop's model table (Izhikevich, LIFAHP, AdEx rows), constants and receptor
-        table (the Triton loop asks for them only when it has Izhikevich neurons: it rebuilds
-        its tables after every DC change, on the GPU).
+        compiled loop's model table (Izhikevich, LIFAHP, AdEx, LIFCond rows), constants and
+        receptor table (the Triton loop asks for them only when it has neurons other than LIF:
+        it rebuilds its tables after every DC change, on the GPU).
 
         Each value is formed by the same expression as in :class:`LIFDynamics` and cast to
         the state type the way torch casts it, so the loop's arithmetic equals the reference.
@@ -1492,16 +1479,26 @@ class Simulator:
             nrec[g.start : g.stop] = len(g.receptors)
         self._tneur = tuple(x.to(dev) for x in (slot0, ng, synb, gid, nrec))
         # each neuron's update: 0 LIF; Izhikevich (2007): 1 + its variant code of the
-        # compiled loop (1 generic, 2 FS, 3 TC / RTN); Izhikevich (2003): 4
-        self._tizh = any(g.model_class in (Izhikevich2007, Izhikevich2003) for g in groups)
-        if self._tizh:
+        # compiled loop (1 generic, 2 FS, 3 TC / RTN); Izhikevich (2003) 4, LIFCond 5, LIFAHP
+        # 6, AdEx 7; and which of them the kernel needs (compile-time flags)
+        models = {g.model_class for g in groups}
+        self._tflags = {
+            "HAS_IZH": bool(models & {Izhikevich2007, Izhikevich2003}),
+            "HAS_COND": bool(models & {LIFCond, LIFAHP}),
+            "HAS_ADEX": AdEx in models,
+        }
+        self._tmodels = models != {LIF}
+        if self._tmodels:
             kind = torch.zeros(N, dtype=torch.int32)
+            codes = {Izhikevich2003: 4, LIFCond: 5, LIFAHP: 6, AdEx: 7}
             for g, d in zip(groups, self.dyn):
                 if g.model_class is Izhikevich2007:
                     kind[g.start : g.stop] = 1 + torch.as_tensor(self._izhikevich_code(d))
-                elif g.model_class is Izhikevich2003:
-                    kind[g.start : g.stop] = 4
+                elif g.model_class in codes:
+                    kind[g.start : g.stop] = codes[g.model_class]
             self._tkind = kind.to(dev)
+        # AdEx sub-steps per step (dt / MAX_SUBSTEP_MS: the same for every AdEx group)
+        self._tnsub = max([d.n_sub for d in self.dyn if d.model_class is AdEx] + [0])
         self._trmax = max(len(g.receptors) for g in groups)
         # the kernels' step is base + j: the host sets base before each launch sequence (or
         # graph replay), each launch of the sequence has its own j
@@ -1622,14 +1619,14 @@ class Simulator:
 
         rebuild = False
         if self._cparams is None:
-            t = self._param_tables(models=self._tizh)
+            t = self._param_tables(models=self._tmodels)
             self._cparams = {
                 k: hold(k, t[k])
                 for k in ("e_l", "p22", "c0", "v_th", "v_reset", "ref", "p21", "gain", "decay")
             }
-            if self._tizh:  # the Izhikevich rows of the model table; h, 1e-30, -65, 0.04, 5, 140
-                self._cparams["izh"] = hold("izh", t["mtab"][:16].contiguous())
-                self._cparams["izc"] = hold("izc", t["consts"][[0, 1, 2, 6, 7, 8]].to(dev))
+            if self._tmodels:  # the compiled loop's model and receptor tables and constants
+                for k in ("mtab", "rcp", "consts"):
+                    self._cparams[k] = hold(k, t[k].to(dev))
             # the record buffer holds every spike a chunk can make: each recorded neuron
             # fires at most once per refractory period + 1 steps; chunks are shortened so
             # that this bound stays under REC_LIMIT entries (12 bytes each)
@@ -1692,12 +1689,12 @@ class Simulator:
             e_h, e_tab, e_w, prows = z.long(), z, z.to(self.dtype), z.double()
             L, maxe, rs_tab, qs_tab, qs_h = 1, 1, 0, 0, 0
         rate = self._trate
-        if self._tizh:
-            izh, izc, kind = P["izh"], P["izc"], self._tkind
-            rs_izh, rr_izh = (N if izh.shape[1] > 1 else 0), izh.shape[1] * N
+        if self._tmodels:
+            mtab, rcp, cst, kind = P["mtab"], P["rcp"], P["consts"], self._tkind
+            rs_m, rr_m = (N if mtab.shape[1] > 1 else 0), mtab.shape[1] * N
         else:
-            izh = izc = torch.zeros(1, dtype=self.dtype, device=dev)
-            kind, rs_izh, rr_izh = torch.zeros(1, dtype=torch.int32, device=dev), 0, 0
+            mtab = rcp = cst = torch.zeros(1, dtype=self.dtype, device=dev)
+            kind, rs_m, rr_m = torch.zeros(1, dtype=torch.int32, device=dev), 0, 0
         self._targs_u = (
             self._cv,
             self._crefr,
@@ -1745,10 +1742,13 @@ class Simulator:
             self._ttstart,
             self._cu,
             kind,
-            izh,
-            rs_izh,
-            rr_izh,
-            izc,
+            mtab,
+            rs_m,
+            rr_m,
+            cst,
+            rcp,
+            rcp.shape[-1],
+            self._tnsub,
             self._n_pops,
             N,
             self.S,
@@ -1764,7 +1764,7 @@ class Simulator:
             "HAS_GAIN": any(x is not None for x in self._gain),
             "REC_SPIKES": self._record_spikes and self._n_rec > 0,
             "REC_RATE": self._rate is not None,
-            "HAS_IZH": self._tizh,
+            **self._tflags,
             "BLOCK": self._tblock,
         }
         self._tgrid_u = (-(-N // self._tblock), B)

@@ -1,5 +1,7 @@
-"""Fused GPU step of LIF and Izhikevich (2007, 2003) networks (Triton): the ``"triton"`` backend
-of the Simulator (current receptors).
+"""Fused GPU step (Triton) of networks of every catalogue model: the ``"triton"`` backend of the
+Simulator. LIF and Izhikevich (2007, 2003) neurons take current receptors; LIFCond, LIFAHP and
+AdEx neurons current, conductance and Mg2+-blocked conductance receptors (as the compiled CPU
+loop; Tsodyks-Markram synapses take the torch path).
 
 One step is two kernels. Each reads its step as base + j: ``base`` is a device cell the host
 sets before a sequence of launches, ``j`` the launch's place in it, so a captured CUDA graph
@@ -8,12 +10,13 @@ of n steps replays at any step and the host never waits on the device:
 1. :func:`lif_step` — one program per (block of neurons, member): moves the ``iaf_psc_exp``
    membrane exactly as the compiled CPU loop does (:mod:`zentai.sim.cpu_kernels`; or, for
    neurons of kind > 0, the Izhikevich update, 2007 with its variants or 2003, also as that
-   loop does), applies threshold, reset and refractoriness, and appends each spike with its
-   synapse-table row to the step's spike list (one of three, by t mod 3; and, when recorded,
-   to the spike record and the population counts); then reads the ring-buffer row of step
-   t, adds the Poisson input drawn in the kernel (the reference's counter-based hash and CDF
-   tables, so the counts equal the torch path's), moves the synaptic currents and clears the
-   row.
+   loop does; the conductance models, LIFCond, LIFAHP and AdEx, as its ``_lif_cond``,
+   ``_lif_ahp`` and ``_adex``), applies threshold, reset and refractoriness, and appends each
+   spike with its synapse-table row to the step's spike list (one of three, by t mod 3; and,
+   when recorded, to the spike record and the population counts); then reads the ring-buffer
+   row of step t, adds the Poisson input drawn in the kernel (the reference's counter-based
+   hash and CDF tables, so the counts equal the torch path's), moves the synaptic state
+   (currents or conductances) and clears the row.
 2. :func:`deliver` — a fixed grid of programs walks the spike list: each spike's row is cut
    into ``split`` parts, each part adds its weights into the buffer rows of their delays with
    atomic adds. Every program then empties the count of the list of step t + 2 (read by
@@ -64,6 +67,7 @@ import os
 try:  # Triton ships with CUDA builds of torch; the CPU wheel lacks it
     import triton
     import triton.language as tl
+    from triton.language.extra import libdevice
 
     HAVE_TRITON = True
     try:  # programmatic dependent launch (Hopper and later; Triton >= 3.3)
@@ -121,6 +125,22 @@ if HAVE_TRITON and interpreting():
 
 
 if HAVE_TRITON:
+    # rows of the model table and columns of the receptor table (cpu_kernels: MODEL_ROWS,
+    # _KIND ...) that the conductance models read
+    from zentai.sim import cpu_kernels as _ck
+
+    _CM, _VP, _IE, _IS, _GL, _AHPM, _GAHP, _EAHP, _GLEL, _NHCM, _MGC = (
+        tl.constexpr(getattr(_ck, k))
+        for k in ("_CM", "_VP", "_IE", "_IS", "_GL", "_AHPM", "_GAHP", "_EAHP", "_GLEL",
+                  "_NHCM", "_MGC")
+    )  # fmt: skip
+    _AHPD, _DLT, _EAM, _SSC, _ADR, _A, _TW, _HS, _HHS, _B = (
+        tl.constexpr(getattr(_ck, k))
+        for k in ("_AHPD", "_DLT", "_EAM", "_SSC", "_ADR", "_A", "_TW", "_HS", "_HHS", "_B")
+    )
+    _KIND, _EREV, _SMEAN, _JCOL = (
+        tl.constexpr(getattr(_ck, k)) for k in ("_KIND", "_EREV", "_SMEAN", "_JCOL")
+    )
 
     @triton.jit
     def _mix64(x):
@@ -184,41 +204,56 @@ if HAVE_TRITON:
         else:
             return a / b
 
+    if interpreting():  # (libdevice has no interpreter version; numpy's exp there)
+
+        @triton.jit
+        def _exp(x):
+            return tl.exp(x)
+
+    else:
+
+        @triton.jit
+        def _exp(x):
+            # CUDA's correctly rounded-to-2-ulp exp, as torch's on the GPU (tl.exp in float32
+            # is the approximate ex2-based one)
+            return libdevice.exp(x)
+
     @triton.jit
-    def _izhikevich(v, isyn, bi, b, i, mi, kd, u_ptr, izh_ptr, rs_izh, rr_izh, izc_ptr):
+    def _izhikevich(v, isyn, bi, b, i, mi, kd, u_ptr, mtab_ptr, rs_m, rr_m, cst_ptr):
         """Izhikevich (2007) step of the lanes ``mi`` (current receptors, summed in ``isyn``):
         forward Euler, spike at ``v_peak + peak_u u``, u advanced to the crossing in a spiking
         step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``. ``izh`` holds the
         rows k, v_r, v_t, c_m, h a, b, v_b, b_hyper, c, d_eff, v_peak, peak_u, reset_u,
-        u_max, i_e, i_stim (cpu_kernels.MODEL_ROWS); ``izc`` h, 1e-30, -65 mV, 0.04, 5 and 140
-        in the state's type. Divisions are IEEE-rounded, as torch's."""
+        u_max, i_e, i_stim (the first rows of cpu_kernels.MODEL_ROWS); ``cst`` the compiled
+        loop's constants (h, 1e-30, -65 mV, 0, 1, -0.062, 0.04, 5, 140) in the state's type.
+        Divisions are IEEE-rounded, as torch's."""
         u = tl.load(u_ptr + bi, mask=mi, other=0.0, cache_modifier=".cg")
-        row = izh_ptr + b * rs_izh + i
+        row = mtab_ptr + b * rs_m + i
         k = tl.load(row, mask=mi, other=0.0)
-        vr = tl.load(row + rr_izh, mask=mi, other=0.0)
-        vt = tl.load(row + 2 * rr_izh, mask=mi, other=0.0)
-        cm = tl.load(row + 3 * rr_izh, mask=mi, other=1.0)
-        ha = tl.load(row + 4 * rr_izh, mask=mi, other=0.0)
-        bb = tl.load(row + 5 * rr_izh, mask=mi, other=0.0)
-        vb = tl.load(row + 6 * rr_izh, mask=mi, other=0.0)
-        bh = tl.load(row + 7 * rr_izh, mask=mi, other=0.0)
-        c = tl.load(row + 8 * rr_izh, mask=mi, other=0.0)
-        de = tl.load(row + 9 * rr_izh, mask=mi, other=0.0)
-        vpk = tl.load(row + 10 * rr_izh, mask=mi, other=0.0)
-        pu = tl.load(row + 11 * rr_izh, mask=mi, other=0.0)
-        ru = tl.load(row + 12 * rr_izh, mask=mi, other=0.0)
-        um = tl.load(row + 13 * rr_izh, mask=mi, other=0.0)
-        ie = tl.load(row + 14 * rr_izh, mask=mi, other=0.0)
-        ist = tl.load(row + 15 * rr_izh, mask=mi, other=0.0)
-        h = tl.load(izc_ptr)
-        tiny = tl.load(izc_ptr + 1)
-        b_switch = tl.load(izc_ptr + 2)
+        vr = tl.load(row + rr_m, mask=mi, other=0.0)
+        vt = tl.load(row + 2 * rr_m, mask=mi, other=0.0)
+        cm = tl.load(row + 3 * rr_m, mask=mi, other=1.0)
+        ha = tl.load(row + 4 * rr_m, mask=mi, other=0.0)
+        bb = tl.load(row + 5 * rr_m, mask=mi, other=0.0)
+        vb = tl.load(row + 6 * rr_m, mask=mi, other=0.0)
+        bh = tl.load(row + 7 * rr_m, mask=mi, other=0.0)
+        c = tl.load(row + 8 * rr_m, mask=mi, other=0.0)
+        de = tl.load(row + 9 * rr_m, mask=mi, other=0.0)
+        vpk = tl.load(row + 10 * rr_m, mask=mi, other=0.0)
+        pu = tl.load(row + 11 * rr_m, mask=mi, other=0.0)
+        ru = tl.load(row + 12 * rr_m, mask=mi, other=0.0)
+        um = tl.load(row + 13 * rr_m, mask=mi, other=0.0)
+        ie = tl.load(row + 14 * rr_m, mask=mi, other=0.0)
+        ist = tl.load(row + 15 * rr_m, mask=mi, other=0.0)
+        h = tl.load(cst_ptr)
+        tiny = tl.load(cst_ptr + 1)
+        b_switch = tl.load(cst_ptr + 2)
         itot = isyn + ie
         itot = itot + ist
         dv = _div(k * (v - vr) * (v - vt) - u + itot, cm)
         # Izhikevich (2003), kind 4: its own dv/dt; the rest is the generic 2007 update with
         # v_r = 0, peak_u = reset_u = 0 and u_max = inf, which computes the same values
-        dv03 = (tl.load(izc_ptr + 3) * v + tl.load(izc_ptr + 4)) * v + tl.load(izc_ptr + 5) - u
+        dv03 = (tl.load(cst_ptr + 6) * v + tl.load(cst_ptr + 7)) * v + tl.load(cst_ptr + 8) - u
         dv = tl.where(kd == 4, dv03 + itot, dv)
         x = tl.maximum(v - vb, 0.0)
         nullc = tl.where(
@@ -235,6 +270,123 @@ if HAVE_TRITON:
         v_out = tl.where(fired, c + ru * usp, vnew)
         u_out = tl.where(fired, tl.minimum(usp + de, um), ueul)
         return v_out, u_out, fired
+
+    @triton.jit
+    def _any(mask):
+        # whether any lane of the block is set (so that a block without neurons of a model
+        # skips that model's update)
+        return tl.max(mask.to(tl.int32), axis=0) > 0
+
+    @triton.jit
+    def _mg_unblocked(x, v, mgc, cst_ptr):
+        # x B(v), the Mg2+ block 1 / (1 + [Mg]/3.57 exp(-0.062 v)) (cpu_kernels._mg_unblocked)
+        one = tl.load(cst_ptr + 4)
+        return x * _div(one, one + mgc * _exp(tl.load(cst_ptr + 5) * v))
+
+    @triton.jit
+    def _exp_euler(v, u, mc, kd, b, i, syn_ptr, synb, ng, nrec, B, gid, mtab_ptr, rs_m,
+                   rr_m, cst_ptr, rcp_ptr, RC, e_l, RMAX: tl.constexpr):  # fmt: skip
+        """LIFCond (kind 5) and LIFAHP (kind 6) membrane of the lanes ``mc``: exponential Euler
+        towards the steady state of the step, each receptor taken at its mean over the step
+        (conductances Mg2+-blocked at v where set), as cpu_kernels._lif_cond and _lif_ahp
+        (the torch steps' order); ``u`` is LIFAHP's AHP gate. Returns the new V (threshold,
+        reset and the gate's update are the caller's)."""
+        row = mtab_ptr + b * rs_m + i
+        gl = tl.load(row + _GL * rr_m, mask=mc, other=1.0)
+        ie = tl.load(row + _IE * rr_m, mask=mc, other=0.0)
+        ist = tl.load(row + _IS * rr_m, mask=mc, other=0.0)
+        # LIFAHP: the AHP conductance over the step joins the leak
+        gah = u * tl.load(row + _AHPM * rr_m, mask=mc, other=0.0)
+        gah = gah * tl.load(row + _GAHP * rr_m, mask=mc, other=0.0)
+        ahp = kd == 6
+        gt = tl.where(ahp, gah + gl, gl)
+        dr = tl.where(
+            ahp,
+            gah * tl.load(row + _EAHP * rr_m, mask=mc, other=0.0)
+            + tl.load(row + _GLEL * rr_m, mask=mc, other=0.0),
+            gl * e_l,
+        )
+        dr = dr + ie
+        dr = dr + ist
+        mgc = tl.load(row + _MGC * rr_m, mask=mc, other=0.0)
+        for r in tl.static_range(RMAX):
+            rm = mc & (r < nrec)
+            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0, cache_modifier=".cg")
+            rc = rcp_ptr + (gid * RMAX + r) * RC
+            kind = tl.load(rc + _KIND, mask=rm, other=0.0)
+            e_rev = tl.load(rc + _EREV, mask=rm, other=0.0)
+            x = s * tl.load(rc + _SMEAN, mask=rm, other=0.0)
+            x = tl.where(kind > 1, _mg_unblocked(x, v, mgc, cst_ptr), x)
+            gt = tl.where(rm & (kind > 0), gt + x, gt)
+            dr = tl.where(rm, tl.where(kind > 0, dr + x * e_rev, dr + x), dr)
+        vinf = _div(dr, gt)
+        return vinf + (v - vinf) * _exp(tl.load(row + _NHCM * rr_m, mask=mc, other=0.0) * gt)
+
+    @triton.jit
+    def _adex_rates(v, w, q, fc, b, i, ma, syn_ptr, synb, ng, nrec, B, gid, row, rr_m, cst_ptr,
+                    rcp_ptr, RC, e_l, vth, RMAX: tl.constexpr):  # fmt: skip
+        """dV/dt and dw/dt of the AdEx lanes ``ma`` at (v, w) and sub-step boundary q, as
+        cpu_kernels._adex_rates (the linear receptor terms summed in receptor order)."""
+        J = (RC - _JCOL) // 3
+        gt = tl.zeros_like(v)
+        dr = tl.zeros_like(v)
+        for r in tl.static_range(RMAX):
+            rm = ma & (r < nrec)
+            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0, cache_modifier=".cg")
+            rc = rcp_ptr + (gid * RMAX + r) * RC + _JCOL + q
+            cg = tl.load(rc, mask=rm, other=0.0)
+            ci = tl.load(rc + J, mask=rm, other=0.0)
+            if r == 0:
+                gt = tl.where(rm, s * cg, gt)
+                dr = tl.where(rm, s * ci, dr)
+            else:
+                gt = tl.where(rm, gt + s * cg, gt)
+                dr = tl.where(rm, dr + s * ci, dr)
+        g = gt + tl.load(row + _GL * rr_m, mask=ma, other=0.0)
+        d = dr + tl.load(row + _ADR * rr_m, mask=ma, other=0.0)
+        arg = _div(v - vth, tl.load(row + _DLT * rr_m, mask=ma, other=1.0))
+        arg = tl.minimum(arg, tl.load(row + _EAM * rr_m, mask=ma, other=0.0))
+        kv = tl.load(row + _SSC * rr_m, mask=ma, other=0.0) * _exp(arg) + d
+        kv = kv - g * v
+        kv = kv - w
+        mgc = tl.load(row + _MGC * rr_m, mask=ma, other=0.0)
+        for r in tl.static_range(RMAX):
+            rm = ma & (r < nrec)
+            rc = rcp_ptr + (gid * RMAX + r) * RC
+            blk = rm & (tl.load(rc + _KIND, mask=rm, other=0.0) > 1)
+            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=blk, other=0.0,
+                        cache_modifier=".cg")  # fmt: skip
+            x = _mg_unblocked(s * tl.load(rc + _JCOL + 2 * J + q, mask=blk, other=0.0), v, mgc,
+                              cst_ptr)  # fmt: skip
+            kv = tl.where(blk, kv + x * (tl.load(rc + _EREV, mask=blk, other=0.0) - v), kv)
+        kv = kv * fc
+        ca = tl.load(row + _A * rr_m, mask=ma, other=0.0)
+        kw = _div(ca * (v - e_l) - w, tl.load(row + _TW * rr_m, mask=ma, other=1.0))
+        return kv, kw
+
+    @triton.jit
+    def _adex(v, w, refr, ma, b, i, syn_ptr, synb, ng, nrec, B, gid, mtab_ptr, rs_m, rr_m,
+              cst_ptr, rcp_ptr, RC, nsub, e_l, vth, RMAX: tl.constexpr):  # fmt: skip
+        """AdEx (kind 7) membrane and adaptation of the lanes ``ma`` over one step: ``nsub``
+        Heun sub-steps with V clamped at v_peak, dV/dt = 0 while refractory, as
+        cpu_kernels._adex (threshold and reset are the caller's)."""
+        row = mtab_ptr + b * rs_m + i
+        one = tl.load(cst_ptr + 4)
+        fc = _div(tl.where(refr <= 0, one, tl.zeros_like(one)),
+                  tl.load(row + _CM * rr_m, mask=ma, other=1.0))  # fmt: skip
+        hs = tl.load(row + _HS * rr_m, mask=ma, other=0.0)
+        hh = tl.load(row + _HHS * rr_m, mask=ma, other=0.0)
+        vpk = tl.load(row + _VP * rr_m, mask=ma, other=0.0)
+        for q in range(nsub):
+            k1v, k1w = _adex_rates(v, w, q, fc, b, i, ma, syn_ptr, synb, ng, nrec, B, gid, row,
+                                   rr_m, cst_ptr, rcp_ptr, RC, e_l, vth, RMAX)  # fmt: skip
+            vp = tl.minimum(v + hs * k1v, vpk)
+            wp = w + hs * k1w
+            k2v, k2w = _adex_rates(vp, wp, q + 1, fc, b, i, ma, syn_ptr, synb, ng, nrec, B, gid,
+                                   row, rr_m, cst_ptr, rcp_ptr, RC, e_l, vth, RMAX)  # fmt: skip
+            v = tl.minimum(v + hh * (k1v + k2v), vpk)
+            w = w + hh * (k1w + k2w)
+        return v, w, vpk
 
     @triton.jit
     def _fire(
@@ -278,10 +430,14 @@ if HAVE_TRITON:
         tstart_ptr,
         u_ptr,
         kind_ptr,
-        izh_ptr,
-        rs_izh,
-        rr_izh,
-        izc_ptr,
+        mtab_ptr,
+        rs_m,
+        rr_m,
+        cst_ptr,
+        rcp_ptr,
+        RC,
+        nsub,
+        gid_ptr,
         NP,
         N,
         B,
@@ -289,6 +445,8 @@ if HAVE_TRITON:
         REC_SPIKES: tl.constexpr,
         REC_RATE: tl.constexpr,
         HAS_IZH: tl.constexpr,
+        HAS_COND: tl.constexpr,
+        HAS_ADEX: tl.constexpr,
         BLOCK: tl.constexpr,
     ):
         """Membrane of step tf (moved with the synaptic state after step tf - 1), threshold,
@@ -311,7 +469,24 @@ if HAVE_TRITON:
             vn = tl.where(rm, vn + s * q, vn)
             isyn = tl.where(rm, isyn + s, isyn)
         v0 = v
-        v = tl.where(refr <= 0, vn + e_l, v)
+        r0 = refr
+        vsub = vn + e_l
+        if HAS_IZH or HAS_COND or HAS_ADEX:
+            kd = tl.load(kind_ptr + i, mask=m, other=0)  # each neuron's model (see below)
+        if HAS_COND or HAS_ADEX:
+            gid = tl.load(gid_ptr + i, mask=m, other=0)
+        if HAS_COND:
+            # LIFCond (kind 5) and LIFAHP (kind 6): exponential Euler. LIFCond then goes on
+            # as LIF (V held while refractory, threshold, reset)
+            mc = m & ((kd == 5) | (kd == 6))
+            gate = tl.zeros_like(v0)
+            vc = v0
+            if _any(mc):  # (a block of other neurons skips it)
+                gate = tl.load(u_ptr + bi, mask=mc, other=0.0, cache_modifier=".cg")
+                vc = _exp_euler(v0, gate, mc, kd, b, i, syn_ptr, synb, ng, nrec, B, gid,
+                                mtab_ptr, rs_m, rr_m, cst_ptr, rcp_ptr, RC, e_l, RMAX)  # fmt: skip
+            vsub = tl.where(mc, vc, vsub)
+        v = tl.where(refr <= 0, vsub, v)
         refr = tl.maximum(refr - 1, 0)
         vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
         fired = (v >= vth) & m
@@ -319,17 +494,43 @@ if HAVE_TRITON:
         refs = tl.load(ref_ptr + b * rs_ref + i, mask=m, other=0)
         v = tl.where(fired, vres, v)
         refr = tl.where(fired, refs, refr)
+        if HAS_COND:
+            # LIFAHP: no reset; a spike where V crossed v_th upwards outside the refractory
+            # period; the AHP gate decays, and is 1 wherever V is above v_th
+            ma = m & (kd == 6)
+            fa = ma & (v0 <= vth) & (vc > vth) & (r0 <= 0)
+            v = tl.where(ma, vc, v)
+            fired = tl.where(ma, fa, fired)
+            refr = tl.where(ma, tl.where(fa, refs, tl.maximum(r0 - 1, 0)), refr)
+            ahpd = tl.load(mtab_ptr + b * rs_m + i + _AHPD * rr_m, mask=ma, other=0.0)
+            gate = tl.where(vc > vth, tl.load(cst_ptr + 4), gate * ahpd)
+            tl.store(u_ptr + bi, gate, mask=ma)
+        if HAS_ADEX:
+            # AdEx (kind 7): Heun sub-steps, then a spike where V reached v_peak: reset,
+            # refractory steps, w + b
+            ma = m & (kd == 7)
+            if _any(ma):
+                w = tl.load(u_ptr + bi, mask=ma, other=0.0, cache_modifier=".cg")
+                va, w, vpk = _adex(v0, w, r0, ma, b, i, syn_ptr, synb, ng, nrec, B, gid,
+                                   mtab_ptr, rs_m, rr_m, cst_ptr, rcp_ptr, RC, nsub, e_l, vth,
+                                   RMAX)  # fmt: skip
+                fa = ma & (va >= vpk)
+                v = tl.where(ma, tl.where(fa, vres, va), v)
+                refr = tl.where(ma, tl.where(fa, refs, tl.maximum(r0 - 1, 0)), refr)
+                bw = tl.load(mtab_ptr + b * rs_m + i + _B * rr_m, mask=fa, other=0.0)
+                tl.store(u_ptr + bi, tl.where(fa, w + bw, w), mask=ma)
+                fired = tl.where(ma, fa, fired)
         if HAS_IZH:
             # Izhikevich neurons (2007: kind 1 generic, 2 FS, 3 TC / RTN; 2003: kind 4) in
             # place of the LIF update, as cpu_kernels._izhikevich and _izhikevich2003 (the
             # torch step's operations in their order)
-            kd = tl.load(kind_ptr + i, mask=m, other=0)
-            mi = m & (kd > 0)
-            vi, ui, fi = _izhikevich(v0, isyn, bi, b, i, mi, kd, u_ptr, izh_ptr, rs_izh, rr_izh,
-                                     izc_ptr)  # fmt: skip
-            v = tl.where(mi, vi, v)
-            fired = tl.where(mi, fi, fired)
-            tl.store(u_ptr + bi, ui, mask=mi)
+            mi = m & (kd > 0) & (kd < 5)
+            if _any(mi):
+                vi, ui, fi = _izhikevich(v0, isyn, bi, b, i, mi, kd, u_ptr, mtab_ptr, rs_m,
+                                         rr_m, cst_ptr)  # fmt: skip
+                v = tl.where(mi, vi, v)
+                fired = tl.where(mi, fi, fired)
+                tl.store(u_ptr + bi, ui, mask=mi)
         tl.store(v_ptr + bi, v, mask=m)
         tl.store(refr_ptr + bi, refr, mask=m)
         # the spike list of step tf: each spike with its row of the synapse table, so the
@@ -405,10 +606,13 @@ if HAVE_TRITON:
         tstart_ptr,
         u_ptr,
         kind_ptr,
-        izh_ptr,
-        rs_izh,
-        rr_izh,
-        izc_ptr,
+        mtab_ptr,
+        rs_m,
+        rr_m,
+        cst_ptr,
+        rcp_ptr,
+        RC,
+        nsub,
         NP,
         N,
         S,
@@ -423,6 +627,8 @@ if HAVE_TRITON:
         REC_SPIKES: tl.constexpr,
         REC_RATE: tl.constexpr,
         HAS_IZH: tl.constexpr,
+        HAS_COND: tl.constexpr,
+        HAS_ADEX: tl.constexpr,
         BLOCK: tl.constexpr,
         PDL: tl.constexpr = False,
         PHASE: tl.constexpr = 0,
@@ -445,8 +651,9 @@ if HAVE_TRITON:
                   c0_ptr, vth_ptr, vres_ptr, ref_ptr, p21_ptr, rs_e_l, rs_p22, rs_c0, rs_vth,
                   rs_vres, rs_ref, rs_p21, rr_p21, indptr_ptr, cnt_ptr, spk_ptr, spk_lo_ptr,
                   spk_hi_ptr, recf_ptr, rec_n_ptr, rec_t_ptr, rec_i_ptr, rec_cap, pop_ptr,
-                  rate_ptr, tstart_ptr, u_ptr, kind_ptr, izh_ptr, rs_izh, rr_izh, izc_ptr, NP,
-                  N, B, RMAX, REC_SPIKES, REC_RATE, HAS_IZH, BLOCK)  # fmt: skip
+                  rate_ptr, tstart_ptr, u_ptr, kind_ptr, mtab_ptr, rs_m, rr_m, cst_ptr,
+                  rcp_ptr, RC, nsub, gid_ptr, NP, N, B, RMAX, REC_SPIKES, REC_RATE, HAS_IZH,
+                  HAS_COND, HAS_ADEX, BLOCK)  # fmt: skip
         if PHASE != 1:  # all but HEAD: the synaptic state decays and takes step t's input
             bufb = buf_ptr + (t % D) * B * S + b * S
             gid = tl.load(gid_ptr + i, mask=m, other=0)
@@ -517,8 +724,9 @@ if HAVE_TRITON:
                   c0_ptr, vth_ptr, vres_ptr, ref_ptr, p21_ptr, rs_e_l, rs_p22, rs_c0, rs_vth,
                   rs_vres, rs_ref, rs_p21, rr_p21, indptr_ptr, cnt_ptr, spk_ptr, spk_lo_ptr,
                   spk_hi_ptr, recf_ptr, rec_n_ptr, rec_t_ptr, rec_i_ptr, rec_cap, pop_ptr,
-                  rate_ptr, tstart_ptr, u_ptr, kind_ptr, izh_ptr, rs_izh, rr_izh, izc_ptr, NP,
-                  N, B, RMAX, REC_SPIKES, REC_RATE, HAS_IZH, BLOCK)  # fmt: skip
+                  rate_ptr, tstart_ptr, u_ptr, kind_ptr, mtab_ptr, rs_m, rr_m, cst_ptr,
+                  rcp_ptr, RC, nsub, gid_ptr, NP, N, B, RMAX, REC_SPIKES, REC_RATE, HAS_IZH,
+                  HAS_COND, HAS_ADEX, BLOCK)  # fmt: skip
 
     @triton.jit(do_not_specialize=["j"])
     def deliver(
