@@ -12,6 +12,7 @@ order, so its spikes may differ; ``--dtype float64`` for an equality check).
 
     ZENTAI_DATA=../shared/data/allen .venv/bin/python benchmarks/brain_step.py --fraction 0.02
     python benchmarks/brain_step.py --scenario m1-gamma --fraction 0.1 --device cuda
+    python benchmarks/brain_step.py --device cuda --triton-tune maxnreg=80   (a launch variant)
 
 Until 2026-11-27 (session 14) the compiled loop took LIF and Izhikevich neurons only, so the
 cerebellum sent the whole network to the torch path.
@@ -37,7 +38,25 @@ def main() -> None:
     ap.add_argument("--scenario", default="motor-loop", help="motor-loop or m1-gamma")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--dtype", default="float32", help="float32 or float64")
+    ap.add_argument(
+        "--triton-tune", default="",
+        help="with --device cuda: more triton rows, ';' between rows, each 'key=int,...' of "
+        "zentai.sim.gpu_kernels.TUNE (e.g. 'maxnreg=80;maxnreg=96')",
+    )  # fmt: skip
     args = ap.parse_args()
+    from zentai.sim import gpu_kernels
+
+    tunes = []  # extra triton rows (checked before the build)
+    for row in filter(None, args.triton_tune.split(";")):
+        tune = {}
+        for item in row.split(","):
+            key, _, value = item.partition("=")
+            if key.strip() not in gpu_kernels.TUNE or not value.strip().lstrip("-").isdigit():
+                raise SystemExit(
+                    f"--triton-tune: {item!r} is not key=int with a key of {list(gpu_kernels.TUNE)}"
+                )
+            tune[key.strip()] = int(value)
+        tunes.append(tune)
 
     import torch
 
@@ -60,7 +79,7 @@ def main() -> None:
     if args.device == "cpu":
         runs = [("torch", None)] + [("compiled", int(x)) for x in args.threads.split(",") if x]
     else:
-        runs = [("torch", None), ("triton", None)]
+        runs = [("torch", None), ("triton", None)] + [("triton", t) for t in tunes]
 
     def sync() -> None:
         if args.device != "cpu":
@@ -68,10 +87,18 @@ def main() -> None:
 
     rows, ref = [], None
     for backend, threads in runs:
+        tune = threads if isinstance(threads, dict) else {}
+        threads = None if tune else threads
+        if tune:  # (the Simulator copies TUNE when it is set up)
+            saved = dict(gpu_kernels.TUNE)
+            gpu_kernels.TUNE.update(tune)
         sim = zt.sim.Simulator(
             net, backend=backend, seed=args.seed, num_threads=threads, device=args.device,
             dtype=args.dtype,
         )  # fmt: skip
+        if tune:
+            gpu_kernels.TUNE.update(saved)
+        label = backend + "".join(f", {k}={v}" for k, v in tune.items())
         sim.run(args.warmup, progress=False)
         sync()
         t = time.perf_counter()
@@ -83,7 +110,7 @@ def main() -> None:
         if ref is None:
             ref, ref_wall = spikes, wall
         same = all(np.array_equal(x, y) for x, y in zip(spikes, ref))
-        rows.append((backend, sim.num_threads, wall / steps * 1e3, wall / (args.ms / 1e3),
+        rows.append((label, sim.num_threads, wall / steps * 1e3, wall / (args.ms / 1e3),
                      res.spike_neuron.size, ref_wall / wall, same))  # fmt: skip
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.node()}, "
           f"nproc {os.cpu_count()}, torch {torch.__version__}")  # fmt: skip

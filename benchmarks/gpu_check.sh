@@ -89,7 +89,8 @@ step "3d. the M1 cortex (Izhikevich 2007, m1-gamma's network at its fraction 0.1
     | tee $OUT/m1_cortex_cuda.txt"
 step "3e. the motor loop (Izhikevich cortex, LIFAHP / AdEx cerebellum, conductance synapses; fraction 0.02): torch vs triton" 70 \
     bash -c "ZENTAI_DATA=\${ZENTAI_DATA:-\$PWD/.data/allen} python3 benchmarks/brain_step.py \
-    --scenario motor-loop --fraction 0.02 --device cuda --ms 100 2>&1 | tail -5 \
+    --scenario motor-loop --fraction 0.02 --device cuda --ms 100 --triton-tune maxnreg=80 \
+    2>&1 | tail -6 \
     | tee $OUT/motor_loop_cuda.txt"
 step "4. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)" 60 \
     bash -c "python3 benchmarks/build_profile.py --scale 1.0 --device cuda --top 12 2>&1 \

@@ -1794,6 +1794,8 @@ class Simulator:
         interp = gk.interpreting()
         opts = {} if interp else {"enable_fp_fusion": False}
         warps = {} if interp else {"num_warps": self._ttune["warps"]}
+        if self._ttune["maxnreg"] and not interp:
+            warps["maxnreg"] = self._ttune["maxnreg"]
         pdl = {}
         if self._tpdl and phase != gk.HEAD:
             # programmatic dependent launch: each kernel starts while the one before it runs

@@ -99,6 +99,11 @@ TUNE = {
     # Not yet timed on a GPU (session 16 had none): off until benchmarks/gpu_step.py shows
     # it faster
     "pipeline": False,
+    # register cap of lif_step (0: the compiler's choice). The AdEx update needs ~140 registers
+    # on sm_90 (LIF alone 48, with LIFCond / LIFAHP 62), so a network with AdEx neurons runs
+    # every block at a third of the occupancy; a cap of 80 trades that for spills in the AdEx
+    # blocks. Untimed (benchmarks/brain_step.py --triton-tune maxnreg=80)
+    "maxnreg": 0,
 }
 # what lif_step does (its PHASE): a whole step (fire, then take the input), or, pipelined,
 # fire only (the first step of a chunk), take step t's input and fire step t + 1, take the
