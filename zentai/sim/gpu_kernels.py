@@ -130,22 +130,21 @@ if HAVE_TRITON and interpreting():
 
 
 if HAVE_TRITON:
-    # rows of the model table and columns of the receptor table (cpu_kernels: MODEL_ROWS,
-    # _KIND ...) that the conductance models read
+    # the rows of the compiled loop's model table and the columns of its receptor table
+    # (cpu_kernels.MODEL_ROWS, _KIND ...), as the kernels' compile-time constants
     from zentai.sim import cpu_kernels as _ck
 
-    _CM, _VP, _IE, _IS, _GL, _AHPM, _GAHP, _EAHP, _GLEL, _NHCM, _MGC = (
-        tl.constexpr(getattr(_ck, k))
-        for k in ("_CM", "_VP", "_IE", "_IS", "_GL", "_AHPM", "_GAHP", "_EAHP", "_GLEL",
-                  "_NHCM", "_MGC")
-    )  # fmt: skip
-    _AHPD, _DLT, _EAM, _SSC, _ADR, _A, _TW, _HS, _HHS, _B = (
-        tl.constexpr(getattr(_ck, k))
-        for k in ("_AHPD", "_DLT", "_EAM", "_SSC", "_ADR", "_A", "_TW", "_HS", "_HHS", "_B")
+    def _consts(names: str) -> tuple:
+        return tuple(tl.constexpr(getattr(_ck, n)) for n in names.split())
+
+    _K, _VR, _VT, _CM, _HA, _B, _VB, _BH, _C, _DE, _VP, _PU, _RU, _UM, _IE, _IS = _consts(
+        "_K _VR _VT _CM _HA _B _VB _BH _C _DE _VP _PU _RU _UM _IE _IS"
     )
-    _KIND, _EREV, _SMEAN, _JCOL = (
-        tl.constexpr(getattr(_ck, k)) for k in ("_KIND", "_EREV", "_SMEAN", "_JCOL")
+    _GL, _AHPM, _GAHP, _EAHP, _GLEL, _NHCM, _AHPD, _MGC = _consts(
+        "_GL _AHPM _GAHP _EAHP _GLEL _NHCM _AHPD _MGC"
     )
+    _DLT, _EAM, _SSC, _ADR, _A, _TW, _HS, _HHS = _consts("_DLT _EAM _SSC _ADR _A _TW _HS _HHS")
+    _KIND, _EREV, _SMEAN, _JCOL = _consts("_KIND _EREV _SMEAN _JCOL")
 
     @triton.jit
     def _mix64(x):
@@ -227,29 +226,29 @@ if HAVE_TRITON:
     def _izhikevich(v, isyn, bi, b, i, mi, kd, u_ptr, mtab_ptr, rs_m, rr_m, cst_ptr):
         """Izhikevich (2007) step of the lanes ``mi`` (current receptors, summed in ``isyn``):
         forward Euler, spike at ``v_peak + peak_u u``, u advanced to the crossing in a spiking
-        step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``. ``izh`` holds the
-        rows k, v_r, v_t, c_m, h a, b, v_b, b_hyper, c, d_eff, v_peak, peak_u, reset_u,
-        u_max, i_e, i_stim (the first rows of cpu_kernels.MODEL_ROWS); ``cst`` the compiled
+        step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``, with the rows k,
+        v_r, v_t, c_m, h a, b, v_b, b_hyper, c, d_eff, v_peak, peak_u, reset_u, u_max, i_e,
+        i_stim of the model table (cpu_kernels.MODEL_ROWS); ``cst`` the compiled
         loop's constants (h, 1e-30, -65 mV, 0, 1, -0.062, 0.04, 5, 140) in the state's type.
         Divisions are IEEE-rounded, as torch's."""
         u = tl.load(u_ptr + bi, mask=mi, other=0.0, cache_modifier=".cg")
         row = mtab_ptr + b * rs_m + i
-        k = tl.load(row, mask=mi, other=0.0)
-        vr = tl.load(row + rr_m, mask=mi, other=0.0)
-        vt = tl.load(row + 2 * rr_m, mask=mi, other=0.0)
-        cm = tl.load(row + 3 * rr_m, mask=mi, other=1.0)
-        ha = tl.load(row + 4 * rr_m, mask=mi, other=0.0)
-        bb = tl.load(row + 5 * rr_m, mask=mi, other=0.0)
-        vb = tl.load(row + 6 * rr_m, mask=mi, other=0.0)
-        bh = tl.load(row + 7 * rr_m, mask=mi, other=0.0)
-        c = tl.load(row + 8 * rr_m, mask=mi, other=0.0)
-        de = tl.load(row + 9 * rr_m, mask=mi, other=0.0)
-        vpk = tl.load(row + 10 * rr_m, mask=mi, other=0.0)
-        pu = tl.load(row + 11 * rr_m, mask=mi, other=0.0)
-        ru = tl.load(row + 12 * rr_m, mask=mi, other=0.0)
-        um = tl.load(row + 13 * rr_m, mask=mi, other=0.0)
-        ie = tl.load(row + 14 * rr_m, mask=mi, other=0.0)
-        ist = tl.load(row + 15 * rr_m, mask=mi, other=0.0)
+        k = tl.load(row + _K * rr_m, mask=mi, other=0.0)
+        vr = tl.load(row + _VR * rr_m, mask=mi, other=0.0)
+        vt = tl.load(row + _VT * rr_m, mask=mi, other=0.0)
+        cm = tl.load(row + _CM * rr_m, mask=mi, other=1.0)
+        ha = tl.load(row + _HA * rr_m, mask=mi, other=0.0)
+        bb = tl.load(row + _B * rr_m, mask=mi, other=0.0)
+        vb = tl.load(row + _VB * rr_m, mask=mi, other=0.0)
+        bh = tl.load(row + _BH * rr_m, mask=mi, other=0.0)
+        c = tl.load(row + _C * rr_m, mask=mi, other=0.0)
+        de = tl.load(row + _DE * rr_m, mask=mi, other=0.0)
+        vpk = tl.load(row + _VP * rr_m, mask=mi, other=0.0)
+        pu = tl.load(row + _PU * rr_m, mask=mi, other=0.0)
+        ru = tl.load(row + _RU * rr_m, mask=mi, other=0.0)
+        um = tl.load(row + _UM * rr_m, mask=mi, other=0.0)
+        ie = tl.load(row + _IE * rr_m, mask=mi, other=0.0)
+        ist = tl.load(row + _IS * rr_m, mask=mi, other=0.0)
         h = tl.load(cst_ptr)
         tiny = tl.load(cst_ptr + 1)
         b_switch = tl.load(cst_ptr + 2)
