@@ -409,21 +409,26 @@ def test_the_loops_exp_is_within_about_one_ulp(dtype):
     assert out[3] == 0.0 and out[4] == np.inf
 
 
+# conductance receptors with and without the Mg2+ block beside a current receptor; and a
+# granule cell's set (the conductance-model tests here and in test_triton)
+MIXED_RECEPTORS = (
+    Receptor(name="ampa", tau=2.0, e_rev=0.0),
+    Receptor(name="gaba", tau=6.0, e_rev=-80.0),
+    Receptor(name="nmda", tau=40.0, e_rev=0.0, mg_block=True),
+    Receptor(name="cur", tau=3.0),
+)
+GRANULE_RECEPTORS = (
+    Receptor(name="ampa", tau=1.2, e_rev=0.0),
+    Receptor(name="nmda", tau=52.0, e_rev=0.0, mg_block=True),
+    Receptor(name="gaba", tau=7.0, e_rev=-82.0),
+)
+
+
 def _conductance_spec():
     """LIFAHP (no reset, AHP gate) and AdEx groups with conductance receptors, an Mg-blocked
     NMDA receptor in each model and a current receptor beside conductance ones; per-neuron
     thresholds, Poisson input, a DC window, recurrent projections."""
-    mixed = (
-        Receptor(name="ampa", tau=2.0, e_rev=0.0),
-        Receptor(name="gaba", tau=6.0, e_rev=-80.0),
-        Receptor(name="nmda", tau=40.0, e_rev=0.0, mg_block=True),
-        Receptor(name="cur", tau=3.0),
-    )
-    grc = (
-        Receptor(name="ampa", tau=1.2, e_rev=0.0),
-        Receptor(name="nmda", tau=52.0, e_rev=0.0, mg_block=True),
-        Receptor(name="gaba", tau=7.0, e_rev=-82.0),
-    )
+    mixed, grc = MIXED_RECEPTORS, GRANULE_RECEPTORS
     pops = (
         Population(name="G", size=200, model=LIFAHP(receptors=grc, t_ref=1.0)),
         Population(
@@ -516,12 +521,7 @@ def _cond_and_2003_spec():
     """LIFCond neurons (AMPA, GABA, Mg2+-blocked NMDA and a current receptor) and Izhikevich
     (2003) neurons of four presets (one group each) with recurrent wiring, Poisson input, a DC
     window and per-neuron thresholds."""
-    cond_rec = (
-        Receptor(name="ampa", tau=2.0, e_rev=0.0),
-        Receptor(name="gaba", tau=6.0, e_rev=-80.0),
-        Receptor(name="nmda", tau=40.0, e_rev=0.0, mg_block=True),
-        Receptor(name="cur", tau=3.0),
-    )
+    cond_rec = MIXED_RECEPTORS
     pops = [
         Population(
             name="C", size=80, model=LIFCond(receptors=cond_rec),
