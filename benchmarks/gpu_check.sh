@@ -13,6 +13,11 @@
 #   (11 MB of Allen atlas data for the atlas-built networks of step 3d; never committed)
 #   mkdir -p .baseline && git archive 26b49f6^ | tar -x -C .baseline
 #   && echo /.baseline/ >> .git/info/exclude   (step 1b: the last kernels timed on a GPU)
+# Before spending device time, the kernels can be compiled for sm_90 with the device's Triton
+# (3.6; it ships ptxas) on this machine: `python3 -m venv /tmp/tr36 && /tmp/tr36/bin/pip
+# install triton==3.6.0`, then run tests/sim/test_triton.py's _COMPILE script with
+# PYTHONPATH=/tmp/tr36/lib/python3.11/site-packages:$PWD:<.venv site-packages> (session 17
+# did: every lif_step phase and model flag, and deliver, compile).
 # then call the device tool's run with carry [".wheels", ".data", ".baseline"], the command
 #   bash benchmarks/gpu_check.sh
 # and a timeout_s of ~480. Everything it prints is also saved in $OUT.
