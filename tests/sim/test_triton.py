@@ -436,3 +436,38 @@ def test_triton_conductance_models_float32_rates_match_the_reference_on_the_gpu(
     # the conductance models on the device in float32 (libdevice exp; atomic adds in no fixed
     # order): each population's rate within 5 % (or 1 Hz) of the torch path's over 150 ms
     _same_rates_on_the_gpu(zt.build.network(_conductance_spec(), seed=1), 150.0, seed=2, hz=1.0)
+
+
+def test_triton_steps_a_part_of_a_distributed_network():
+    # one rank (SingleComm) of a distributed run on the fused step: the kernels record every
+    # spike of the part for the exchange, the gathered events enter the ring buffer between
+    # chunks; float64 spikes and population counts equal the single process's torch run,
+    # across calls that end off the exchange grid
+    from zentai.distributed import DistributedSimulator, SingleComm, merge_results
+    from zentai.testing import distributed_jobs as jobs
+
+    kw = {"network_seed": 2, "seed": 3, "n_ensembles": 2, "dtype": "float64"}
+    ref, _ = jobs.single("sheet", {**kw, "backend": "torch"}, 20.0)
+    d = DistributedSimulator(jobs.sheet_spec(), SingleComm(), backend="triton", device=DEV, **kw)
+    assert d.sim.backend == "triton" and d.interval == 5 and d.overlap
+    d.run(10.0, progress=False)
+    d.step(13)
+    res = d.run(8.7, progress=False)
+    assert ref.spike_neuron.size > 300
+    _assert_same(ref, res)
+    np.testing.assert_array_equal(ref.rate_counts, merge_results([res]).rate_counts)
+
+
+@pytest.mark.slow
+def test_triton_steps_the_parts_of_two_processes():
+    # two torch.distributed (gloo) processes, each stepping its part with the fused step
+    # (the interpreter on the CPU): the single process's spikes, float64
+    from zentai.distributed.launch import spawn
+    from zentai.testing import distributed_jobs as jobs
+
+    kw = {"network_seed": 2, "seed": 3, "n_ensembles": 2, "dtype": "float64"}
+    ref, _ = jobs.single("sheet", {**kw, "backend": "torch"}, 20.0)
+    out = spawn(jobs.simulate_all, 2, [("sheet", {**kw, "backend": "triton", "device": DEV})], 20.0)
+    res, stats, _ = out[0][0]
+    assert stats["ranks"] == 2 and ref.spike_neuron.size > 300
+    _assert_same(ref, res)

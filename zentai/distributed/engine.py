@@ -13,7 +13,7 @@ How a run goes (every rank runs the same code):
    fingerprint of the synapses (an order-free sum of per-synapse hashes) is summed over ranks
    and reported, so a user can check it equals the single-process build's.
 4. **Steps.** Each rank advances its part with the ordinary :class:`~zentai.sim.Simulator`
-   (compiled CPU loop or torch path), whose own delivery is empty; every *communication
+   (compiled CPU loop, Triton step or torch path), whose own delivery is empty; every *communication
    interval* (at most the smallest delay of the network, ``d_min``) the ranks all-gather the
    interval's spikes (fixed-capacity int64 buffers, grown when one overflows) and each rank
    adds the events of every spike — its own too — onto its neurons, in the order (step,
@@ -26,8 +26,13 @@ How a run goes (every rank runs the same code):
    joins the ranks' results into the single-process :class:`~zentai.record.Result`
    (``zentai run`` under torchrun/mpiexec writes one HDF5 file per rank and merges them).
 
-Not yet distributed: procedural projections, short-term plasticity, state monitors, the Triton
-backend (clear errors).
+On CUDA each rank steps its part with the fused Triton step (``backend`` "auto" or "triton"):
+its kernels record every spike of the part for the exchange, and the gathered events are added
+to its ring buffer on the GPU between chunks (float64: the single process's spikes; float32:
+its rates, the GPU's atomic adds meeting in no fixed order).
+
+Not yet distributed: procedural projections, short-term plasticity, state monitors (clear
+errors).
 """
 
 from __future__ import annotations
@@ -255,8 +260,8 @@ class DistributedSimulator:
     network_seed : int
         Seed of the wiring (as ``build.network(seed=)``).
     dt, device, dtype, n_ensembles, seed, backend, num_threads
-        As for :class:`~zentai.sim.Simulator` (per rank; ``backend`` "auto", "compiled" or
-        "torch").
+        As for :class:`~zentai.sim.Simulator` (per rank; ``backend`` "auto", "compiled",
+        "triton" or "torch").
     interval_ms : float, optional
         Communication interval; at most the network's smallest delay (default: that delay,
         or half of it with ``overlap``).
@@ -298,10 +303,10 @@ class DistributedSimulator:
             raise SpecError(
                 f"DistributedSimulator expects a NetworkSpec; got {type(spec).__name__}."
             )
-        if backend not in ("auto", "compiled", "torch"):
+        if backend not in ("auto", "compiled", "torch", "triton"):
             raise SpecError(
-                f"DistributedSimulator.backend must be 'auto', 'compiled' or 'torch' (the "
-                f"Triton backend does not run parts yet); got {backend!r}."
+                f"DistributedSimulator.backend must be 'auto', 'compiled', 'torch' or "
+                f"'triton'; got {backend!r}."
             )
         self.comm = comm if comm is not None else from_environment(device)
         self.rank, self.n_ranks = self.comm.rank, self.comm.size

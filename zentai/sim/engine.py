@@ -773,8 +773,6 @@ class Simulator:
         why = self._models_unsupported()
         if why:
             return why
-        if self.net.is_part:
-            return "it does not run parts of a distributed network yet"
         return self._synapses_unsupported()
 
     def _synapses_unsupported(self) -> str | None:
@@ -1440,14 +1438,19 @@ class Simulator:
         return np.concatenate(cells), np.concatenate(weights)
 
     def _compiled_record(self, b: np.ndarray, i: np.ndarray, steps: np.ndarray) -> None:
-        if self.spike_tap is not None:
-            self.spike_tap.append(tuple(torch.from_numpy(x.copy()) for x in (b, i, steps)))
         if self._rate is not None:
             pop = self._pop_of.numpy()[i]
             flat = ((steps - self._rate_t0) * self.B + b) * self._n_pops + pop
             self._rate_cur.view(-1).index_add_(
                 0, torch.from_numpy(flat), torch.ones(flat.size, dtype=torch.int32)
             )
+        self._record_spike_arrays(b, i, steps)
+
+    def _record_spike_arrays(self, b: np.ndarray, i: np.ndarray, steps: np.ndarray) -> None:
+        """A chunk's spikes (member, neuron, step; in order) to the exchange of a distributed
+        run (``spike_tap``) and, of its neurons, to the Spikes recorder."""
+        if self.spike_tap is not None:
+            self.spike_tap.append(tuple(torch.from_numpy(x.copy()) for x in (b, i, steps)))
         if self._record_spikes:
             if self._spike_mask is not None:
                 keep = self._spike_mask.numpy()[i]
@@ -1510,11 +1513,13 @@ class Simulator:
         )
         self._ttstart = torch.zeros(1, dtype=torch.int64, device=dev)
         self._trec_n = torch.zeros(1, dtype=torch.int32, device=dev)
-        mask = self._spike_mask
+        # the neurons whose spikes the kernel records: those of the Spikes recorder; every
+        # neuron in a part of a distributed network (the exchange takes them all: spike_tap)
+        mask = None if self.net.is_part else self._spike_mask
         self._trecf = (torch.ones(N, dtype=torch.int8) if mask is None else mask.to(torch.int8)).to(
             dev
         )
-        self._n_rec = int(self._trecf.sum()) if self._record_spikes else 0
+        self._n_rec = int(self._trecf.sum()) if self._record_spikes or self.net.is_part else 0
         self._tpop = self._pop_of.to(torch.int32)
         self._tchunk = self.nan_check_steps  # steps per chunk (set by _triton_tables)
         self._trate = torch.zeros((0, B, self._n_pops), dtype=torch.int32, device=dev)
@@ -1762,7 +1767,7 @@ class Simulator:
             "MAXE": maxe,
             "HAS_POISSON": self._has_poisson,
             "HAS_GAIN": any(x is not None for x in self._gain),
-            "REC_SPIKES": self._record_spikes and self._n_rec > 0,
+            "REC_SPIKES": self._n_rec > 0,
             "REC_RATE": self._rate is not None,
             **self._tflags,
             "BLOCK": self._tblock,
@@ -1895,8 +1900,7 @@ class Simulator:
                     key = (self._trec_t[:n_rec].to(torch.int64) - t) * bn + self._trec_i[:n_rec]
                     rel, flat = np.divmod(torch.sort(key).values.cpu().numpy(), bn)
                     bb, ii = np.divmod(flat, N)
-                    self._flush()
-                    self._spk_chunks.append((bb.astype(np.int32), ii, rel + t))
+                    self._record_spike_arrays(bb.astype(np.int32), ii, rel + t)
             self._record_monitors(self.t_step)
 
     # ================================================================== inputs
