@@ -50,7 +50,8 @@ step() {
     timeout "$limit" "$@"
 }
 # Session 17 (no GPU either) added the conductance models (LIFAHP, AdEx, LIFCond) to the fused
-# step: tests in step 2, the motor loop's network in step 3e.
+# step and let parts of distributed networks run it: tests in step 2 (test_triton.py, with
+# -m ""), the motor loop's network in step 3e.
 # Session 16 (no GPU) left three things untested on a GPU: session 15's last kernels (spikes
 # listed before the wait; 12.5-13.0 us per step before them), the pipelined launch
 # (TUNE["pipeline"], off by default) and the Izhikevich neurons of the fused step (tests in
