@@ -4,7 +4,9 @@ Builds a scenario's network from the Allen atlas at a fraction of the real cell 
 default motor-loop's (left MOp, MOs, motor thalamus, pontine grey, cerebellar cortex and
 nuclei; Izhikevich cortex, LIFAHP granule / Golgi / Purkinje cells and AdEx interneurons and
 nuclei with conductance synapses), or m1-gamma's (left MOp, Izhikevich cortex, current
-synapses) — runs it with each backend in the same process and prints one Markdown table: wall
+synapses), or cbgc-pulse's (that brain with the basal ganglia: Izhikevich striatal, pallidal
+and subthalamic cells with conductance synapses; ``--fraction`` 0.005 is its default) — runs
+it with each backend in the same process and prints one Markdown table: wall
 ms per 0.1 ms step, real-time factor, spikes, the ratio to the torch path and whether the
 spikes equal the torch path's. On the CPU the compiled loop (at each thread count) races the
 torch path; with ``--device cuda``, the Triton step (float32 atomic adds meet in no fixed
@@ -35,7 +37,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=10.0, help="ms run first (compiles)")
     ap.add_argument("--threads", default="1,2", help="compiled-loop threads to time, ','")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--scenario", default="motor-loop", help="motor-loop or m1-gamma")
+    ap.add_argument("--scenario", default="motor-loop", help="motor-loop, m1-gamma or cbgc-pulse")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--dtype", default="float32", help="float32 or float64")
     ap.add_argument(
@@ -66,13 +68,18 @@ def main() -> None:
     from zentai.record.recorders import Spikes
     from zentai.scenarios import load_scenario
 
-    sc = load_scenario(args.scenario)
     atlas = load_atlas("allen_mouse_100um")
     t = time.perf_counter()
-    spec, _ = brain_spec(
-        atlas, sc.regions, fraction=args.fraction, hemisphere=sc.hemisphere, seed=args.seed,
-        models=sc.models,
-    )  # fmt: skip
+    if args.scenario == "cbgc-pulse":  # the cortex-basal ganglia-cerebellum network
+        from zentai.build.cbgc import cbgc_spec
+
+        spec, _ = cbgc_spec(atlas, fraction=args.fraction, seed=args.seed)
+    else:
+        sc = load_scenario(args.scenario)
+        spec, _ = brain_spec(
+            atlas, sc.regions, fraction=args.fraction, hemisphere=sc.hemisphere, seed=args.seed,
+            models=sc.models,
+        )  # fmt: skip
     net = zt.build.network(spec.add(Spikes()), seed=args.seed, device=args.device)
     build_s = time.perf_counter() - t
     models = sorted({g.model_class.__name__ for g in net.groups})

@@ -27,14 +27,14 @@ def test_cbgc_pulse_gives_the_snr_and_cn_responses(real_data, tmp_path, monkeypa
     # issue 8 / MODEL_SPEC A9: SNr early (hyperdirect) excitation within ~10 ms, then the direct
     # pathway's inhibition, then the indirect pathway's late excitation (Nambu et al. 2000); CN
     # excitation by the pontine mossy-fibre collaterals, Purkinje-driven inhibition, rebound;
-    # defaults (fraction 0.005, 30 trials; ~6 min on 2 cores)
+    # defaults (fraction 0.005, 30 trials; ~1 min on 2 cores, compiled loop)
     monkeypatch.setenv("ZENTAI_DATA", str(real_data))
-    from zentai.scenarios.cbgc import cbgc_pulse
+    from zentai.scenarios.cbgc import SNR_EARLY_MS, cbgc_pulse
 
     s = cbgc_pulse(tmp_path, progress=False)
     ph = s["snr_phases"]
     assert [p["sign"] for p in ph[:3]] == ["+", "-", "+"], ph
-    assert ph[0]["latency_ms"] <= 10.0 < ph[1]["latency_ms"] < ph[2]["latency_ms"], ph
+    assert ph[0]["latency_ms"] <= SNR_EARLY_MS < ph[1]["latency_ms"] < ph[2]["latency_ms"], ph
     # the STN (hyperdirect) answers before the striatum (CTX -> STR 12 ms)
     assert s["phases"]["STN"][0]["latency_ms"] < s["phases"]["STR"][0]["latency_ms"]
     cn = s["checks"]["cn_excitation_inhibition_rebound"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import zentai as zt
-from zentai.build import NetworkSpec, Population, Projection
+from zentai.build import NetworkSpec, Population, Projection, TsodyksMarkram
 from zentai.celltypes import LIF, LIFAHP, AdEx, Izhikevich2003, Izhikevich2007, LIFCond
 from zentai.celltypes.models import Receptor
 from zentai.connectome import Bernoulli, FixedIndegree, Normal
@@ -267,16 +267,19 @@ def test_compiled_regenerates_procedural_synapses_as_the_torch_path(dtype, monke
 
 
 def test_compiled_refuses_what_it_does_not_implement():
+    # plastic synapses (every neuron model runs compiled, with any receptors)
     cond = Receptor(name="ampa", tau=2.0, e_rev=0.0)
-    for model in (Izhikevich2007, Izhikevich2003):
-        izh_cond = NetworkSpec(
-            populations=(Population(name="A", size=3, model=model(receptors=(cond,))),)
-        )
-        with pytest.raises(SpecError, match=rf"current receptors only \({model.__name__}"):
-            zt.sim.Simulator(zt.build.network(izh_cond), backend="compiled")
-        assert zt.sim.Simulator(zt.build.network(izh_cond)).backend == "torch"
+    plastic = NetworkSpec(
+        populations=(Population(name="A", size=3, model=Izhikevich2007(receptors=(cond,))),),
+        projections=(Projection(pre="A", post="A", rule=FixedIndegree(2), weight=1.0,
+                                stp=TsodyksMarkram(U=0.5, tau_rec=200.0)),),
+    )  # fmt: skip
+    net = zt.build.network(plastic)
+    with pytest.raises(SpecError, match=r"static synapses only \(this network has Tsodyks"):
+        zt.sim.Simulator(net, backend="compiled")
+    assert zt.sim.Simulator(net).backend == "torch"  # "auto" falls back
     with pytest.raises(SpecError, match="backend must be"):
-        zt.sim.Simulator(zt.build.network(izh_cond), backend="fast")
+        zt.sim.Simulator(net, backend="fast")
 
 
 def test_compiled_uses_all_cores_for_large_networks(monkeypatch):
@@ -301,19 +304,24 @@ def test_compiled_uses_all_cores_for_large_networks(monkeypatch):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_torch_step_with_compiled_poisson_input_equals_the_reference(dtype):
-    # networks the compiled loop does not cover (here: an Izhikevich group with a conductance
-    # receptor) step with torch, but take their Poisson input from the compiled kernel unless
-    # backend="torch": the spikes must not change
-    cond = Receptor(name="ampa", tau=2.0, e_rev=0.0)
+    # networks the compiled loop does not cover (here: Tsodyks-Markram synapses) step with
+    # torch, but take their Poisson input from the compiled kernel unless backend="torch":
+    # the spikes must not change
     spec = NetworkSpec(
         populations=(
             Population(name="E", size=200, model=Izhikevich2003()),
             Population(name="I", size=50, model=Izhikevich2003()),
-            Population(name="X", size=5, model=Izhikevich2003(receptors=(cond,))),
         ),
         projections=(
             Projection(pre="E", post="I", rule=FixedIndegree(20), weight=1.0, delay=1.0),
-            Projection(pre="I", post="E", rule=FixedIndegree(10), weight=-2.0, delay=0.8),
+            Projection(
+                pre="I",
+                post="E",
+                rule=FixedIndegree(10),
+                weight=-2.0,
+                delay=0.8,
+                stp=TsodyksMarkram(U=0.5, tau_rec=200.0),
+            ),
         ),
         stimuli=(
             PoissonInput(target="E", n_sources=800, rate=8.0, weight=2.0),
@@ -581,3 +589,67 @@ def test_compiled_runs_lifcond_and_izhikevich2003_as_the_torch_path(dtype):
     assert np.array_equal(a.states["RS.u"].values, b.states["RS.u"].values)
     x, y = a.states["C.v"].values, b.states["C.v"].values
     assert np.allclose(x, y, rtol=0, atol=1e-3 if dtype == "float64" else 0.05)
+
+
+def _izhikevich_conductance_spec():
+    """Izhikevich (2007) neurons of five variants in one group and Izhikevich (2003) RS / FS
+    neurons, all with AMPA, GABA, Mg2+-blocked NMDA and current receptors (the basal ganglia's
+    striatal and pallidal cells are such), wired among themselves, Poisson input on several
+    receptors, a DC window, strong inhibition (the conductance term's implicit step matters)."""
+    izh = tuple(
+        Population(
+            name=v, size=30, model=Izhikevich2007.preset(v, receptors=MIXED_RECEPTORS),
+            initial={"v": Normal(-45.0, 8.0)},  # (some fire at once: short interpreter runs)
+        )
+        for v in ("RS", "FS", "LTS", "TC", "RTN")
+    )  # fmt: skip
+    old = tuple(
+        Population(name=f"{v}3", size=30, model=Izhikevich2003.preset(v, receptors=MIXED_RECEPTORS))
+        for v in ("RS", "FS")
+    )
+    names = [p.name for p in izh + old]
+    projs = []
+    for pre in names:
+        inhibitory = pre in ("FS", "LTS", "RTN", "FS3")
+        for post in names:
+            projs.append(
+                Projection(
+                    pre=pre, post=post, rule=FixedIndegree(6),
+                    weight=Normal(2.0, 0.5, low=0.0) if inhibitory else Normal(1.0, 0.3, low=0.0),
+                    delay=Normal(1.2, 0.4, low=0.1), receptor="gaba" if inhibitory else "ampa",
+                )
+            )  # fmt: skip
+    projs.append(Projection(pre="RS", post="RS", rule=FixedIndegree(5), weight=0.8, delay=2.0,
+                            receptor="nmda"))  # fmt: skip
+    stims = [
+        PoissonInput(target=p, n_sources=200, rate=10.0, weight=1.0, receptor="ampa") for p in names
+    ]
+    stims += [
+        PoissonInput(target="RS", n_sources=20, rate=10.0, weight=0.5, receptor="nmda"),
+        PoissonInput(target="TC", n_sources=100, rate=10.0, weight=40.0, receptor="cur"),
+        DC(target="LTS", amplitude=150.0, start=5.0, stop=50.0),
+    ]
+    rec = (Spikes(), StateMonitor(population="RS", variables=("v", "u")))
+    return NetworkSpec(
+        populations=izh + old, projections=tuple(projs), stimuli=tuple(stims), recorders=rec
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_runs_izhikevich_with_conductance_receptors_as_the_torch_path(dtype):
+    # the cortex-basal ganglia models (Izhikevich cells with conductance synapses, linearly
+    # implicit in the conductance) in the compiled loop: every spike as the torch path; the
+    # states agree to exp's rounding (the Mg2+ block's exp is torch's SLEEF there)
+    net = zt.build.network(_izhikevich_conductance_spec(), seed=1)
+    kw = {"dtype": dtype, "seed": 3, "n_ensembles": 2}
+    ref = zt.sim.Simulator(net, backend="torch", **kw)
+    fast = zt.sim.Simulator(net, **kw)
+    assert fast.backend == "compiled"
+    a, b = ref.run(80.0, progress=False), fast.run(80.0, progress=False)
+    for p, (lo, hi) in a.populations.items():
+        assert ((a.spike_neuron >= lo) & (a.spike_neuron < hi)).sum() > 20, p
+    _assert_same(a, b)
+    tol = 1e-6 if dtype == "float64" else 1e-2
+    for var in ("RS.v", "RS.u"):
+        x, y = a.states[var].values, b.states[var].values
+        assert np.allclose(x, y, rtol=0, atol=tol), var

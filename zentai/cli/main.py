@@ -283,6 +283,7 @@ def cmd_cbgc(args: argparse.Namespace) -> int:
     """``zentai run cbgc-pulse`` and ``zentai run scan-opto``."""
     w = sys.stdout.write
     frac = {} if args.fraction is None else {"fraction": args.fraction}
+    frac.update(device=args.device or "cpu", **_engine_options(args))
     progress = not args.no_progress
     if args.model == "cbgc-pulse":
         from zentai.scenarios.cbgc import cbgc_pulse

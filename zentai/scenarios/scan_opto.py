@@ -84,8 +84,12 @@ def scan_opto(
     repeats: int = 1,
     seed: int = 0,
     progress: bool = True,
+    device: str = "cpu",
+    backend: str = "auto",
+    num_threads: int | None = None,
 ) -> dict[str, Any]:
-    """Scan every site ``repeats`` times; write the maps and the summary into ``out``."""
+    """Scan every site ``repeats`` times; write the maps and the summary into ``out``.
+    ``device``, ``backend``, ``num_threads``: as for :class:`~zentai.sim.Simulator`."""
     import dataclasses
 
     from tqdm.auto import tqdm
@@ -140,7 +144,9 @@ def scan_opto(
     # rhythm, which painted stripes on the maps when neighbouring sites ran together
     visits = np.random.default_rng(seed).permutation(np.tile(np.arange(n_sites), repeats))
     B = min(batch, visits.size)
-    sim = zt.sim.Simulator(net, n_ensembles=B, seed=seed)
+    sim = zt.sim.Simulator(
+        net, n_ensembles=B, seed=seed, device=device, backend=backend, num_threads=num_threads
+    )
     # each cell's bias as the engine has it (the builder folds constant currents into i_e)
     base_ie = {name: sim.get_param(name, "i_e").numpy() for name, *_ in cells}
     dt = sim.dt
@@ -242,6 +248,8 @@ def scan_opto(
         "n_visual_sites": int(is_visual.sum()),
         "responses": groups,
         "total_s": total_s,
+        "backend": sim.backend,
+        "device": str(sim.device),
     }
     summary["checks"] = {}
     for g, v in groups.items():

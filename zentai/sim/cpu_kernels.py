@@ -1,6 +1,6 @@
-"""Compiled CPU loop (numba) for networks of LIF and Izhikevich (2007 and 2003) neurons
-(current receptors) and of LIFAHP, AdEx and LIFCond neurons (current or conductance receptors,
-Mg2+ block): every neuron model of :mod:`zentai.celltypes`.
+"""Compiled CPU loop (numba) for networks of LIF neurons (current receptors) and of Izhikevich
+(2007 and 2003), LIFAHP, AdEx and LIFCond neurons (current or conductance receptors, Mg2+
+block): every neuron model of :mod:`zentai.celltypes`.
 
 The torch step (:meth:`zentai.sim.Simulator._step`) is about 30 small tensor operations, each
 of which costs 5-20 µs of dispatch on a CPU however few neurons it touches; at the scale-0.1
@@ -414,7 +414,8 @@ def _membrane(vg, rg, sg, elg, p22g, c0g, thg, vrg, refg, x0, q0, x1, q1):
 
 # rows of the model parameter table ``mtab`` (K, P, N): each model reads its own (a name
 # shared by two models, such as c_m, means the same parameter in both). Izhikevich (2003)
-# reads ha, b, c, d_eff (its d), v_peak, i_e, i_stim; LIFCond g_l, i_e, i_stim, neg_h_cm, mg_c
+# reads ha, b, c, d_eff (its d), v_peak, i_e, i_stim; LIFCond g_l, i_e, i_stim, neg_h_cm, mg_c;
+# both Izhikevich models mg_c too (NMDA receptors)
 MODEL_ROWS = (
     "k", "v_r", "v_t", "c_m", "ha", "b", "v_b", "b_hyper", "c", "d_eff", "v_peak", "peak_u",
     "reset_u", "u_max", "i_e", "i_stim",  # Izhikevich (2007)
@@ -433,33 +434,57 @@ _KIND, _EREV, _SMEAN, _JCOL = range(4)
 
 
 @_jit(inline="always")
-def _input_current(syn, so, rs, R, j, tab, pb, zero):
-    """Neuron j's input current as the Izhikevich steps form it: its current receptors'
-    synaptic currents summed in receptor order, + i_e, + the stimulus (``_external_current``)."""
-    isyn = zero
+def _input_current(syn, so, rs, R, j, tab, pb, rcg, vv, consts):
+    """Neuron j's input current at ``vv`` as the Izhikevich steps form it, and the summed
+    conductance of its conductance receptors: the synaptic current in receptor order (a
+    current receptor's value; a conductance's ``g B(v) (e_rev - v)``, the Mg2+ block where
+    set), + i_e, + the stimulus (``_external_current``); and ``sum g B(v)``
+    (``Dynamics.synaptic_current``, ``synaptic_conductance``; 0 without conductances)."""
+    isyn = consts[3]
+    g = consts[3]
     for r in range(R):
-        isyn = isyn + syn[so + r * rs + j]
+        x = syn[so + r * rs + j]
+        kind = rcg[r, _KIND]
+        if kind > 0:
+            if kind > 1:
+                x = _mg_unblocked(x, tab, pb, j, vv, consts)
+            isyn = isyn + x * (rcg[r, _EREV] - vv)
+            g = g + x
+        else:
+            isyn = isyn + x
     itot = isyn + tab[_IE, pb, j]
-    return itot + tab[_IS, pb, j]
+    return itot + tab[_IS, pb, j], g
 
 
 @_jit(inline="always")
-def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, consts):
-    """Izhikevich (2007) step for neurons [a, z) of one group and member (current receptors).
+def _has_conductance(rcg, R):
+    """Whether a group has conductance receptors (its Izhikevich step is then linearly
+    implicit in their conductance: ``_implicit_in_g``)."""
+    return (rcg[:R, _KIND] > 0).any()
+
+
+@_jit(inline="always")
+def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, rcg, consts):
+    """Izhikevich (2007) step for neurons [a, z) of one group and member.
 
     The torch update's operations in its order (:class:`Izhikevich2007Dynamics`): forward Euler
-    with the synaptic current of step t, spike at ``v_peak + peak_u u``, ``u`` advanced only to
-    the crossing in a spiking step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``.
+    with the synaptic current of step t (conductance receptors linearly implicit in their
+    conductance), spike at ``v_peak + peak_u u``, ``u`` advanced only to the crossing in a
+    spiking step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``.
     ``consts`` = (h, 1e-30, -65, 0, 1, -0.062) in the state's float type.
     """
     h, tiny, b_switch, zero, one = consts[0], consts[1], consts[2], consts[3], consts[4]
+    implicit = _has_conductance(rcg, R)
     for i in range(z - a):
         j = a + i
         vv = vg[i]
         uu = ug[i]
-        itot = _input_current(syn, so, rs, R, j, tab, pb, zero)
+        itot, gs = _input_current(syn, so, rs, R, j, tab, pb, rcg, vv, consts)
         vr = tab[_VR, pb, j]
-        dv = (tab[_K, pb, j] * (vv - vr) * (vv - tab[_VT, pb, j]) - uu + itot) / tab[_CM, pb, j]
+        cm = tab[_CM, pb, j]
+        dv = (tab[_K, pb, j] * (vv - vr) * (vv - tab[_VT, pb, j]) - uu + itot) / cm
+        if implicit:
+            dv = dv / (one + h * gs / cm)
         cd = code[j]
         if cd == 1:  # FS: cubic above v_b
             x = max(vv - tab[_VB, pb, j], zero)
@@ -548,19 +573,22 @@ def _lif_cond(vg, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vresg, 
 
 
 @_jit(inline="always")
-def _izhikevich2003(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, consts):
-    """Izhikevich (2003) step for neurons [a, z) of one group and member (current receptors):
-    the torch update's operations in its order (:class:`Izhikevich2003Dynamics`), forward
-    Euler, spike at ``v_peak``, u advanced to the crossing, ``v <- c``, ``u <- u + d``.
-    ``consts`` [6:9] = 0.04, 5, 140 in the state's float type."""
+def _izhikevich2003(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, rcg, consts):
+    """Izhikevich (2003) step for neurons [a, z) of one group and member: the torch update's
+    operations in its order (:class:`Izhikevich2003Dynamics`), forward Euler (conductance
+    receptors linearly implicit, c_m = 1), spike at ``v_peak``, u advanced to the crossing,
+    ``v <- c``, ``u <- u + d``. ``consts`` [6:9] = 0.04, 5, 140 in the state's float type."""
     h, tiny, zero, one = consts[0], consts[1], consts[3], consts[4]
     c04, c5, c140 = consts[6], consts[7], consts[8]
+    implicit = _has_conductance(rcg, R)
     for i in range(z - a):
         j = a + i
         vv = vg[i]
         uu = ug[i]
-        itot = _input_current(syn, so, rs, R, j, tab, pb, zero)
+        itot, gs = _input_current(syn, so, rs, R, j, tab, pb, rcg, vv, consts)
         dv = (c04 * vv + c5) * vv + c140 - uu + itot
+        if implicit:
+            dv = dv / (one + h * gs / one)
         hdu = tab[_HA, pb, j] * (tab[_B, pb, j] * vv - uu)
         vnew = vv + h * dv
         vpk = tab[_VP, pb, j]
@@ -801,7 +829,7 @@ def _update(
         model = g_model[g]
         pb = b if mtab.shape[1] > 1 else 0
         if model == 1:
-            _izhikevich(vg, u[b, a:z], sg, syn, so, rs, R, a, z, mtab, pb, izh_code, consts)
+            _izhikevich(vg, u[b, a:z], sg, syn, so, rs, R, a, z, mtab, pb, izh_code, rcp[g], consts)
         elif model == 2:
             ug, rg = u[b, a:z], refr[b, a:z]
             vth, refs = _row(v_th, b), _row(ref_steps, b)
@@ -815,7 +843,7 @@ def _update(
                 consts,
             )  # fmt: skip
         elif model == 4:
-            _izhikevich2003(vg, u[b, a:z], sg, syn, so, rs, R, a, z, mtab, pb, consts)
+            _izhikevich2003(vg, u[b, a:z], sg, syn, so, rs, R, a, z, mtab, pb, rcp[g], consts)
         elif model == 5:
             rg, elg, vthg = refr[b, a:z], _row(e_l, b), _row(v_th, b)
             vres, refs = _row(v_reset, b), _row(ref_steps, b)

@@ -206,11 +206,11 @@ class Simulator:
     backend : str
         ``"torch"``: the reference path (tensor operations, CPU or CUDA; every model,
         TsodyksMarkram and procedural synapses). ``"compiled"``: the numba loop of
-        :mod:`zentai.sim.cpu_kernels` (CPU; LIF, Izhikevich2007 and Izhikevich2003 neurons
-        with current receptors, LIFCond, LIFAHP and AdEx with current or conductance
-        receptors; static synapses; every stimulus and recorder), which gives the reference's
-        spikes exactly (LIFCond, LIFAHP and AdEx: their states to the rounding of exp, which
-        torch computes otherwise).
+        :mod:`zentai.sim.cpu_kernels` (CPU; LIF neurons with current receptors, Izhikevich2007,
+        Izhikevich2003, LIFCond, LIFAHP and AdEx with current or conductance receptors; static
+        synapses; every stimulus and recorder), which gives the reference's spikes exactly
+        (where exp is called -- conductance models, Mg2+ block -- the states to its rounding,
+        which torch computes otherwise, so long runs of chaotic networks part after a while).
         ``"auto"`` (default): on the CPU compiled where it applies, else torch with the Poisson
         input drawn by the compiled kernel (same counts, much faster than ``torch.bucketize``); on
         CUDA the Triton step where it applies, else torch. ``"triton"``: the two kernels of
@@ -742,19 +742,11 @@ class Simulator:
                 if g.model_class not in COMPILED_MODELS
             }
         )
-        if other:
+        if other:  # (each of them with any receptors; LIF's are current receptors)
             return (
                 f"it implements the LIF, Izhikevich2007, Izhikevich2003, LIFAHP, AdEx and "
                 f"LIFCond models only (this network has {other})"
             )
-        for g in self.net.groups:
-            if g.model_class in (LIF, Izhikevich2007, Izhikevich2003) and any(
-                r.is_conductance for r in g.receptors
-            ):
-                return (
-                    f"it implements current receptors only ({g.model_class.__name__} group of "
-                    f"{g.populations} has conductance receptors)"
-                )
         return None
 
     def _triton_unsupported(self) -> str | None:
@@ -1183,6 +1175,7 @@ class Simulator:
                 v.update(
                     ha=d.dt * p["a"],
                     d_eff=p["d"],
+                    mg_c=d.params.get("mg", 1.0) / 3.57,
                     # read by the Triton step only, which runs it as a 2007 variant (c_m: a
                     # divisor there, in a result it then discards)
                     u_max=math.inf,
@@ -1216,6 +1209,7 @@ class Simulator:
                     u_max=d.u_max,
                     i_e=p["i_e"],
                     i_stim=0.0 if i_stim is None else i_stim,
+                    mg_c=d.params.get("mg", 1.0) / 3.57,
                 )
                 izh_code[g.start : g.stop] = self._izhikevich_code(d)
             vals.append(v)

@@ -1,5 +1,5 @@
 """Fused GPU step (Triton) of networks of every catalogue model: the ``"triton"`` backend of the
-Simulator. LIF and Izhikevich (2007, 2003) neurons take current receptors; LIFCond, LIFAHP and
+Simulator. LIF neurons take current receptors; Izhikevich (2007, 2003), LIFCond, LIFAHP and
 AdEx neurons current, conductance and Mg2+-blocked conductance receptors (as the compiled CPU
 loop; Tsodyks-Markram synapses take the torch path).
 
@@ -223,10 +223,12 @@ if HAVE_TRITON:
             return libdevice.exp(x)
 
     @triton.jit
-    def _izhikevich(v, isyn, bi, b, i, mi, kd, u_ptr, mtab_ptr, rs_m, rr_m, cst_ptr):
-        """Izhikevich (2007) step of the lanes ``mi`` (current receptors, summed in ``isyn``):
-        forward Euler, spike at ``v_peak + peak_u u``, u advanced to the crossing in a spiking
-        step, reset ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``, with the rows k,
+    def _izhikevich(v, bi, b, i, mi, kd, u_ptr, mtab_ptr, rs_m, rr_m, cst_ptr, syn_ptr, synb,
+                    ng, nrec, B, gid, rcp_ptr, RC, RMAX: tl.constexpr):  # fmt: skip
+        """Izhikevich (2007) step of the lanes ``mi``: forward Euler (conductance receptors
+        linearly implicit in their conductance, as cpu_kernels._izhikevich), spike at
+        ``v_peak + peak_u u``, u advanced to the crossing in a spiking step, reset
+        ``v <- c + reset_u u``, ``u <- min(u + d_eff, u_max)``, with the rows k,
         v_r, v_t, c_m, h a, b, v_b, b_hyper, c, d_eff, v_peak, peak_u, reset_u, u_max, i_e,
         i_stim of the model table (cpu_kernels.MODEL_ROWS); ``cst`` the compiled
         loop's constants (h, 1e-30, -65 mV, 0, 1, -0.062, 0.04, 5, 140) in the state's type.
@@ -252,13 +254,31 @@ if HAVE_TRITON:
         h = tl.load(cst_ptr)
         tiny = tl.load(cst_ptr + 1)
         b_switch = tl.load(cst_ptr + 2)
+        # the synaptic current at v in receptor order (a conductance's g B(v) (e_rev - v)) and
+        # the summed conductance g B(v), as cpu_kernels._input_current
+        isyn = tl.zeros_like(v)
+        g = tl.zeros_like(v)
+        mgc = tl.load(row + _MGC * rr_m, mask=mi, other=0.0)
+        for r in tl.static_range(RMAX):
+            rm = mi & (r < nrec)
+            s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0, cache_modifier=".cg")
+            rc = rcp_ptr + (gid * RMAX + r) * RC
+            kind = tl.load(rc + _KIND, mask=rm, other=0.0)
+            x = tl.where(kind > 1, _mg_unblocked(s, v, mgc, cst_ptr), s)
+            cond = rm & (kind > 0)
+            e_rev = tl.load(rc + _EREV, mask=cond, other=0.0)
+            isyn = tl.where(cond, isyn + x * (e_rev - v), tl.where(rm, isyn + s, isyn))
+            g = tl.where(cond, g + x, g)
         itot = isyn + ie
         itot = itot + ist
         dv = _div(k * (v - vr) * (v - vt) - u + itot, cm)
         # Izhikevich (2003), kind 4: its own dv/dt; the rest is the generic 2007 update with
-        # v_r = 0, peak_u = reset_u = 0 and u_max = inf, which computes the same values
+        # v_r = 0, peak_u = reset_u = 0, u_max = inf and c_m = 1, which computes the same values
         dv03 = (tl.load(cst_ptr + 6) * v + tl.load(cst_ptr + 7)) * v + tl.load(cst_ptr + 8) - u
         dv = tl.where(kd == 4, dv03 + itot, dv)
+        # the conductances' -g v at the end of the step: dv / (1 + h g / c_m), which is dv
+        # exactly without conductance receptors (g = 0)
+        dv = _div(dv, tl.load(cst_ptr + 4) + _div(h * g, cm))
         x = tl.maximum(v - vb, 0.0)
         nullc = tl.where(
             kd == 2, bb * x * x * x, tl.where((kd == 3) & (v <= b_switch), bh, bb) * (v - vr)
@@ -465,20 +485,17 @@ if HAVE_TRITON:
         p22 = tl.load(p22_ptr + b * rs_p22 + i, mask=m, other=0.0)
         c0 = tl.load(c0_ptr + b * rs_c0 + i, mask=m, other=0.0)
         vn = (v - e_l) * p22 + c0
-        isyn = tl.zeros_like(v)
         for r in tl.static_range(RMAX):
             rm = m & (r < nrec)
             s = tl.load(syn_ptr + synb + (r * B + b) * ng, mask=rm, other=0.0, cache_modifier=".cg")
             q = tl.load(p21_ptr + r * rr_p21 + b * rs_p21 + i, mask=rm, other=0.0)
             vn = tl.where(rm, vn + s * q, vn)
-            isyn = tl.where(rm, isyn + s, isyn)
         v0 = v
         r0 = refr
         vsub = vn + e_l
         if HAS_IZH or HAS_COND or HAS_ADEX:
             kd = tl.load(kind_ptr + i, mask=m, other=0)  # each neuron's model (see below)
-        if HAS_COND or HAS_ADEX:
-            gid = tl.load(gid_ptr + i, mask=m, other=0)
+            gid = tl.load(gid_ptr + i, mask=m, other=0)  # and group (its receptors' table)
         if HAS_COND:
             # LIFCond (kind 5) and LIFAHP (kind 6): exponential Euler. LIFCond then goes on
             # as LIF (V held while refractory, threshold, reset)
@@ -530,8 +547,9 @@ if HAVE_TRITON:
             # torch step's operations in their order)
             mi = m & (kd > 0) & (kd < 5)
             if _any(mi):
-                vi, ui, fi = _izhikevich(v0, isyn, bi, b, i, mi, kd, u_ptr, mtab_ptr, rs_m,
-                                         rr_m, cst_ptr)  # fmt: skip
+                vi, ui, fi = _izhikevich(v0, bi, b, i, mi, kd, u_ptr, mtab_ptr, rs_m, rr_m,
+                                         cst_ptr, syn_ptr, synb, ng, nrec, B, gid, rcp_ptr, RC,
+                                         RMAX)  # fmt: skip
                 v = tl.where(mi, vi, v)
                 fired = tl.where(mi, fi, fired)
                 tl.store(u_ptr + bi, ui, mask=mi)
