@@ -762,10 +762,7 @@ class Simulator:
                 f"it runs on CUDA devices (device is {self.device}; on the CPU only in Triton's "
                 f"interpreter, TRITON_INTERPRET=1)"
             )
-        why = self._models_unsupported()
-        if why:
-            return why
-        return self._synapses_unsupported()
+        return self._models_unsupported() or self._synapses_unsupported()
 
     def _synapses_unsupported(self) -> str | None:
         """Why a fast path cannot deliver this network's synapses (both regenerate procedural
