@@ -50,8 +50,9 @@ step() {
     timeout "$limit" "$@"
 }
 # Session 17 (no GPU either) added the conductance models (LIFAHP, AdEx, LIFCond) to the fused
-# step and let parts of distributed networks run it: tests in step 2 (test_triton.py, with
-# -m ""), the motor loop's network in step 3e.
+# step, Izhikevich cells with conductance synapses to it and to the compiled loop, and let parts
+# of distributed networks run it: tests in step 2 (test_triton.py, with -m ""), the motor
+# loop's network in step 3e, the cbgc network in 3f.
 # Session 16 (no GPU) left three things untested on a GPU: session 15's last kernels (spikes
 # listed before the wait; 12.5-13.0 us per step before them), the pipelined launch
 # (TUNE["pipeline"], off by default) and the Izhikevich neurons of the fused step (tests in
@@ -98,6 +99,10 @@ step "3e. the motor loop (Izhikevich cortex, LIFAHP / AdEx cerebellum, conductan
     --scenario motor-loop --fraction 0.02 --device cuda --ms 100 --triton-tune maxnreg=80 \
     2>&1 | tail -6 \
     | tee $OUT/motor_loop_cuda.txt"
+step "3f. the cortex-basal ganglia-cerebellum network (cbgc-pulse's, 34k neurons; Izhikevich with conductance synapses): torch vs triton" 50 \
+    bash -c "ZENTAI_DATA=\${ZENTAI_DATA:-\$PWD/.data/allen} python3 benchmarks/brain_step.py \
+    --scenario cbgc-pulse --fraction 0.005 --device cuda --ms 100 2>&1 | tail -5 \
+    | tee $OUT/cbgc_cuda.txt"
 step "4. where the GPU build's and the Triton set-up's time goes (cProfile, page faults)" 60 \
     bash -c "python3 benchmarks/build_profile.py --scale 1.0 --device cuda --top 12 2>&1 \
     | tee $OUT/build_profile_cuda.txt"
