@@ -46,6 +46,10 @@ Procedural projections (:mod:`zentai.build.procedural`) add a third kernel per s
 (one lane per spike and segment of the postsynaptic population) by the same draws as the torch
 reference path (no programmatic launch then).
 
+A part of a distributed network (:mod:`zentai.distributed`) runs the same kernels with an empty
+synapse table: they record every spike of the part, which the exchange gathers from all ranks
+and delivers into the ring buffer between chunks.
+
 A persistent kernel (one launch per chunk, grid barriers between the phases) was tried in
 sessions 5-6 and removed in session 15: 25-29 µs per step on an H100 against 18-19 for two
 kernels in graphs, 12-13 with programmatic launch (benchmarks/RESULTS.md).
