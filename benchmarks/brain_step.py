@@ -84,18 +84,17 @@ def main() -> None:
     build_s = time.perf_counter() - t
     models = sorted({g.model_class.__name__ for g in net.groups})
     if args.device == "cpu":
-        runs = [("torch", None)] + [("compiled", int(x)) for x in args.threads.split(",") if x]
+        runs = [("torch", None, {})]
+        runs += [("compiled", int(x), {}) for x in args.threads.split(",") if x]
     else:
-        runs = [("torch", None), ("triton", None)] + [("triton", t) for t in tunes]
+        runs = [("torch", None, {}), ("triton", None, {})] + [("triton", None, t) for t in tunes]
 
     def sync() -> None:
         if args.device != "cpu":
             torch.cuda.synchronize()
 
     rows, ref = [], None
-    for backend, threads in runs:
-        tune = threads if isinstance(threads, dict) else {}
-        threads = None if tune else threads
+    for backend, threads, tune in runs:
         if tune:  # (the Simulator copies TUNE when it is set up)
             saved = dict(gpu_kernels.TUNE)
             gpu_kernels.TUNE.update(tune)
