@@ -1155,7 +1155,6 @@ class Simulator:
                     ahp_decay=d.ahp_decay,
                     gl_el=p["g_l"] * p["e_l"],
                     neg_h_cm=-d.dt / p["c_m"],
-                    mg_c=d.params.get("mg", 1.0) / 3.57,
                 )
             elif g.model_class is LIFCond:  # each value as LIFCondDynamics.step combines it
                 p = d.p
@@ -1164,7 +1163,6 @@ class Simulator:
                     ref=d.ref_steps,
                     i_stim=0.0 if i_stim is None else i_stim,
                     neg_h_cm=-d.dt / p["c_m"],
-                    mg_c=d.params.get("mg", 1.0) / 3.57,
                 )
             elif g.model_class is Izhikevich2003:  # as Izhikevich2003Dynamics.step combines it
                 p = d.p
@@ -1172,7 +1170,6 @@ class Simulator:
                 v.update(
                     ha=d.dt * p["a"],
                     d_eff=p["d"],
-                    mg_c=d.params.get("mg", 1.0) / 3.57,
                     # read by the Triton step only, which runs it as a 2007 variant (c_m: a
                     # divisor there, in a result it then discards)
                     u_max=math.inf,
@@ -1192,7 +1189,6 @@ class Simulator:
                     hs=d.h_sub,
                     half_hs=0.5 * d.h_sub,
                     n_sub=float(d.n_sub),
-                    mg_c=d.params.get("mg", 1.0) / 3.57,
                 )
             else:  # Izhikevich2007: each value as the torch step combines it (see its step)
                 p = d.p
@@ -1206,9 +1202,10 @@ class Simulator:
                     u_max=d.u_max,
                     i_e=p["i_e"],
                     i_stim=0.0 if i_stim is None else i_stim,
-                    mg_c=d.params.get("mg", 1.0) / 3.57,
                 )
                 izh_code[g.start : g.stop] = self._izhikevich_code(d)
+            if g.model_class is not LIF:  # the Mg2+ block's [Mg] / 3.57 (mg_block), any NMDA
+                v["mg_c"] = d.params.get("mg", 1.0) / 3.57
             vals.append(v)
 
         def rows(key: str) -> int:
