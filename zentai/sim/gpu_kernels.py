@@ -512,7 +512,8 @@ if HAVE_TRITON:
                                 mtab_ptr, rs_m, rr_m, cst_ptr, rcp_ptr, RC, e_l, RMAX)  # fmt: skip
             vsub = tl.where(mc, vc, vsub)
         v = tl.where(refr <= 0, vsub, v)
-        refr = tl.maximum(refr - 1, 0)
+        rdec = tl.maximum(refr - 1, 0)  # the refractory count after a step without a spike
+        refr = rdec
         vth = tl.load(vth_ptr + b * rs_vth + i, mask=m, other=0.0)
         fired = (v >= vth) & m
         vres = tl.load(vres_ptr + b * rs_vres + i, mask=m, other=0.0)
@@ -526,7 +527,7 @@ if HAVE_TRITON:
             fa = ma & (v0 <= vth) & (vc > vth) & (r0 <= 0)
             v = tl.where(ma, vc, v)
             fired = tl.where(ma, fa, fired)
-            refr = tl.where(ma, tl.where(fa, refs, tl.maximum(r0 - 1, 0)), refr)
+            refr = tl.where(ma, tl.where(fa, refs, rdec), refr)
             ahpd = tl.load(mtab_ptr + b * rs_m + i + _AHPD * rr_m, mask=ma, other=0.0)
             gate = tl.where(vc > vth, tl.load(cst_ptr + 4), gate * ahpd)
             tl.store(u_ptr + bi, gate, mask=ma)
@@ -541,7 +542,7 @@ if HAVE_TRITON:
                                    RMAX)  # fmt: skip
                 fa = ma & (va >= vpk)
                 v = tl.where(ma, tl.where(fa, vres, va), v)
-                refr = tl.where(ma, tl.where(fa, refs, tl.maximum(r0 - 1, 0)), refr)
+                refr = tl.where(ma, tl.where(fa, refs, rdec), refr)
                 bw = tl.load(mtab_ptr + b * rs_m + i + _B * rr_m, mask=fa, other=0.0)
                 tl.store(u_ptr + bi, tl.where(fa, w + bw, w), mask=ma)
                 fired = tl.where(ma, fa, fired)
