@@ -246,11 +246,12 @@ def test_compiled_regenerates_procedural_synapses_as_the_torch_path(dtype, monke
     ref = zt.sim.Simulator(net, backend="torch", dtype=dtype, seed=2, n_ensembles=2).run(60.0)
     assert ref.spike_neuron.size > 200
     _assert_same(ref, fast.run(60.0))
-    # two threads split the input slots at 420: E's inhibitory slots [300, 600) at post 120,
-    # inside the first segment (256 posts) of I->E
+    # two threads split the input slots (840, 380 of them with Poisson entries) at 211: E's
+    # excitatory slots [0, 300) at post 211, inside E->E's one segment (512 posts); the
+    # second thread takes both segments (256 posts each) of I->E
     two = zt.sim.Simulator(net, backend="compiled", dtype=dtype, seed=2, n_ensembles=2,
                            num_threads=2)  # fmt: skip
-    assert list(two._cbounds[0]) == [0, 420, 840] and net.procedural[2].seg == 256
+    assert list(two._cbounds[0]) == [0, 211, 840] and net.procedural[0].seg == 512
     _assert_same(ref, two.run(60.0))
     # bins of one spike's events: projection by projection, in batches
     monkeypatch.setattr(engine, "BIN_LIMIT_BYTES", 0)

@@ -173,6 +173,14 @@ def _warn_runaway(res: Result) -> None:
     )
 
 
+def _even_split(cost: np.ndarray, parts: int) -> np.ndarray:
+    """Bounds [0, ..., n] cutting items of these costs into ``parts`` consecutive runs of
+    about equal total cost."""
+    c = np.concatenate([[0.0], np.cumsum(cost)])
+    inner = np.searchsorted(c, c[-1] * np.arange(1, parts) / parts)
+    return np.concatenate([[0], inner, [cost.size]]).astype(np.int64)
+
+
 class Simulator:
     """Runs a :class:`~zentai.build.Network` on one device, for B ensemble members.
 
@@ -1045,11 +1053,17 @@ class Simulator:
         self.num_threads = T
         if T > 1 and self._csorted is None:
             self._csorted = bool(cpu_kernels.rows_sorted(self.indptr.numpy(), self.target.numpy()))
-        self._cbounds = (
-            np.array([S * k // T for k in range(T)] + [S], dtype=np.int64),
-            np.array([N * k // T for k in range(T)] + [N], dtype=np.int64),
-            T > 1 and bool(self._csorted),
-        )
+        # the update's neurons by their models' costs; the slots by their Poisson entries
+        # (a draw costs ~10 times what clearing and filling a slot does)
+        cost = np.zeros(N)
+        for g, d in zip(self.net.groups, self.dyn):
+            a, b = cpu_kernels.UPDATE_COST_NS[COMPILED_MODELS[g.model_class]]
+            sub = d.n_sub if g.model_class is AdEx else 1
+            cost[g.start : g.stop] = (a + b * len(g.receptors)) * sub
+        slot_cost = np.ones(S)
+        if self._has_poisson:
+            slot_cost += 10.0 * np.bincount(self._p_slots.cpu().numpy(), minlength=S)
+        self._cbounds = (_even_split(slot_cost, T), _even_split(cost, T), T > 1 and bool(self._csorted))
         self._ctask_n = np.zeros(T * B, np.int64)
         # Poisson entries grouped by the thread owning their slot (stable, so entries that
         # share a slot keep their order)

@@ -259,7 +259,7 @@ if HAVE_TRITON:
         tiny = tl.load(cst_ptr + 1)
         b_switch = tl.load(cst_ptr + 2)
         # the synaptic current at v in receptor order (a conductance's g B(v) (e_rev - v)) and
-        # the summed conductance g B(v), as cpu_kernels._input_current
+        # the summed conductance g B(v), as cpu_kernels._input_currents
         isyn = tl.zeros_like(v)
         g = tl.zeros_like(v)
         mgc = tl.load(row + _MGC * rr_m, mask=mi, other=0.0)
