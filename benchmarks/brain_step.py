@@ -123,6 +123,11 @@ def main() -> None:
     print(f"# {args.scenario} network, fraction {args.fraction:g}: {net.n_neurons:,} neurons, "
           f"{net.n_synapses:,} synapses ({', '.join(models)}); built in {build_s:.1f} s; "
           f"{args.ms:g} ms after {args.warmup:g} ms, {args.dtype}, {args.device}")  # fmt: skip
+    if args.device == "cpu":  # what the engine's default would run it on
+        auto = zt.sim.Simulator(net, backend="compiled", dtype=args.dtype)
+        work = sum(c.sum() for c in auto._compiled_costs()) / 1e3
+        print(f"# compiled default: {auto.num_threads} thread(s) (estimated work {work:.0f} µs "
+              "per step)")
     print("| backend | threads | ms per step | RTF | spikes | speed-up vs torch | same spikes |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for b, th, ms, rtf, n, up, same in rows:

@@ -283,18 +283,55 @@ def test_compiled_refuses_what_it_does_not_implement():
         zt.sim.Simulator(net, backend="fast")
 
 
+def test_compiled_threads_get_shares_of_equal_cost():
+    # a cheap LIF population then as many AdEx neurons (~30x the update's cost each): the
+    # update's split falls inside the AdEx population, not at the middle; the slots are split
+    # by their Poisson draws (LIF's only); the spikes are those of one thread
+    spec = NetworkSpec(
+        populations=(Population(name="L", size=300, model=LIF()),
+                     Population(name="A", size=300, model=AdEx())),
+        projections=(Projection(pre="L", post="A", rule=FixedIndegree(20), weight=1.0,
+                                delay=1.0),),
+        stimuli=(PoissonInput(target="L", n_sources=2000, rate=8.0, weight=87.8),
+                 DC(target="A", amplitude=400.0)),
+        recorders=(Spikes(),),
+    )  # fmt: skip
+    net = zt.build.network(spec, seed=1)
+    two = zt.sim.Simulator(net, num_threads=2, seed=1, dtype="float64")
+    slots, neurons = two._cbounds[0], two._cbounds[1]
+    cost, slot_cost = two._compiled_costs()
+    assert cost[300:].min() > 20 * cost[:300].max()
+    assert 300 < neurons[1] < 600
+    for c, b in ((cost, neurons), (slot_cost, slots)):
+        shares = [c[b[k] : b[k + 1]].sum() for k in range(2)]
+        assert abs(shares[0] - shares[1]) <= c.max()
+    assert slots[1] < 300  # within L's excitatory slots, which hold every draw
+    ref = zt.sim.Simulator(net, num_threads=1, seed=1, dtype="float64").run(40.0)
+    assert ref.spike_neuron.size > 100
+    _assert_same(ref, two.run(40.0))
+
+
 def test_compiled_uses_all_cores_for_large_networks(monkeypatch):
     import os
 
     from zentai.sim import engine
 
     net = zt.build.network(zt.build.microcircuit(0.05), seed=1)
-    assert zt.sim.Simulator(net).num_threads == 1
-    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_NEURONS", net.n_neurons)  # many neurons
+    one = zt.sim.Simulator(net)
+    assert one.num_threads == 1
+    # estimated work per step: every neuron's LIF update, every slot, every Poisson draw
+    cost, slot_cost = one._compiled_costs()
+    assert cost.size == net.n_neurons and np.all(cost == cost[0]) and slot_cost.size == one.S
+    draws = one._p_slots.numel()
+    assert np.isclose(slot_cost.sum(), one.S * engine.SLOT_NS + draws * engine.POISSON_DRAW_NS)
+    work = cost.sum() + slot_cost.sum()
+    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_WORK_NS", work)  # that much is enough
     cores = min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
     assert zt.sim.Simulator(net).num_threads == cores
     assert zt.sim.Simulator(net, n_ensembles=8).num_threads == 1  # member blocks: synapses only
-    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_NEURONS", 10**9)
+    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_WORK_NS", 1.01 * work)
+    assert zt.sim.Simulator(net).num_threads == 1
+    monkeypatch.setattr(engine, "AUTO_THREADS_MIN_WORK_NS", 10**12)
     monkeypatch.setattr(engine, "AUTO_THREADS_MIN_SYNAPSES", 0)  # many synapses
     sim = zt.sim.Simulator(net, seed=2)
     assert sim.backend == "compiled"

@@ -63,12 +63,16 @@ COMPILED_MODELS = {LIF: 0, Izhikevich2007: 1, LIFAHP: 2, AdEx: 3, Izhikevich2003
 SECOND_STATE = {Izhikevich2007: "u", LIFAHP: "s_ahp", AdEx: "w", Izhikevich2003: "u"}
 #: the compiled loop moves to all cores from this many synapses (x members) on
 AUTO_THREADS_MIN_SYNAPSES = 50_000_000
-#: ... or, without member blocks, from this many neurons (x members): the motor-loop brain
-#: network (Izhikevich, LIFAHP and AdEx groups), 2 cores, 2026-11-28: 57,522 neurons 0.69 ->
-#: 0.53 ms per step, 115,190 neurons 1.73 -> 1.35 ms (benchmarks/brain_step.py); the
-#: microcircuit at scale 0.3 (23,150 neurons) gained nothing clear (1.08 / 1.11 s on 1
-#: thread, 0.95 / 1.19 s on 2), at scale 0.1 it lost (22 vs 25 µs per step)
-AUTO_THREADS_MIN_NEURONS = 50_000
+#: ... or, without member blocks, from this much estimated work per step (x members; ns, by
+#: :meth:`Simulator._compiled_costs`): the microcircuit at scale 0.3 (~180 µs) gained nothing
+#: clear on 2 cores (1.08 / 1.11 s on 1 thread, 0.95 / 1.19 s on 2), at scale 0.1 (~60 µs)
+#: it lost (22 vs 25 µs per step); brain networks gain from ~400 µs: the scan-opto network
+#: (24,172 neurons) 1.7x, cbgc-pulse's (34,310) 1.6x, with the threads' shares equal in cost
+#: (session 18; benchmarks/RESULTS.md)
+AUTO_THREADS_MIN_WORK_NS = 250_000
+#: what a Poisson draw and a slot's clearing and binning cost per step (ns, 2-core VM; the
+#: scan-opto network's 50,392 entries took 218 µs in all, session 18)
+POISSON_DRAW_NS, SLOT_NS = 4.0, 0.4
 # ensembles from this size run in member blocks (zentai.sim.cpu_blocks) on the compiled backend
 BLOCK_MIN_MEMBERS = 8
 # shortest call of the compiled backend that runs in member blocks (a block's set-up, ~3 ms at
@@ -177,7 +181,9 @@ def _even_split(cost: np.ndarray, parts: int) -> np.ndarray:
     """Bounds [0, ..., n] cutting items of these costs into ``parts`` consecutive runs of
     about equal total cost."""
     c = np.concatenate([[0.0], np.cumsum(cost)])
-    inner = np.searchsorted(c, c[-1] * np.arange(1, parts) / parts)
+    want = c[-1] * np.arange(1, parts) / parts
+    inner = np.searchsorted(c, want)  # first bound at or past each target, or the one before
+    inner -= (inner > 0) & (want - c[np.maximum(inner - 1, 0)] < c[inner] - want)
     return np.concatenate([[0], inner, [cost.size]]).astype(np.int64)
 
 
@@ -323,9 +329,9 @@ class Simulator:
                 import numba
 
                 cores = min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+                work = sum(c.sum() for c in self._compiled_costs())
                 big = self.B * n_syn >= AUTO_THREADS_MIN_SYNAPSES or (
-                    self.B < BLOCK_MIN_MEMBERS
-                    and self.B * network.n_neurons >= AUTO_THREADS_MIN_NEURONS
+                    self.B < BLOCK_MIN_MEMBERS and self.B * work >= AUTO_THREADS_MIN_WORK_NS
                 )
                 self.num_threads = cores if big else 1
             self._setup_compiled()
@@ -1044,6 +1050,22 @@ class Simulator:
         self._cxs = np.zeros(m, np.float64)
         self._ccnt = np.zeros(m, np.int64)
 
+    def _compiled_costs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Estimated ns per step and member of each neuron's update (by its model,
+        ``cpu_kernels.UPDATE_COST_NS``) and of each input slot (its clearing and binning, and
+        its Poisson draws) in the compiled loop."""
+        from zentai.sim import cpu_kernels
+
+        cost = np.zeros(self.net.n_neurons)
+        for g, d in zip(self.net.groups, self.dyn):
+            a, b = cpu_kernels.UPDATE_COST_NS[COMPILED_MODELS[g.model_class]]
+            sub = d.n_sub if g.model_class is AdEx else 1
+            cost[g.start : g.stop] = (a + b * len(g.receptors)) * sub
+        slot_cost = np.full(self.S, SLOT_NS)
+        if self._has_poisson:
+            slot_cost += POISSON_DRAW_NS * np.bincount(self._p_slots.cpu().numpy(), minlength=self.S)
+        return cost, slot_cost
+
     def _compiled_threads(self, T: int) -> None:
         """Split slots, neurons and Poisson entries between ``T`` threads."""
         from zentai.sim import cpu_kernels
@@ -1053,16 +1075,8 @@ class Simulator:
         self.num_threads = T
         if T > 1 and self._csorted is None:
             self._csorted = bool(cpu_kernels.rows_sorted(self.indptr.numpy(), self.target.numpy()))
-        # the update's neurons by their models' costs; the slots by their Poisson entries
-        # (a draw costs ~10 times what clearing and filling a slot does)
-        cost = np.zeros(N)
-        for g, d in zip(self.net.groups, self.dyn):
-            a, b = cpu_kernels.UPDATE_COST_NS[COMPILED_MODELS[g.model_class]]
-            sub = d.n_sub if g.model_class is AdEx else 1
-            cost[g.start : g.stop] = (a + b * len(g.receptors)) * sub
-        slot_cost = np.ones(S)
-        if self._has_poisson:
-            slot_cost += 10.0 * np.bincount(self._p_slots.cpu().numpy(), minlength=S)
+        # shares of equal cost: neurons for the update, slots for the Poisson input and bins
+        cost, slot_cost = self._compiled_costs()
         self._cbounds = (_even_split(slot_cost, T), _even_split(cost, T), T > 1 and bool(self._csorted))
         self._ctask_n = np.zeros(T * B, np.int64)
         # Poisson entries grouped by the thread owning their slot (stable, so entries that
