@@ -126,8 +126,10 @@ def main() -> None:
     if args.device == "cpu":  # what the engine's default would run it on
         auto = zt.sim.Simulator(net, backend="compiled", dtype=args.dtype)
         work = sum(c.sum() for c in auto._compiled_costs()) / 1e3
-        print(f"# compiled default: {auto.num_threads} thread(s) (estimated work {work:.0f} µs "
-              "per step)")
+        print(
+            f"# compiled default: {auto.num_threads} thread(s) (estimated work {work:.0f} µs "
+            "per step)"
+        )
     print("| backend | threads | ms per step | RTF | spikes | speed-up vs torch | same spikes |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for b, th, ms, rtf, n, up, same in rows:

@@ -428,7 +428,7 @@ _GL, _AHPM, _GAHP, _EAHP, _GLEL, _NHCM, _AHPD, _MGC = range(16, 24)
 _DLT, _EAM, _SSC, _ADR, _A, _TW, _HS, _HHS, _NSUB = range(24, 33)
 # what one neuron's update costs per step, roughly, in ns on the 2-core VM (a + b R for R
 # receptors, per sub-step for AdEx), by g_model: used only to give threads equal shares of the
-# update (an even split by count gave one thread ~70 % of the cbgc network's update).
+# update (an even split by count gave one thread 76 % of the scan-opto network's update).
 # Measured per group of the scan-opto network (session 18): Izhikevich (2007) 10 ns with 3
 # receptors, 16 with 5 (one Mg2+-blocked); LIFAHP 9 with 4; AdEx (4 sub-steps) 105-130
 UPDATE_COST_NS = ((2.0, 0.5), (4.0, 2.5), (5.0, 1.0), (12.0, 4.0), (4.0, 2.5), (6.0, 2.0))
@@ -488,8 +488,8 @@ def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, rcg, consts):
 
     Loops without branches over the neurons (the input receptor by receptor, then the
     membrane with each neuron's nullcline and both outcomes of the threshold computed and one
-    selected), which the compiler vectorises: ~4x faster than neuron by neuron with five
-    conductance receptors (cbgc network, 2-core VM). Selecting changes no value.
+    selected), which the compiler vectorises: 2-3x faster than neuron by neuron with five
+    conductance receptors (scan-opto network, 2-core VM). Selecting changes no value.
     """
     h, tiny, b_switch, zero, one = consts[0], consts[1], consts[2], consts[3], consts[4]
     n = z - a

@@ -1063,7 +1063,8 @@ class Simulator:
             cost[g.start : g.stop] = (a + b * len(g.receptors)) * sub
         slot_cost = np.full(self.S, SLOT_NS)
         if self._has_poisson:
-            slot_cost += POISSON_DRAW_NS * np.bincount(self._p_slots.cpu().numpy(), minlength=self.S)
+            draws = np.bincount(self._p_slots.cpu().numpy(), minlength=self.S)
+            slot_cost += POISSON_DRAW_NS * draws
         return cost, slot_cost
 
     def _compiled_threads(self, T: int) -> None:
@@ -1071,13 +1072,17 @@ class Simulator:
         from zentai.sim import cpu_kernels
 
         self._invalidate()
-        B, N, S = self.B, self.net.n_neurons, self.S
+        B, S = self.B, self.S
         self.num_threads = T
         if T > 1 and self._csorted is None:
             self._csorted = bool(cpu_kernels.rows_sorted(self.indptr.numpy(), self.target.numpy()))
         # shares of equal cost: neurons for the update, slots for the Poisson input and bins
         cost, slot_cost = self._compiled_costs()
-        self._cbounds = (_even_split(slot_cost, T), _even_split(cost, T), T > 1 and bool(self._csorted))
+        self._cbounds = (
+            _even_split(slot_cost, T),
+            _even_split(cost, T),
+            T > 1 and bool(self._csorted),
+        )
         self._ctask_n = np.zeros(T * B, np.int64)
         # Poisson entries grouped by the thread owning their slot (stable, so entries that
         # share a slot keep their order)
