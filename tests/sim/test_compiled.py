@@ -284,7 +284,7 @@ def test_compiled_refuses_what_it_does_not_implement():
 
 
 def test_compiled_threads_get_shares_of_equal_cost():
-    # a cheap LIF population then as many AdEx neurons (~30x the update's cost each): the
+    # a cheap LIF population then as many AdEx neurons (~27x the update's cost each): the
     # update's split falls inside the AdEx population, not at the middle; the slots are split
     # by their Poisson draws (LIF's only); the spikes are those of one thread
     spec = NetworkSpec(
