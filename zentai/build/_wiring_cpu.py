@@ -127,7 +127,10 @@ def _redraw(par, k_redraw, post, slot, x, max_rounds):
     return x
 
 
-@njit(inline="always")
+# compiled on its own (not inlined into its two callers' IR as the small helpers are): the
+# inlined copies made numba take 80-90 s to compile place_per_post on a 2-core VM, 20 s so;
+# the loops' speed is the same (LLVM still optimises across the call)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _place_block(pre, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off, out, w, d, st):
     """Draw the weights and delays of m synapses (rows ``pre``, posts ``q``, slots), then
     store each at its row's next free place ``cur[pre]``; ``out`` = (target, weight, delay);
@@ -190,10 +193,10 @@ def place_drawn(
         first = j0  # first synapse of the run of post[j0]
         while first > 0 and post[first - 1] == post[j0]:
             first -= 1
-        rows = np.empty(_BLOCK, np.int64)
+        rows, q = np.empty(_BLOCK, np.int64), np.empty(_BLOCK, np.int64)
         slot = np.empty(_BLOCK, np.uint64)
         w, d = np.empty(_BLOCK), np.empty(_BLOCK)
-        st = (0, 0, np.inf)
+        st = (np.int64(0), np.int64(0), np.inf)  # not literal 0s: one signature of _place_block
         unsorted = False
         for b0 in range(j0, j1, _BLOCK):
             m = min(_BLOCK, j1 - b0)
@@ -204,7 +207,7 @@ def place_drawn(
                     first = j
                 slot[i] = j - first
                 rows[i] = pre[j]
-            q = post[b0 : b0 + m]
+                q[i] = post[j]
             st = _place_block(rows, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off,
                               out, w, d, st)  # fmt: skip
         status[t, 0], status[t, 1], status[t, 2] = st
@@ -245,8 +248,8 @@ def place_per_post(
         q = np.empty(_BLOCK, np.int64)
         slot = np.empty(_BLOCK, np.uint64)
         w, d = np.empty(_BLOCK), np.empty(_BLOCK)
-        st = (0, 0, np.inf)
-        m = 0
+        st = (np.int64(0), np.int64(0), np.inf)
+        m = np.int64(0)
         for j in range(P * t // T, P * (t + 1) // T):
             post = a + j
             h = _mix(np.uint64(post) * _G1 + k)
@@ -258,7 +261,7 @@ def place_per_post(
                 if m == _BLOCK:
                     st = _place_block(rows, q, slot, m, wpar, dpar, keys, max_rounds, cur,
                                       base, off, out, w, d, st)  # fmt: skip
-                    m = 0
+                    m = np.int64(0)
         if m:
             st = _place_block(rows, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off,
                               out, w, d, st)  # fmt: skip

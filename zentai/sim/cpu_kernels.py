@@ -38,6 +38,17 @@ targets at once (loops the compiler vectorises, with :mod:`zentai._rng_cpu`'s lo
 these differ from torch's in the last float64 bits, which a float32 weight shows only at rare
 rounding ties).
 
+Compile time. numba compiles each kernel for every signature it is called with (float32 and
+float64 states; serial and threaded) and caches the result next to the source. The model
+updates (``_lif``, ``_izhikevich``, ``_adex``, ...), ``_adex_rates`` and ``_values`` are
+compiled as functions of their own rather than inlined into their callers' IR (which numba
+types and optimises as one ever larger function: ``inline="always"`` stays on small helpers),
+and the calls into ``_bin_events`` and ``_procedural_events`` pass int64 values, never a
+literal 0 or a ``prange`` index (uint64), each of which made one more signature. A cold
+compile of the scan-opto network's build and four kernels (float32 and float64, 1 and 2
+threads) took 429 s on a 2-core VM before, 199 s after; the steps' speed and results are
+unchanged (per-group update times equal; spikes and states bit for bit; session 19).
+
 Threads: ``n_threads`` > 1 splits the input slots (each thread scans every spiking row but
 bins only events for its own slots, adds its own bins and Poisson entries, so no two threads
 touch a cell and the order within a cell is kept) and the neurons (membrane update), with one
@@ -110,7 +121,7 @@ def poisson_segments(tab, slot, cdf_rows, bounds, p_count_tail=1e-3):
         seg_bounds.append(len(starts))
     i64 = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
     starts, stops = i64(starts), i64(stops)
-    rows = tab[:, starts].astype(np.int64)
+    rows = np.ascontiguousarray(tab[:, starts], dtype=np.int64)  # C order: one compiled signature
     # n_vector per CDF row
     cdf = cdf_rows - np.arange(cdf_rows.shape[0])[:, None]
     j_row = np.minimum((cdf < 1.0 - p_count_tail).sum(axis=1) + 1, cdf_rows.shape[1])
@@ -170,7 +181,9 @@ def _poisson(row, S, B, t, q0, q1, seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, c
 def poisson_row(row, S, B, t, seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, cnt):
     """Add step ``t``'s Poisson input of every run to ``row`` (B x S values), as the
     reference's ``_poisson_step`` does; used by the torch step on the CPU."""
-    _poisson(row, S, B, t, 0, seg[0].shape[0], seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, cnt)
+    _poisson(
+        row, S, B, t, np.int64(0), seg[0].shape[0], seg, p_h, p_x0, cdf, p_slot, p_w, cval, xs, cnt
+    )
 
 
 @_jit()
@@ -237,7 +250,7 @@ def _bin_events(
 PROC_BATCH = 32
 
 
-@_jit(inline="always")
+@_jit(error_model="numpy")
 def _values(h, js, c, mu, sigma, lo, hi, out):
     """``out[:c]``: the values of procedural synapses ``js[:c]`` (:mod:`zentai.build.procedural`):
     the first of REDRAW_ROUNDS Normal(mu, sigma) rounds inside [lo, hi], else the last one
@@ -476,7 +489,7 @@ def _has_conductance(rcg, R):
     return (rcg[:R, _KIND] > 0).any()
 
 
-@_jit(inline="always")
+@_jit()
 def _izhikevich(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, code, rcg, consts):
     """Izhikevich (2007) step for neurons [a, z) of one group and member.
 
@@ -558,7 +571,7 @@ def _step_mean_inputs(gt, dr, vg, syn, so, rs, R, a, tab, pb, rcg, consts):
                 dr[i] = dr[i] + syn[o + i] * sm
 
 
-@_jit(inline="always")
+@_jit()
 def _lif_cond(vg, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vresg, refs, consts):
     """LIFCond step for neurons [a, z) of one group and member: the torch update's operations
     in its order (:class:`LIFCondDynamics`): exponential Euler towards the step's steady state
@@ -587,7 +600,7 @@ def _lif_cond(vg, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vresg, 
         sg[i] = fired
 
 
-@_jit(inline="always")
+@_jit()
 def _izhikevich2003(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, rcg, consts):
     """Izhikevich (2003) step for neurons [a, z) of one group and member: the torch update's
     operations in its order (:class:`Izhikevich2003Dynamics`), forward Euler (conductance
@@ -621,7 +634,7 @@ def _izhikevich2003(vg, ug, sg, syn, so, rs, R, a, z, tab, pb, rcg, consts):
         ug[i] = uu + theta * hdu + de[i] if fired else uu + hdu
 
 
-@_jit(inline="always")
+@_jit()
 def _lif_ahp(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, vth, refs, consts):
     """LIFAHP (conductance LIF with an AHP gate, no reset) step for neurons [a, z) of one group
     and member: the torch update's operations in its order (:class:`LIFAHPDynamics`),
@@ -667,7 +680,7 @@ def _lif_ahp(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, vth, refs, cons
         vg[i] = vn
 
 
-@_jit(inline="always")
+@_jit()
 def _adex_rates(v, w, q, kv, kw, gt, dr, syn, so, rs, R, a, tab, pb, rcg, elg, vthg, consts, fc):
     """dV/dt and dw/dt (into ``kv``, ``kw``) of the AdEx neurons [a, a + n) at the states
     ``v``, ``w`` (arrays of n) and sub-step boundary ``q``, as
@@ -713,7 +726,7 @@ def _adex_rates(v, w, q, kv, kw, gt, dr, syn, so, rs, R, a, tab, pb, rcg, elg, v
         kw[i] = (ca[i] * (v[i] - el[i]) - w[i]) / tw[i]
 
 
-@_jit(inline="always")
+@_jit()
 def _adex(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vres, refs, consts):
     """AdEx step for neurons [a, z) of one group and member: sub-stepped Heun as
     :class:`AdExDynamics` (V clamped at v_peak; V >= v_peak at the end is a spike: reset,
@@ -751,7 +764,7 @@ def _adex(vg, ug, rg, sg, syn, so, rs, R, a, z, tab, pb, rcg, elg, vthg, vres, r
         sg[i] = fired
 
 
-@_jit(inline="always")
+@_jit()
 def _lif(vg, rg, sg, syn, so, rs, R, a, z, b, e_l, p22, c0, p21, v_th, v_reset, ref_steps):
     """iaf_psc_exp membrane, threshold, reset and refractoriness of neurons [a, z) of one LIF
     group and member ``b`` (``_membrane`` for up to two receptors, else a loop over them)."""
@@ -1105,13 +1118,13 @@ def _run(
                     lo, hi = slot_bounds[k], slot_bounds[k + 1]
                     if stored:
                         _bin_events(
-                            k, t, D, S, spk_b, spk_i, m, m1, indptr, target, weight, dsteps, lo,
-                            hi, sorted_rows, bin_c, bin_w, bin_n,
+                            np.int64(k), t, D, S, spk_b, spk_i, np.int64(m), m1, indptr, target,
+                            weight, dsteps, lo, hi, sorted_rows, bin_c, bin_w, bin_n,
                         )  # fmt: skip
                     else:
                         _procedural_events(
-                            k, t, D, S, spk_b, spk_i, m, m1, pr_i, pr_f, q0, q1, lo, hi, bin_c,
-                            bin_w, bin_n,
+                            np.int64(k), t, D, S, spk_b, spk_i, np.int64(m), m1, pr_i, pr_f, q0,
+                            q1, lo, hi, bin_c, bin_w, bin_n,
                         )  # fmt: skip
                 m = m1
         done += 1
