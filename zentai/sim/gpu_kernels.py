@@ -134,6 +134,19 @@ if HAVE_TRITON and interpreting():
 
 
 if HAVE_TRITON:
+
+    def _device(fn):
+        """``triton.jit`` for a device function (one the kernels call). In the interpreter every
+        call of a jitted device function patches ``triton.language`` anew (``inspect`` over its
+        modules; ~40 calls a step, a third of an interpreted test's time), though the kernel
+        calling it, in this module with the same ``tl``, has patched it already: there the
+        function's rewritten Python is called directly. Compiled, it is ``triton.jit``."""
+        jf = triton.jit(fn)
+        rewrite = getattr(jf, "rewrite", None)  # triton.runtime.interpreter.InterpretedFunction
+        if not interpreting() or rewrite is None:
+            return jf
+        return lambda *args, **kwargs: rewrite()(*args, **kwargs)
+
     # the rows of the compiled loop's model table and the columns of its receptor table
     # (cpu_kernels.MODEL_ROWS, _KIND ...), as the kernels' compile-time constants
     from zentai.sim import cpu_kernels as _ck
@@ -150,14 +163,14 @@ if HAVE_TRITON:
     _DLT, _EAM, _SSC, _ADR, _A, _TW, _HS, _HHS = _consts("_DLT _EAM _SSC _ADR _A _TW _HS _HHS")
     _KIND, _EREV, _SMEAN, _JCOL = _consts("_KIND _EREV _SMEAN _JCOL")
 
-    @triton.jit
+    @_device
     def _mix64(x):
         # SplitMix64 finaliser on uint64 (zentai.rng.mix64)
         x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
         x = (x ^ (x >> 27)) * 0x94D049BB133111EB
         return x ^ (x >> 31)
 
-    @triton.jit
+    @_device
     def _poisson_add(
         x,
         t,
@@ -204,7 +217,7 @@ if HAVE_TRITON:
         x = tl.where(pm, x + c.to(w.dtype) * w, x)
         return x
 
-    @triton.jit
+    @_device
     def _div(a, b):
         # IEEE-rounded division (float32 "/" compiles to an approximate one; float64's is)
         if a.dtype == tl.float32:
@@ -214,19 +227,19 @@ if HAVE_TRITON:
 
     if interpreting():  # (libdevice has no interpreter version; numpy's exp there)
 
-        @triton.jit
+        @_device
         def _exp(x):
             return tl.exp(x)
 
     else:
 
-        @triton.jit
+        @_device
         def _exp(x):
             # CUDA's correctly rounded-to-2-ulp exp, as torch's on the GPU (tl.exp in float32
             # is the approximate ex2-based one)
             return libdevice.exp(x)
 
-    @triton.jit
+    @_device
     def _izhikevich(v, bi, b, i, mi, kd, u_ptr, mtab_ptr, rs_m, rr_m, cst_ptr, syn_ptr, synb,
                     ng, nrec, B, gid, rcp_ptr, RC, RMAX: tl.constexpr):  # fmt: skip
         """Izhikevich (2007) step of the lanes ``mi``: forward Euler (conductance receptors
@@ -299,19 +312,19 @@ if HAVE_TRITON:
         u_out = tl.where(fired, tl.minimum(usp + de, um), ueul)
         return v_out, u_out, fired
 
-    @triton.jit
+    @_device
     def _any(mask):
         # whether any lane of the block is set (so that a block without neurons of a model
         # skips that model's update)
         return tl.max(mask.to(tl.int32), axis=0) > 0
 
-    @triton.jit
+    @_device
     def _mg_unblocked(x, v, mgc, cst_ptr):
         # x B(v), the Mg2+ block 1 / (1 + [Mg]/3.57 exp(-0.062 v)) (cpu_kernels._mg_unblocked)
         one = tl.load(cst_ptr + 4)
         return x * _div(one, one + mgc * _exp(tl.load(cst_ptr + 5) * v))
 
-    @triton.jit
+    @_device
     def _exp_euler(v, u, mc, kd, b, i, syn_ptr, synb, ng, nrec, B, gid, mtab_ptr, rs_m,
                    rr_m, cst_ptr, rcp_ptr, RC, e_l, RMAX: tl.constexpr):  # fmt: skip
         """LIFCond (kind 5) and LIFAHP (kind 6) membrane of the lanes ``mc``: exponential Euler
@@ -350,7 +363,7 @@ if HAVE_TRITON:
         vinf = _div(dr, gt)
         return vinf + (v - vinf) * _exp(tl.load(row + _NHCM * rr_m, mask=mc, other=0.0) * gt)
 
-    @triton.jit
+    @_device
     def _adex_rates(v, w, q, fc, b, i, ma, syn_ptr, synb, ng, nrec, B, gid, row, rr_m, cst_ptr,
                     rcp_ptr, RC, e_l, vth, RMAX: tl.constexpr):  # fmt: skip
         """dV/dt and dw/dt of the AdEx lanes ``ma`` at (v, w) and sub-step boundary q, as
@@ -392,7 +405,7 @@ if HAVE_TRITON:
         kw = _div(ca * (v - e_l) - w, tl.load(row + _TW * rr_m, mask=ma, other=1.0))
         return kv, kw
 
-    @triton.jit
+    @_device
     def _adex(v, w, refr, ma, b, i, syn_ptr, synb, ng, nrec, B, gid, mtab_ptr, rs_m, rr_m,
               cst_ptr, rcp_ptr, RC, nsub, e_l, vth, RMAX: tl.constexpr):  # fmt: skip
         """AdEx (kind 7) membrane and adaptation of the lanes ``ma`` over one step: ``nsub``
@@ -416,7 +429,7 @@ if HAVE_TRITON:
             w = w + hh * (k1w + k2w)
         return v, w, vpk
 
-    @triton.jit
+    @_device
     def _fire(
         tf,
         b,
@@ -829,13 +842,13 @@ if HAVE_TRITON:
             # this one began), next filled by the update of step t + 2 (starts after this ends)
             tl.store(cnt_ptr + ((t + 2) % 3), 0)
 
-    @triton.jit
+    @_device
     def _uniform64(h, counter):
         # top 53 bits of mix64(h + counter * G2) as a float64 in [0, 1) (zentai.rng)
         bits = _mix64(h + counter.to(tl.uint64) * 0xD1B54A32D192ED03)
         return (bits >> 11).to(tl.float64) * (1.0 / 9007199254740992.0)
 
-    @triton.jit
+    @_device
     def _redraw(h, j, mu, sigma, lo, hi, act, R: tl.constexpr):
         # Normal(mu, sigma) of synapse j, first of R rounds inside [lo, hi], else the last
         # round's value clipped (zentai.build.procedural); mu where sigma == 0
