@@ -128,7 +128,7 @@ def _redraw(par, k_redraw, post, slot, x, max_rounds):
 
 
 # compiled on its own (not inlined into its two callers' IR as the small helpers are): the
-# inlined copies made numba take 80-90 s to compile place_per_post on a 2-core VM, 20 s so;
+# inlined copies made numba take 80-90 s to compile place_per_post on a 2-core VM, ~20 s now;
 # the loops' speed is the same (LLVM still optimises across the call)
 @njit(cache=True, nogil=True, error_model="numpy")
 def _place_block(pre, q, slot, m, wpar, dpar, keys, max_rounds, cur, base, off, out, w, d, st):
